@@ -1,0 +1,3 @@
+from dihub.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Connector plugins, registered under the entry-point group `dihub.connectors`."""

@@ -1,0 +1,46 @@
+"""Find connectors through the entry-point group `dihub.connectors`."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+
+from dihub.connectors.base import Connector
+from dihub.errors import ConfigError, UsageError
+
+GROUP = "dihub.connectors"
+
+
+@cache
+def _entry_points() -> dict:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def available() -> list[str]:
+    return sorted(_entry_points())
+
+
+@cache
+def _load(name: str) -> Connector:
+    obj = _entry_points()[name].load()
+    connector = obj() if isinstance(obj, type) else obj
+    if not isinstance(connector, Connector):
+        raise UsageError(f"entry point {name!r} in {GROUP} is not a dihub Connector")
+    return connector
+
+
+def load_connector(name: str, context: tuple | None = None) -> Connector:
+    """Load one connector; `context` = (config path, line, key) for a config error."""
+    if name not in _entry_points():
+        installed = ", ".join(available()) or "none"
+        msg = f"connector {name!r} is not installed (installed: {installed})"
+        hint = "Install the package that provides it, or fix the `connector:` name."
+        if context:
+            path, line, key = context
+            raise ConfigError(msg, path=path, line=line, key=key, hint=hint)
+        raise UsageError(msg, hint=hint)
+    return _load(name)
+
+
+def all_connectors() -> list[Connector]:
+    return [_load(n) for n in available()]

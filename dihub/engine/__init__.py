@@ -1,0 +1,1 @@
+"""The sync engine: one checkpointed pass per (source, stream, partition)."""

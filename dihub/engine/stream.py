@@ -1,0 +1,78 @@
+"""The stream contract: a stream declares what it is; the engine owns the loop.
+
+    commits = Stream(
+        name="commits", entity="commits", partitions=repos_from_config,
+        cursor_field="timestamp", fetch=commit_pages, normalize=normalize_commit,
+    )
+
+`fetch(ctx, partition, state)` yields `Page`s. Each page carries the raw
+items of one upstream response and, optionally, the cursor that is safe to
+persist once those items are durable. The engine writes the page's records
+first, then checkpoints `page.cursor` (and `page.etags`), so a crash never
+moves a cursor past data that was not written.
+
+`normalize(raw, ctx, partition)` is pure: it returns a Record, a list of
+Records (e.g. a commit and its author and committer as `users`), or None to
+drop the item. It raises SkippableRecord for an item that cannot be read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dihub.models import AuditEntry, Record, SyncState
+
+_UNSET: Any = object()
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    cursor: Any = _UNSET             # value to checkpoint after this page; unset = keep
+    etags: dict[str, str] | None = None   # replaces SyncState.etags when set
+    raw_size: int = 0                # bytes of the upstream payload, for the audit log
+    raw_payload: str | None = None   # kept in the audit log only when raw_payloads.enabled
+
+    @property
+    def moves_cursor(self) -> bool:
+        return self.cursor is not _UNSET
+
+
+@dataclass
+class Context:
+    """What a stream's fetch and normalize see. Built by the engine per source."""
+
+    source: str                      # configured source name ("github", "ghe", ...)
+    config: Any                      # the connector's validated config model
+    run_id: str
+    store: Any = None                # dihub.store.Store (for persisted HTTP state)
+    metrics: Any = None              # dihub.engine.counters.Counters
+    audit: Callable[[AuditEntry], None] | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("dihub"))
+    settings: Any = None             # dihub.config.Settings (http policy, store options)
+    secrets: Any = None              # dihub.secrets lookup for this source, where it has one
+    extras: dict[str, Any] = field(default_factory=dict)   # connector-private per-run cache
+
+
+FetchFn = Callable[[Context, str, SyncState], Iterator[Page]]
+NormalizeFn = Callable[[dict[str, Any], Context, str], "Record | Iterable[Record] | None"]
+PartitionsFn = Callable[[Context], list[str]]
+
+
+def single_partition(ctx: Context) -> list[str]:
+    return ["*"]
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    entity: str
+    fetch: FetchFn
+    normalize: NormalizeFn
+    partitions: PartitionsFn = single_partition
+    cursor_field: str | None = None
+    description: str = ""
+    also_emits: tuple[str, ...] = ()   # other entities normalize() returns (e.g. "users")

@@ -1,0 +1,169 @@
+"""Normalized records: one model per entity.
+
+Every record has `source` (the configured source name, so two instances of one
+connector never collide), `entity`, `source_id` (the natural key inside that
+source) and `updated_at` (the time `fetch --since/--until` filter on).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entity: ClassVar[str] = ""
+
+    source: str
+    source_id: str
+    updated_at: str | None = None
+
+    def key(self) -> str:
+        """The deterministic `_id`: unique across sources and entities."""
+        return f"{self.source}:{self.entity}:{self.source_id}"
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = self.model_dump(mode="json")
+        doc["entity"] = self.entity
+        return doc
+
+
+class User(Record):
+    entity: ClassVar[str] = "users"
+    user_id: str
+    source_user_id: str
+    login: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+
+
+class Commit(Record):
+    entity: ClassVar[str] = "commits"
+    commit_id: str
+    repo: str
+    branch: str | None = None
+    branches: list[str] = []
+    author_id: str | None = None
+    committer_id: str | None = None
+    message: str = ""
+    timestamp: str | None = None
+    authored_at: str | None = None
+    parents: list[str] = []
+    additions: int | None = None
+    deletions: int | None = None
+
+
+class PullRequest(Record):
+    entity: ClassVar[str] = "pull_requests"
+    number: int
+    repo: str
+    title: str = ""
+    state: str
+    draft: bool | None = None
+    author_id: str | None = None
+    created_at: str | None = None
+    merged_at: str | None = None
+    closed_at: str | None = None
+    head_sha: str | None = None
+    head_ref: str | None = None
+    base_ref: str | None = None
+    merge_commit_sha: str | None = None
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_status: str | None = None
+    to_status: str | None = None
+    author_id: str | None = None
+    timestamp: str
+
+
+class Issue(Record):
+    entity: ClassVar[str] = "issues"
+    issue_id: str
+    project_key: str | None = None
+    summary: str = ""
+    status: str | None = None
+    status_category: str | None = None
+    type: str | None = None
+    priority: str | None = None
+    story_points: float | None = None
+    assignee_id: str | None = None
+    reporter_id: str | None = None
+    sprint_ids: list[str] = []
+    labels: list[str] = []
+    created_at: str | None = None
+    resolved_at: str | None = None
+    transitions: list[Transition] = []
+
+
+class Sprint(Record):
+    entity: ClassVar[str] = "sprints"
+    sprint_id: str
+    board_id: str | None = None
+    name: str = ""
+    state: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    complete_date: str | None = None
+    goal: str | None = None
+
+
+class Build(Record):
+    entity: ClassVar[str] = "builds"
+    build_id: str
+    repo: str
+    workflow_name: str | None = None
+    workflow_id: str | None = None
+    run_id: str
+    run_attempt: int = 1
+    head_sha: str | None = None
+    branch: str | None = None
+    event: str | None = None
+    status: str | None = None
+    conclusion: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    duration_s: float | None = None
+
+
+class Channel(Record):
+    entity: ClassVar[str] = "channels"
+    channel_id: str
+    name: str | None = None
+    is_private: bool | None = None
+    is_archived: bool | None = None
+    topic: str | None = None
+    member_count: int | None = None
+
+
+class SlackEvent(Record):
+    entity: ClassVar[str] = "slack_events"
+    event_id: str
+    channel_id: str
+    channel_name: str | None = None
+    type: str = "message"
+    subtype: str | None = None
+    user_id: str | None = None
+    bot_id: str | None = None
+    thread_ts: str | None = None
+    ts: str
+    timestamp: str
+    reply_count: int | None = None
+    latest_reply: str | None = None
+    edited_at: str | None = None
+    deleted: bool = False
+    tags: list[str] = []
+    text: str | None = None
+    text_length: int | None = None
+    text_sha256: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+ENTITIES: dict[str, type[Record]] = {
+    m.entity: m for m in (User, Commit, PullRequest, Issue, Sprint, Build, Channel, SlackEvent)
+}

@@ -1,0 +1,122 @@
+"""The Store protocol every backend implements, checked by tests/contract.
+
+Records are plain dicts as the engine builds them: `_id` (deterministic),
+`source`, `entity`, `source_id`, `raw_signature`, `ingested_at`, `updated_at`
+plus the entity's fields. Timestamps are ISO 8601 UTC strings (dihub.timeutil).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from dihub.models import AuditEntry, RunMetrics, SyncState
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+@dataclass
+class QueryPage:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    next_cursor: str | None = None   # opaque; None when there is nothing more
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the engine and the CLI need from a backend.
+
+    Records
+      upsert_many(records) -> UpsertResult. Idempotent. A record whose `_id`
+        exists with the same `raw_signature` is `unchanged` and not written.
+        On update `ingested_at` is the time of this write.
+      query(entity, source=None, since=None, until=None, filters=None,
+            cursor=None, limit=1000) -> QueryPage
+        Ordered by (updated_at, _id); `since` inclusive, `until` exclusive, both
+        on `updated_at`; filters are equality on top-level fields. Keyset
+        pagination: `cursor` is the previous page's `next_cursor`, and the cost
+        of a page does not grow with its depth.
+      iter_records(...) -> Iterator[dict]: same arguments without cursor/limit,
+        pages internally so memory stays flat.
+      count(entity, source=None) -> int
+
+    Sync state and leases
+      get_state(source, stream, partition) -> SyncState | None
+      put_state(state) -> None               atomic replace (lease fields kept)
+      list_states(source=None) -> list[SyncState]
+      acquire_lease(source, stream, partition, owner, ttl_s) -> None
+        raises dihub.errors.LeaseHeld naming the holder when another owner's
+        lease has not expired; re-acquiring one's own lease renews it.
+      release_lease(source, stream, partition, owner) -> None
+
+    Audit, metrics, settings
+      append_audit(entry) ; query_audit(source=None, entity=None, outcome=None,
+        since=None, limit=100) -> list[AuditEntry] (newest first)
+      record_metrics(metrics) ; query_metrics(source=None, stream=None,
+        limit=100) -> list[RunMetrics] (newest first)
+      get_meta(key) -> dict | None ; put_meta(key, value: dict)
+        small JSON documents, e.g. the persisted circuit-breaker state.
+
+    Maintenance
+      purge(now_iso, audit_retention_days, raw_retention_days) -> dict[str, int]
+        deletes audit entries and raw payloads older than their retention.
+      close()
+    """
+
+    def upsert_many(self, records: Iterable[dict[str, Any]]) -> UpsertResult: ...
+
+    def query(self, entity: str, source: str | None = None, since: str | None = None,
+              until: str | None = None, filters: dict[str, Any] | None = None,
+              cursor: str | None = None, limit: int = 1000) -> QueryPage: ...
+
+    def iter_records(self, entity: str, source: str | None = None, since: str | None = None,
+                     until: str | None = None,
+                     filters: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def count(self, entity: str, source: str | None = None) -> int: ...
+
+    def get_state(self, source: str, stream: str, partition: str) -> SyncState | None: ...
+
+    def put_state(self, state: SyncState) -> None: ...
+
+    def list_states(self, source: str | None = None) -> list[SyncState]: ...
+
+    def acquire_lease(self, source: str, stream: str, partition: str, owner: str,
+                      ttl_s: float) -> None: ...
+
+    def release_lease(self, source: str, stream: str, partition: str, owner: str) -> None: ...
+
+    def append_audit(self, entry: AuditEntry) -> None: ...
+
+    def query_audit(self, source: str | None = None, entity: str | None = None,
+                    outcome: str | None = None, since: str | None = None,
+                    limit: int = 100) -> list[AuditEntry]: ...
+
+    def record_metrics(self, metrics: RunMetrics) -> None: ...
+
+    def query_metrics(self, source: str | None = None, stream: str | None = None,
+                      limit: int = 100) -> list[RunMetrics]: ...
+
+    def get_meta(self, key: str) -> dict[str, Any] | None: ...
+
+    def put_meta(self, key: str, value: dict[str, Any]) -> None: ...
+
+    def purge(self, now_iso: str, audit_retention_days: int,
+              raw_retention_days: int) -> dict[str, int]: ...
+
+    def close(self) -> None: ...

@@ -177,7 +177,8 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         connector = load_connector(connector_name, context=(shown, _line_of(
             root_node, (*prefix, "connector")), f"sources.{name}.connector"))
         try:
-            sources[name] = connector.config_model.model_validate(body)
+            sources[name] = connector.config_model.model_validate(
+                body, context={"base_dir": path.parent if path else Path.cwd(), "name": name})
         except ValidationError as exc:
             raise _config_error(exc, root_node, shown, prefix) from None
     return Config(settings, sources, path, data)

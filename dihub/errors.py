@@ -82,5 +82,12 @@ class FatalError(DihubError):
     """A non-retriable upstream or local failure."""
 
 
+class PartitionSkipped(DihubError):
+    """One partition (a channel, a repository) cannot be read; the others go on.
+
+    Recorded as a warning in the audit log; a run fails only if every partition did.
+    """
+
+
 class SkippableRecord(DihubError):
     """One record cannot be normalized; it is audited and skipped, the pass goes on."""

@@ -1,0 +1,70 @@
+"""The `dihub` command. Heavy modules are imported inside commands so that
+`dihub --help` starts fast enough for cron."""
+
+from __future__ import annotations
+
+import typer
+
+from dihub import __version__
+from dihub.cli import auth, inspect, sync
+from dihub.cli import config as config_cmd
+from dihub.cli import fetch as fetch_cmd
+from dihub.cli.state import state
+
+EPILOG = (
+    "Exit codes: 0 ok; 1 a failure; 2 usage or config error; "
+    "75 temporary (lease held by another run, rate limited, upstream down) - cron retries."
+)
+
+app = typer.Typer(
+    name="dihub",
+    help="Pull engineering data from git, GitHub, GitLab, Jira and Slack into one normalized, "
+         "deduplicated, auditable store.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dihub {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    config: str = typer.Option(None, "--config", "-c", envvar="DIHUB_CONFIG",
+                               help="Config file. Default: ./dihub.yaml, then "
+                                    "~/.config/dihub/config.yaml.", show_default=False),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="More detail (-vv for every HTTP request)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+    log_format: str = typer.Option("text", "--log-format", help="Log lines: text or json.",
+                                   case_sensitive=False),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    from dihub import log
+
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    state.config_path, state.verbose, state.quiet, state.log_format = (
+        config, verbose, quiet, log_format)
+    log.setup(verbose, quiet, log_format)
+
+
+app.command("sync", epilog=EPILOG)(sync.sync)
+app.command("fetch", epilog=EPILOG)(fetch_cmd.fetch)
+app.command("auth")(auth.auth)
+app.command("audit")(inspect.audit)
+app.command("metrics")(inspect.metrics)
+app.command("status")(inspect.status)
+app.command("connectors")(inspect.connectors)
+app.add_typer(config_cmd.app, name="config")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,140 @@
+"""Read-only views: `audit`, `metrics`, `status`, `connectors`."""
+
+from __future__ import annotations
+
+import typer
+
+from dihub.cli.state import handles_errors, state
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _fmt_check(fmt: str, allowed: tuple[str, ...]) -> None:
+    from dihub.errors import UsageError
+
+    if fmt not in allowed:
+        raise UsageError(f"unknown --format {fmt!r}; use one of {', '.join(allowed)}")
+
+
+def _emit(rows: list[dict], fmt: str, columns: list[str], title: str) -> None:
+    import sys
+
+    from dihub import output
+
+    if fmt == "json":
+        output.write_json(rows, sys.stdout)
+    elif fmt == "jsonl":
+        output.write_jsonl(rows, sys.stdout)
+    else:
+        output.write_table(rows, columns, _console(), title=title)
+
+
+@handles_errors
+def audit(
+    source: str = typer.Option(None, "--source", help="Only this source."),
+    entity: str = typer.Option(None, "--entity", help="Only this entity."),
+    outcome: str = typer.Option(None, "--outcome",
+                                help="ok, failed, skipped, warning or retried."),
+    since: str = typer.Option(None, "--since", help="Only entries at or after this time."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Newest entries first, at most this."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or jsonl."),
+) -> None:
+    """Show the audit log: every sync pass, batch, retry, wait and failure."""
+    from dihub.cli.fetch import _when
+
+    _fmt_check(fmt, ("table", "json", "jsonl"))
+    store = state.store()
+    try:
+        entries = store.query_audit(source=source, entity=entity, outcome=outcome,
+                                    since=_when(since, "--since"), limit=limit)
+    finally:
+        store.close()
+    rows = [e.model_dump(exclude_none=fmt == "table") for e in entries]
+    _emit(rows, fmt, ["timestamp", "run_id", "source", "stream", "partition", "action",
+                      "outcome", "records", "inserted", "updated", "unchanged", "error"],
+          "audit log")
+
+
+@handles_errors
+def metrics(
+    source: str = typer.Option(None, "--source", help="Only this source."),
+    stream: str = typer.Option(None, "--stream", help="Only this stream."),
+    limit: int = typer.Option(20, "--limit", min=1, help="Newest runs first, at most this."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or prom."),
+    textfile: str = typer.Option(None, "--textfile",
+                                 help="Write Prometheus text format to this file (atomically), "
+                                      "for node_exporter's textfile collector."),
+) -> None:
+    """Show run metrics per run and stream: records, requests, retries, waits, latency."""
+    from dihub.metrics_export import latest_per_stream, to_prometheus, write_textfile
+
+    _fmt_check(fmt, ("table", "json", "prom"))
+    store = state.store()
+    try:
+        runs = store.query_metrics(source=source, stream=stream, limit=limit)
+        if fmt == "prom" or textfile:
+            latest = latest_per_stream(store.query_metrics(source=source, stream=stream,
+                                                           limit=10_000))
+    finally:
+        store.close()
+    if textfile:
+        write_textfile(textfile, to_prometheus(latest))
+        if fmt != "prom":
+            return
+    if fmt == "prom":
+        if not textfile:
+            typer.echo(to_prometheus(latest), nl=False)
+        return
+    rows = [m.model_dump() for m in runs]
+    _emit(rows, fmt, ["finished_at", "source", "stream", "outcome", "records", "inserted",
+                      "updated", "unchanged", "requests", "retries", "rate_limit_waits",
+                      "latency_p95_ms", "duration_s"], "run metrics")
+
+
+@handles_errors
+def status(
+    source: str = typer.Option(None, "--source", help="Only this source."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Show the sync state of every source, stream and partition."""
+    _fmt_check(fmt, ("table", "json"))
+    store = state.store()
+    try:
+        states = store.list_states(source=source)
+    finally:
+        store.close()
+    rows = []
+    for s in states:
+        row = s.model_dump(exclude={"etags"})
+        row["etags"] = len(s.etags)
+        rows.append(row)
+    _emit(rows, fmt, ["source", "stream", "partition", "status", "last_sync_at",
+                      "last_success_at", "cursor", "lease_owner", "error"], "sync state")
+
+
+@handles_errors
+def connectors(
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """List the installed connectors and their streams."""
+    from dihub.connectors.registry import all_connectors
+
+    _fmt_check(fmt, ("table", "json"))
+    rows = []
+    for c in all_connectors():
+        rows.append({
+            "connector": c.name, "description": c.description, "login": c.auth is not None,
+            "streams": {name: {"entity": s.entity, "also": list(s.also_emits)}
+                        for name, s in c.streams.items()},
+        })
+    if fmt == "json":
+        _emit(rows, fmt, [], "")
+        return
+    table_rows = [{**r, "streams": ", ".join(
+        f"{n} → {s['entity']}" + (f" (+{', '.join(s['also'])})" if s["also"] else "")
+        for n, s in r["streams"].items())} for r in rows]
+    _emit(table_rows, fmt, ["connector", "streams", "login", "description"], "connectors")

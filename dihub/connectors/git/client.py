@@ -1,0 +1,126 @@
+"""Read a local clone (bare or not) with the `git` command.
+
+Only git's own plumbing is used: `for-each-ref` for the heads and one
+streaming `git log` for the commits, so memory stays flat on any history size.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dihub.errors import ConfigError, FatalError
+
+# %x1f between fields, NUL (-z) between commits; the message comes last so any
+# separator it contains stays in it.
+_FIELDS = ("sha", "parents", "source", "author_name", "author_email", "authored_at",
+           "committer_name", "committer_email", "committed_at", "message")
+_FORMAT = "%x1f".join(("%H", "%P", "%S", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"))
+ALL_REFS = ("refs/heads", "refs/remotes", "refs/tags")
+
+
+@dataclass(frozen=True)
+class GitRepo:
+    path: Path
+
+    @classmethod
+    def open(cls, path: str | Path) -> GitRepo:
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise ConfigError(f"git repository {str(p)!r} does not exist", key="repo")
+        repo = cls(p)
+        try:
+            repo._run("rev-parse", "--git-dir")
+        except FatalError:
+            raise ConfigError(f"{str(p)!r} is not a git repository", key="repo",
+                              hint="Point `repo:` at a clone (bare or not).") from None
+        return repo
+
+    def _run(self, *args: str, stdin: str | None = None) -> str:
+        try:
+            proc = subprocess.run(["git", "-C", str(self.path), *args], input=stdin,
+                                  capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            raise FatalError("the `git` command is not installed",
+                             hint="Install git; the git connector runs it.") from None
+        if proc.returncode != 0:
+            raise FatalError(f"git {args[0]} failed in {self.path}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def name(self) -> str:
+        top = self._run("rev-parse", "--absolute-git-dir").strip()
+        p = Path(top)
+        if p.name == ".git":
+            p = p.parent
+        return p.name.removesuffix(".git")
+
+    def heads(self, branches: list[str] | None) -> dict[str, str]:
+        """{commit sha: ref name} of the refs to cover (first ref wins for a shared sha)."""
+        patterns = ([f"refs/heads/{b}" for b in branches] + [f"refs/remotes/*/{b}" for b in
+                                                              branches]) if branches else ALL_REFS
+        out = self._run("for-each-ref", "--format=%(objectname) %(*objectname) %(objecttype) "
+                        "%(*objecttype) %(refname)", *patterns)
+        heads: dict[str, str] = {}
+        for line in out.splitlines():
+            parts = line.split(" ", 4)
+            obj, peeled, kind, peeled_kind, ref = parts
+            sha = peeled if kind == "tag" else obj
+            if (peeled_kind if kind == "tag" else kind) != "commit" or ref.endswith("/HEAD"):
+                continue
+            heads.setdefault(sha, _short(ref))
+        if branches:
+            found = {r.rsplit("/", 1)[-1] for r in heads.values()}
+            missing = [b for b in branches if b not in found]
+            if missing:
+                raise ConfigError(f"branch(es) not found in {self.path}: {', '.join(missing)}",
+                                  key="branches")
+        return heads
+
+    def exists(self, sha: str) -> bool:
+        proc = subprocess.run(["git", "-C", str(self.path), "cat-file", "-e", f"{sha}^{{commit}}"],
+                              capture_output=True, check=False)
+        return proc.returncode == 0
+
+    def log(self, include: list[str], exclude: list[str]) -> Iterator[dict[str, str]]:
+        """Commits reachable from `include` and not from `exclude`, oldest first, streamed."""
+        if not include:
+            return
+        spec = "\n".join([*include, *(f"^{s}" for s in exclude)]) + "\n"
+        cmd = ["git", "-C", str(self.path), "log", "--reverse", "--topo-order", "-z",
+               "--no-color", "--source", f"--format={_FORMAT}", "--stdin"]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            assert proc.stdin and proc.stdout
+            proc.stdin.write(spec.encode())
+            proc.stdin.close()
+            buf = b""
+            while chunk := proc.stdout.read(1 << 16):
+                buf += chunk
+                *records, buf = buf.split(b"\0")
+                for rec in records:
+                    yield _parse(rec)
+            if buf.strip(b"\n"):
+                yield _parse(buf)
+            if proc.wait() != 0:
+                err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+                raise FatalError(f"git log failed in {self.path}: {err}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _parse(rec: bytes) -> dict[str, str]:
+    text = rec.decode("utf-8", errors="replace").lstrip("\n")
+    values = text.split("\x1f", len(_FIELDS) - 1)
+    return dict(zip(_FIELDS, values, strict=True))
+
+
+def _short(ref: str) -> str:
+    for prefix in ("refs/heads/", "refs/remotes/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref

@@ -1,0 +1,321 @@
+"""One sync pass, exactly as in DESIGN.md:
+
+    lease → load state → for each page: normalize → key + signature → upsert
+    the batch → checkpoint the cursor → audit → metrics → release the lease.
+
+Records are always written before the cursor that covers them is saved, and
+upserts are idempotent, so a crash anywhere loses nothing and duplicates
+nothing (at-least-once delivery + idempotent writes).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from dihub.engine.counters import Counters
+from dihub.engine.records import as_records, to_document
+from dihub.engine.stream import Context, Page, Stream
+from dihub.errors import (
+    DihubError,
+    FatalError,
+    LeaseHeld,
+    PartitionSkipped,
+    SkippableRecord,
+    TemporaryError,
+)
+from dihub.models import AuditEntry, RunMetrics, SyncState
+from dihub.store.base import UpsertResult
+from dihub.timeutil import now_iso
+
+log = logging.getLogger("dihub.engine")
+
+Progress = Callable[..., None]
+
+
+@dataclass
+class PassOptions:
+    full_refresh: bool = False
+    dry_run: bool = False
+    batch_size: int = 1000
+    lease_ttl_s: float = 600
+    concurrency: int = 4
+    raw_payloads: bool = False
+
+
+@dataclass
+class PartitionResult:
+    source: str
+    stream: str
+    partition: str
+    outcome: str = "ok"             # ok | failed | skipped | busy
+    records: int = 0
+    written: UpsertResult = field(default_factory=UpsertResult)
+    error: DihubError | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}/{self.stream}" + ("" if self.partition == "*" else
+                                                 f" [{self.partition}]")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + os.urandom(3).hex()
+
+
+def lease_owner(run_id: str) -> str:
+    return f"{socket.gethostname()} pid {os.getpid()} run {run_id}"
+
+
+class Runner:
+    """Runs passes for one source. Knows the Stream and Store protocols only."""
+
+    def __init__(self, store, source: str, source_config: Any, settings: Any, *,
+                 run_id: str | None = None, options: PassOptions | None = None,
+                 progress: Progress | None = None, secrets: Any = None):
+        self.store = store
+        self.source = source
+        self.source_config = source_config
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.options = options or PassOptions()
+        self.progress = progress or (lambda *a, **k: None)
+        self.owner = lease_owner(self.run_id)
+        self.secrets = secrets
+        self.extras: dict[str, Any] = {}
+
+    # -- audit ---------------------------------------------------------------
+    def audit(self, entry: AuditEntry) -> None:
+        if not self.options.dry_run:
+            self.store.append_audit(entry)
+
+    def _entry(self, stream: Stream, partition: str | None, action: str, outcome: str,
+               **kw) -> AuditEntry:
+        return AuditEntry(run_id=self.run_id, source=self.source, entity=stream.entity,
+                          stream=stream.name, partition=partition, action=action,
+                          outcome=outcome, timestamp=now_iso(), **kw)
+
+    # -- one stream ----------------------------------------------------------
+    def run_stream(self, stream: Stream) -> list[PartitionResult]:
+        counters = Counters()
+        ctx = Context(source=self.source, config=self.source_config, run_id=self.run_id,
+                      store=self.store, metrics=counters, audit=self.audit,
+                      log=logging.getLogger(f"dihub.{self.source}"), settings=self.settings,
+                      secrets=self.secrets, extras=self.extras)
+        started, t0 = now_iso(), time.monotonic()
+        try:
+            partitions = stream.partitions(ctx)
+        except DihubError as err:
+            results = [PartitionResult(self.source, stream.name, "*", "failed", error=err)]
+            self._audit_result(stream, results[0])
+        else:
+            workers = max(1, min(self.options.concurrency, len(partitions)))
+            if workers == 1:
+                results = [self._run_partition(ctx, stream, p) for p in partitions]
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix="dihub-sync") as pool:
+                    results = list(pool.map(lambda p: self._run_partition(ctx, stream, p),
+                                            partitions))
+        if not self.options.dry_run:
+            self._record_metrics(stream, results, counters, started, time.monotonic() - t0)
+        return results
+
+    def _record_metrics(self, stream: Stream, results: list[PartitionResult],
+                        counters: Counters, started: str, duration: float) -> None:
+        written = UpsertResult()
+        for r in results:
+            written += r.written
+        outcome = _overall(results)
+        self.store.record_metrics(RunMetrics(
+            run_id=self.run_id, source=self.source, stream=stream.name, started_at=started,
+            finished_at=now_iso(), duration_s=round(duration, 3), outcome=outcome,
+            records=sum(r.records for r in results), inserted=written.inserted,
+            updated=written.updated, unchanged=written.unchanged,
+            **{**counters.snapshot(),
+               "failures": counters.failures + sum(r.outcome == "failed" for r in results)},
+        ))
+
+    # -- one partition -------------------------------------------------------
+    def _run_partition(self, ctx: Context, stream: Stream, partition: str) -> PartitionResult:
+        result = PartitionResult(self.source, stream.name, partition)
+        self.progress("start", result=result)
+        dry = self.options.dry_run
+        try:
+            if not dry:
+                self._take_lease(stream, partition)
+        except LeaseHeld as err:
+            result.outcome, result.error = "busy", err
+            self._audit_result(stream, result)
+            self.progress("end", result=result)
+            return result
+        state = self.store.get_state(self.source, stream.name, partition) or SyncState(
+            source=self.source, stream=stream.name, partition=partition)
+        try:
+            self._pass(ctx, stream, partition, state, result)
+        except BaseException as exc:   # noqa: BLE001 - every failure is recorded, then judged
+            err = _as_dihub_error(exc, result)
+            result.error = err
+            result.outcome = ("skipped" if isinstance(err, PartitionSkipped) else "failed")
+            if not dry:
+                state.status = "partial" if result.outcome == "skipped" else "failed"
+                state.error = str(err)
+                self.store.put_state(state)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            if not dry:
+                self._audit_result(stream, result)
+                self.store.release_lease(self.source, stream.name, partition, self.owner)
+            self.progress("end", result=result)
+        return result
+
+    def _take_lease(self, stream: Stream, partition: str) -> None:
+        try:
+            self.store.acquire_lease(self.source, stream.name, partition, self.owner,
+                                     self.options.lease_ttl_s)
+        except LeaseHeld as err:
+            if not _holder_is_dead(err.holder):
+                raise
+            log.warning("%s/%s: taking over the lease of %s, which no longer runs",
+                        self.source, stream.name, err.holder)
+            self.store.release_lease(self.source, stream.name, partition, err.holder)
+            self.store.acquire_lease(self.source, stream.name, partition, self.owner,
+                                     self.options.lease_ttl_s)
+
+    def _pass(self, ctx: Context, stream: Stream, partition: str, state: SyncState,
+              result: PartitionResult) -> None:
+        opts = self.options
+        dry = opts.dry_run
+        fetch_state = state.model_copy(deep=True)
+        if opts.full_refresh:
+            fetch_state.cursor, fetch_state.etags = None, {}
+        if not dry:
+            state.status, state.last_sync_at, state.error = "running", now_iso(), None
+            self.store.put_state(state)
+
+        buffer: dict[str, dict[str, Any]] = {}
+        pending: list[Page] = []
+        lease_renewed = time.monotonic()
+        store_failed = False
+
+        def flush() -> None:
+            nonlocal buffer, pending, lease_renewed, store_failed
+            if not pending:
+                return
+            docs = list(buffer.values())
+            if not dry:
+                try:
+                    written = self.store.upsert_many(docs) if docs else UpsertResult()
+                except BaseException:
+                    store_failed = True
+                    raise
+                result.written += written
+                moved = [p for p in pending if p.moves_cursor]
+                if moved:
+                    state.cursor = moved[-1].cursor
+                for p in pending:
+                    if p.etags is not None:
+                        state.etags = p.etags
+                self.store.put_state(state)     # checkpoint: only after the write
+                self.audit(self._entry(
+                    stream, partition, "batch", "ok", records=len(docs),
+                    inserted=written.inserted, updated=written.updated,
+                    unchanged=written.unchanged,
+                    payload_size=sum(p.raw_size for p in pending),
+                    detail={"pages": len(pending)}))
+                if time.monotonic() - lease_renewed > opts.lease_ttl_s / 3:
+                    self.store.acquire_lease(self.source, stream.name, partition, self.owner,
+                                             opts.lease_ttl_s)
+                    lease_renewed = time.monotonic()
+            self.progress("batch", result=result, records=len(docs))
+            buffer, pending = {}, []
+
+        ingested_at = now_iso()
+        try:
+            for page in stream.fetch(ctx, partition, fetch_state):
+                for raw in page.items:
+                    try:
+                        models = as_records(stream.normalize(raw, ctx, partition))
+                        for model in models:
+                            doc = to_document(model, ingested_at)
+                            buffer[doc["_id"]] = doc
+                    except SkippableRecord as err:
+                        self.audit(self._entry(stream, partition, "normalize", "skipped",
+                                               error=str(err)))
+                        continue
+                    result.records += 1
+                if opts.raw_payloads and page.raw_payload is not None and not dry:
+                    self.audit(self._entry(stream, partition, "page", "ok",
+                                           records=len(page.items),
+                                           payload_size=page.raw_size,
+                                           raw_payload=page.raw_payload))
+                pending.append(page)
+                if len(buffer) >= opts.batch_size:
+                    flush()
+        except BaseException:
+            # Pages that arrived whole are still written and checkpointed: the
+            # failure happened after them, so their cursor is safe to keep. A store
+            # that just failed is not asked again.
+            if not store_failed:
+                flush()
+            raise
+        flush()
+        if not dry:
+            state.status, state.error, state.last_success_at = "ok", None, now_iso()
+            self.store.put_state(state)
+
+    def _audit_result(self, stream: Stream, r: PartitionResult) -> None:
+        outcome = {"busy": "skipped", "skipped": "warning"}.get(r.outcome, r.outcome)
+        self.audit(self._entry(
+            stream, r.partition, "sync", outcome, records=r.records,
+            inserted=r.written.inserted, updated=r.written.updated,
+            unchanged=r.written.unchanged, error=str(r.error) if r.error else None))
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """True when the holder is a process on this host that has exited (a killed cron run)."""
+    host, _, rest = holder.partition(" pid ")
+    pid = rest.split(" ", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def _as_dihub_error(exc: BaseException, result: PartitionResult) -> DihubError:
+    if isinstance(exc, DihubError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):
+        return TemporaryError(f"{result.label}: interrupted")
+    log.debug("unexpected error in %s:\n%s", result.label, traceback.format_exc())
+    return FatalError(f"{result.label}: unexpected {type(exc).__name__}: {exc}",
+                      hint="Run with -v for the traceback and report it if it persists.")
+
+
+def _overall(results: list[PartitionResult]) -> str:
+    outcomes = {r.outcome for r in results}
+    if outcomes <= {"ok"}:
+        return "ok"
+    if "ok" in outcomes or "skipped" in outcomes and "failed" not in outcomes:
+        return "partial"
+    return "failed"

@@ -19,7 +19,7 @@ class Dihub:
         self.db = tmp / "store.db"
         self.config = tmp / "dihub.yaml"
         home = tmp / "home"
-        home.mkdir(exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")},
             "HOME": str(home),

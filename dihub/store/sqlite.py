@@ -1,0 +1,395 @@
+"""The embedded store: one SQLite file (stdlib sqlite3), used when no MongoDB is configured.
+
+Concurrency: one connection per store, shared by the engine's threads under a
+lock; several dihub processes may open the same file at once (WAL journal, a
+busy timeout, and `BEGIN IMMEDIATE` for every write so a writer never has to
+upgrade a read lock — the cause of instant SQLITE_BUSY errors in WAL mode).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dihub.errors import FatalError, LeaseHeld
+from dihub.models import AuditEntry, RunMetrics, SyncState
+from dihub.store.base import QueryPage, UpsertResult
+from dihub.store.keyset import (
+    DEFAULT_PAGE_SIZE,
+    check_entity,
+    check_filters,
+    check_limit,
+    check_window,
+    cutoff,
+    decode_cursor,
+    encode_cursor,
+    is_unchanged,
+    lease_name,
+    lease_until,
+    prepare_batch,
+)
+from dihub.timeutil import now_iso
+
+SCHEMA_VERSION = 1
+_LEASE_FIELDS = {"lease_owner", "lease_until"}
+_CHUNK = 500  # ids per IN (...) lookup, well under SQLite's bound-parameter limit
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    entity TEXT NOT NULL,
+    id TEXT NOT NULL,
+    source TEXT,
+    updated_at TEXT NOT NULL,          -- '' when the record has none: sorts first
+    raw_signature TEXT,
+    ingested_at TEXT,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (entity, id)
+);
+CREATE INDEX IF NOT EXISTS records_by_source ON records (entity, source, updated_at, id);
+CREATE INDEX IF NOT EXISTS records_by_time ON records (entity, updated_at, id);
+CREATE TABLE IF NOT EXISTS sync_state (
+    source TEXT NOT NULL, stream TEXT NOT NULL, partition TEXT NOT NULL,
+    doc TEXT NOT NULL,                 -- the SyncState without its lease fields
+    lease_owner TEXT, lease_until TEXT,
+    PRIMARY KEY (source, stream, partition)
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,
+    run_id TEXT, source TEXT, entity TEXT, outcome TEXT,
+    doc TEXT NOT NULL, raw_payload TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit_log (timestamp);
+CREATE INDEX IF NOT EXISTS audit_by_source ON audit_log (source, timestamp);
+CREATE TABLE IF NOT EXISTS run_metrics (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL,
+    run_id TEXT, source TEXT, stream TEXT, doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_by_time ON run_metrics (started_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_UPSERT = """
+INSERT INTO records (entity, id, source, updated_at, raw_signature, ingested_at, doc)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (entity, id) DO UPDATE SET
+    source = excluded.source, updated_at = excluded.updated_at,
+    raw_signature = excluded.raw_signature, ingested_at = excluded.ingested_at,
+    doc = excluded.doc
+"""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _filter_sql(name: str, value: Any) -> tuple[str, list[Any]]:
+    """MongoDB equality on a top-level field: scalar equal, or an array containing it."""
+    path = f"$.{name}"
+    member = ("EXISTS (SELECT 1 FROM json_each(records.doc, ?) AS j WHERE {} "
+              "AND json_type(records.doc, ?) <> 'object')")
+    if value is None:
+        null_member = member.format("j.type = 'null'")
+        return f"(json_type(records.doc, ?) IS NULL OR {null_member})", [path, path, path]
+    if isinstance(value, bool):
+        kind = "'true'" if value else "'false'"
+        return member.format(f"j.type = {kind}"), [path, path]
+    if isinstance(value, int | float):
+        return member.format("j.type IN ('integer', 'real') AND j.value = ?"), [path, value, path]
+    return member.format("j.type = 'text' AND j.value = ?"), [path, value, path]
+
+
+class SQLiteStore:
+    """Store backed by one SQLite file; parent directories and schema are created on first use."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0):
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    # -- connection and transactions -------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise FatalError(f"the store {self.path} is closed")
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s,
+                                   isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    conn.execute("COMMIT")
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._connection()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._closed = True
+
+    # -- records ---------------------------------------------------------------------
+
+    def upsert_many(self, records: Iterable[dict[str, Any]]) -> UpsertResult:
+        batch = prepare_batch(records)
+        result = UpsertResult()
+        if not batch:
+            return result
+        by_entity: dict[str, list[str]] = {}
+        for entity, record_id in batch:
+            by_entity.setdefault(entity, []).append(record_id)
+        with self._write() as conn:
+            stored: dict[tuple[str, str], str | None] = {}
+            for entity, ids in by_entity.items():
+                for i in range(0, len(ids), _CHUNK):
+                    chunk = ids[i:i + _CHUNK]
+                    rows = conn.execute(
+                        f"SELECT id, raw_signature FROM records WHERE entity = ? AND id IN "
+                        f"({','.join('?' * len(chunk))})", [entity, *chunk])
+                    stored.update(((entity, rid), sig) for rid, sig in rows)
+            writes = []
+            for key, doc in batch.items():
+                if key not in stored:
+                    result.inserted += 1
+                elif is_unchanged(stored[key], doc):
+                    result.unchanged += 1
+                    continue
+                else:
+                    result.updated += 1
+                writes.append((key[0], key[1], doc.get("source"), doc.get("updated_at") or "",
+                               doc.get("raw_signature"), doc.get("ingested_at"), _dumps(doc)))
+            conn.executemany(_UPSERT, writes)
+        return result
+
+    def query(self, entity: str, source: str | None = None, since: str | None = None,
+              until: str | None = None, filters: dict[str, Any] | None = None,
+              cursor: str | None = None, limit: int = DEFAULT_PAGE_SIZE) -> QueryPage:
+        check_entity(entity)
+        check_limit(limit)
+        since, until = check_window(since, until)
+        where, params = ["entity = ?"], [entity]
+        if source is not None:
+            where.append("source = ?")
+            params.append(source)
+        if since:
+            where.append("updated_at >= ?")
+            params.append(since)
+        if until:
+            where.append("updated_at > '' AND updated_at < ?")
+            params.append(until)
+        if cursor:
+            after_updated, after_id = decode_cursor(cursor)
+            where.append("(updated_at, id) > (?, ?)")
+            params += [after_updated or "", after_id]
+        for name, value in check_filters(filters).items():
+            sql, args = _filter_sql(name, value)
+            where.append(sql)
+            params += args
+        sql = (f"SELECT updated_at, id, doc FROM records WHERE {' AND '.join(where)} "
+               "ORDER BY updated_at, id LIMIT ?")
+        with self._read() as conn:
+            rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+        page = QueryPage(records=[json.loads(doc) for _, _, doc in rows[:limit]])
+        if len(rows) > limit:
+            last_updated, last_id, _ = rows[limit - 1]
+            page.next_cursor = encode_cursor(last_updated or None, last_id)
+        return page
+
+    def iter_records(self, entity: str, source: str | None = None, since: str | None = None,
+                     until: str | None = None,
+                     filters: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            page = self.query(entity, source=source, since=since, until=until, filters=filters,
+                              cursor=cursor, limit=DEFAULT_PAGE_SIZE)
+            yield from page.records
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def count(self, entity: str, source: str | None = None) -> int:
+        check_entity(entity)
+        sql, params = "SELECT COUNT(*) FROM records WHERE entity = ?", [entity]
+        if source is not None:
+            sql += " AND source = ?"
+            params.append(source)
+        with self._read() as conn:
+            return conn.execute(sql, params).fetchone()[0]
+
+    # -- sync state and leases -------------------------------------------------------
+
+    @staticmethod
+    def _state(doc: str, lease_owner: str | None, lease_until: str | None) -> SyncState:
+        return SyncState.model_validate(
+            {**json.loads(doc), "lease_owner": lease_owner, "lease_until": lease_until})
+
+    def get_state(self, source: str, stream: str, partition: str) -> SyncState | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT doc, lease_owner, lease_until FROM sync_state "
+                "WHERE source = ? AND stream = ? AND partition = ?",
+                (source, stream, partition)).fetchone()
+        return self._state(*row) if row else None
+
+    def put_state(self, state: SyncState) -> None:
+        """Replace the state; the lease columns belong to acquire/release and are kept."""
+        doc = _dumps(state.model_dump(mode="json", exclude=_LEASE_FIELDS))
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sync_state (source, stream, partition, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (source, stream, partition) DO UPDATE SET doc = excluded.doc",
+                (state.source, state.stream, state.partition, doc))
+
+    def list_states(self, source: str | None = None) -> list[SyncState]:
+        sql, params = "SELECT doc, lease_owner, lease_until FROM sync_state", []
+        if source is not None:
+            sql += " WHERE source = ?"
+            params.append(source)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY source, stream, partition", params).fetchall()
+        return [self._state(*row) for row in rows]
+
+    def acquire_lease(self, source: str, stream: str, partition: str, owner: str,
+                      ttl_s: float) -> None:
+        key = (source, stream, partition)
+        with self._write() as conn:
+            now = now_iso()
+            row = conn.execute(
+                "SELECT lease_owner, lease_until FROM sync_state "
+                "WHERE source = ? AND stream = ? AND partition = ?", key).fetchone()
+            if row and row[0] and row[0] != owner and row[1] and row[1] > now:
+                raise LeaseHeld(lease_name(*key), row[0], row[1])
+            until = lease_until(ttl_s)
+            if row is None:
+                doc = SyncState(source=source, stream=stream, partition=partition)
+                conn.execute(
+                    "INSERT INTO sync_state (source, stream, partition, doc, lease_owner, "
+                    "lease_until) VALUES (?, ?, ?, ?, ?, ?)",
+                    (*key, _dumps(doc.model_dump(mode="json", exclude=_LEASE_FIELDS)),
+                     owner, until))
+            else:
+                conn.execute(
+                    "UPDATE sync_state SET lease_owner = ?, lease_until = ? "
+                    "WHERE source = ? AND stream = ? AND partition = ?", (owner, until, *key))
+
+    def release_lease(self, source: str, stream: str, partition: str, owner: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE sync_state SET lease_owner = NULL, lease_until = NULL "
+                "WHERE source = ? AND stream = ? AND partition = ? AND lease_owner = ?",
+                (source, stream, partition, owner))
+
+    # -- audit, metrics, settings ----------------------------------------------------
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        doc = entry.model_dump(mode="json", exclude={"raw_payload"})
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO audit_log (timestamp, run_id, source, entity, outcome, doc, "
+                "raw_payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (entry.timestamp, entry.run_id, entry.source, entry.entity, entry.outcome,
+                 _dumps(doc), entry.raw_payload))
+
+    def query_audit(self, source: str | None = None, entity: str | None = None,
+                    outcome: str | None = None, since: str | None = None,
+                    limit: int = 100) -> list[AuditEntry]:
+        check_limit(limit)
+        where, params = ["1 = 1"], []
+        for column, value in (("source", source), ("entity", entity), ("outcome", outcome)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since:
+            where.append("timestamp >= ?")
+            params.append(since)
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT doc, raw_payload FROM audit_log WHERE {' AND '.join(where)} "
+                "ORDER BY timestamp DESC, seq DESC LIMIT ?", [*params, limit]).fetchall()
+        return [AuditEntry.model_validate({**json.loads(doc), "raw_payload": raw})
+                for doc, raw in rows]
+
+    def record_metrics(self, metrics: RunMetrics) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO run_metrics (started_at, run_id, source, stream, doc) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (metrics.started_at, metrics.run_id, metrics.source, metrics.stream,
+                 _dumps(metrics.model_dump(mode="json"))))
+
+    def query_metrics(self, source: str | None = None, stream: str | None = None,
+                      limit: int = 100) -> list[RunMetrics]:
+        check_limit(limit)
+        where, params = ["1 = 1"], []
+        for column, value in (("source", source), ("stream", stream)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT doc FROM run_metrics WHERE {' AND '.join(where)} "
+                "ORDER BY started_at DESC, seq DESC LIMIT ?", [*params, limit]).fetchall()
+        return [RunMetrics.model_validate(json.loads(doc)) for (doc,) in rows]
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_meta(self, key: str, value: dict[str, Any]) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         (key, _dumps(value)))
+
+    # -- maintenance -----------------------------------------------------------------
+
+    def purge(self, now_iso: str, audit_retention_days: int,
+              raw_retention_days: int) -> dict[str, int]:
+        """Delete audit entries older than their retention, then strip older raw payloads."""
+        with self._write() as conn:
+            deleted = conn.execute("DELETE FROM audit_log WHERE timestamp < ?",
+                                   (cutoff(now_iso, audit_retention_days),)).rowcount
+            stripped = conn.execute(
+                "UPDATE audit_log SET raw_payload = NULL "
+                "WHERE timestamp < ? AND raw_payload IS NOT NULL",
+                (cutoff(now_iso, raw_retention_days),)).rowcount
+        return {"audit_deleted": deleted, "raw_payloads_removed": stripped}

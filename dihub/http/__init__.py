@@ -1,0 +1,36 @@
+"""The one place for HTTP policy, shared by every connector.
+
+    from dihub.http import HttpClient, ETagCache, conditional_get
+
+See client.py (HttpClient, Response, make_httpx_client), retry.py (tenacity loop),
+governor.py (rate limits), breaker.py (persisted circuit breaker), conditional.py
+(ETags), classify.py (what a status means), redact.py (secrets), errors.py.
+"""
+
+from dihub.http.breaker import CircuitBreaker, MemoryMetaStore, breaker_key
+from dihub.http.client import USER_AGENT, HttpClient, Response, make_httpx_client
+from dihub.http.conditional import ETagCache, conditional_get, etag_key
+from dihub.http.errors import (
+    HttpAuthError,
+    HttpErrorInfo,
+    HttpFatalError,
+    HttpRateLimited,
+    HttpRetriableError,
+    NotFound,
+)
+from dihub.http.governor import SLACK_MIN_INTERVAL_S, Governor
+from dihub.http.redact import (
+    RedactingFilter,
+    install_log_redaction,
+    redact,
+    register_secret,
+    safe_path,
+)
+
+__all__ = [
+    "SLACK_MIN_INTERVAL_S", "USER_AGENT", "CircuitBreaker", "ETagCache", "Governor",
+    "HttpAuthError", "HttpClient", "HttpErrorInfo", "HttpFatalError", "HttpRateLimited",
+    "HttpRetriableError", "MemoryMetaStore", "NotFound", "RedactingFilter", "Response",
+    "breaker_key", "conditional_get", "etag_key", "install_log_redaction",
+    "make_httpx_client", "redact", "register_secret", "safe_path",
+]

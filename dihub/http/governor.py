@@ -1,0 +1,192 @@
+"""The rate-limit governor: decides, before each request, how long to hold it.
+
+It learns the quota from responses (`observe`) and from rate-limit answers
+(`block`), and before each request (`decide`) returns a Decision:
+
+* blocked (a 429/403 said "come back at T") -> wait until T;
+* quota exhausted (remaining 0, reset ahead) -> wait until the reset;
+* below `rate_limit.reserve` remaining -> pace: spread the remaining requests
+  evenly until the reset. If the reset is more than `max_wait_s` away, pacing
+  would hold the run that long, so the decision is to defer instead (the
+  client raises RateLimited, the engine checkpoints, cron resumes later) and
+  the reserve is left to people and other tools sharing the token;
+* Slack: a minimum interval per Web API method (its tiers).
+
+Any wait longer than `max_wait_s` becomes `defer`; the governor never sleeps
+itself (the client does, through its injectable sleeper). A 304 is not counted
+as quota spent. Thread-safe: one governor is shared by a client's threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from dihub.config import RateLimitSettings
+from dihub.http import ratelimit
+
+# Slack Web API tiers (requests per minute): 2 -> 20, 3 -> 50, 4 -> 100.
+TIER_INTERVAL_S = {1: 60.0, 2: 3.0, 3: 1.2, 4: 0.6}
+SLACK_MIN_INTERVAL_S: dict[str, float] = {
+    "conversations.list": TIER_INTERVAL_S[2],
+    "conversations.history": TIER_INTERVAL_S[3],
+    "conversations.replies": TIER_INTERVAL_S[3],
+    "conversations.info": TIER_INTERVAL_S[3],
+    "users.list": TIER_INTERVAL_S[2],
+    "users.info": TIER_INTERVAL_S[4],
+    "team.info": TIER_INTERVAL_S[3],
+}
+STYLES = ("github", "jira", "slack", None)
+
+
+def github_bucket(path: str) -> str:
+    """GitHub keeps separate quotas per resource; pick it from the API path."""
+    if path.startswith("/search/code"):
+        return "code_search"
+    if path.startswith("/search/"):
+        return "search"
+    if path.startswith("/graphql"):
+        return "graphql"
+    return "core"
+
+
+def slack_method(path: str) -> str:
+    """`/api/conversations.history` -> `conversations.history`."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass
+class _Bucket:
+    remaining: int | None = None
+    limit: int | None = None
+    reset_at: float | None = None
+    next_slot: float = 0.0
+    blocked_until: float = 0.0
+    block_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    wait_s: float = 0.0
+    reason: str | None = None
+    reset_at: float | None = None
+    defer: bool = False            # the wait is over max_wait_s: raise RateLimited
+    audited: bool = True           # False for routine pacing (Slack method intervals)
+    charged: bool = False          # the local quota estimate was decremented
+    detail: dict = field(default_factory=dict)
+
+
+class Governor:
+    def __init__(self, settings: RateLimitSettings, *, style: str | None = None,
+                 clock: Callable[[], float] = time.time,
+                 min_interval: Mapping[str, float] | None = None):
+        if style not in STYLES:
+            raise ValueError(f"unknown rate_limit_style {style!r}; one of {STYLES}")
+        self.settings = settings
+        self.style = style
+        self._clock = clock
+        if min_interval is None and style == "slack":
+            min_interval = SLACK_MIN_INTERVAL_S
+        self._min_interval = dict(min_interval or {})
+        self._buckets: dict[str, _Bucket] = {}
+        self._last_call: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # -- which quota a path uses --------------------------------------------------------
+    def bucket_name(self, path: str) -> str:
+        return github_bucket(path) if self.style == "github" else "default"
+
+    def _bucket(self, path: str) -> _Bucket:
+        return self._buckets.setdefault(self.bucket_name(path), _Bucket())
+
+    # -- before a request ---------------------------------------------------------------
+    def decide(self, path: str) -> Decision:
+        """How long to hold a request to `path` (relative to the base URL)."""
+        max_wait = self.settings.max_wait_s
+        with self._lock:
+            now = self._clock()
+            b = self._bucket(path)
+            if b.reset_at is not None and now >= b.reset_at:
+                b.remaining, b.reset_at, b.next_slot = None, None, 0.0   # a new window
+            wait, reason, reset_at, audited = 0.0, None, None, True
+            new_slot = None
+            if b.blocked_until > now:
+                wait, reason, reset_at = b.blocked_until - now, b.block_reason, b.blocked_until
+            elif b.remaining is not None and b.reset_at is not None:
+                until_reset = b.reset_at - now
+                if b.remaining <= 0:
+                    wait = until_reset + ratelimit.RESET_MARGIN_S
+                    reason, reset_at = "quota exhausted", b.reset_at + ratelimit.RESET_MARGIN_S
+                elif b.remaining <= self.settings.reserve:
+                    reset_at = b.reset_at
+                    reason = (f"below reserve: {b.remaining} left, "
+                              f"reserve {self.settings.reserve}")
+                    if until_reset > max_wait:
+                        wait = until_reset
+                    else:
+                        start = max(now, b.next_slot)
+                        new_slot = start + max(0.0, b.reset_at - start) / b.remaining
+                        wait = start - now
+            method = slack_method(path) if self._min_interval else None
+            method_start = None
+            if method in self._min_interval:
+                method_start = max(now, self._last_call.get(method, -1e18)
+                                   + self._min_interval[method])
+                if method_start - now > wait:
+                    wait, reason, audited = method_start - now, f"pacing {method}", False
+                    reset_at = method_start
+            detail = {"bucket": self.bucket_name(path), "remaining": b.remaining}
+            if wait > max_wait:
+                return Decision(wait, reason, reset_at or now + wait, defer=True,
+                                detail=detail)
+            if new_slot is not None:
+                b.next_slot = new_slot
+            if method_start is not None:
+                self._last_call[method] = method_start
+            charged = b.remaining is not None
+            if charged:
+                b.remaining -= 1
+            return Decision(wait, reason, reset_at, audited=audited, charged=charged,
+                            detail=detail)
+
+    # -- after a response ---------------------------------------------------------------
+    def observe(self, path: str, status: int, headers: Mapping[str, str],
+                charged: bool = False) -> int | None:
+        """Learn the quota from a response; returns the remaining estimate, if known."""
+        with self._lock:
+            now = self._clock()
+            b = self._bucket(path)
+            q = ratelimit.quota(headers, now)
+            if status == 304:                 # conditional hit: no quota spent
+                if charged and b.remaining is not None:
+                    b.remaining += 1
+                elif b.remaining is None and q.remaining is not None:
+                    b.remaining, b.reset_at = q.remaining, q.reset_at
+                return b.remaining
+            if q.remaining is None:
+                return b.remaining
+            new_window = q.reset_at is not None and (
+                b.reset_at is None or q.reset_at > b.reset_at + 2 * ratelimit.RESET_MARGIN_S)
+            if new_window or b.remaining is None or q.remaining < b.remaining:
+                b.remaining = q.remaining
+            if q.reset_at is not None and (b.reset_at is None or new_window):
+                b.reset_at = q.reset_at
+            if q.limit is not None:
+                b.limit = q.limit
+            return b.remaining
+
+    def block(self, path: str, until: float, reason: str | None = None) -> None:
+        """Hold every request to `path`'s quota until `until` (a 429 / secondary limit)."""
+        with self._lock:
+            b = self._bucket(path)
+            if until > b.blocked_until:
+                b.blocked_until, b.block_reason = until, reason
+
+    def state(self, path: str = "/") -> dict:
+        with self._lock:
+            b = self._bucket(path)
+            return {"bucket": self.bucket_name(path), "remaining": b.remaining,
+                    "limit": b.limit, "reset_at": b.reset_at,
+                    "blocked_until": b.blocked_until or None}

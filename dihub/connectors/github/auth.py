@@ -1,0 +1,289 @@
+"""GitHub login: the OAuth device flow, or a pasted token, for github.com and GHES.
+
+Device flow (https://docs.github.com/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps):
+POST {web}/login/device/code gives a user code to show and a polling `interval`;
+POST {web}/login/oauth/access_token is then polled, no faster than `interval`, and
+answers HTTP 200 with an `error` until the person approves. `slow_down` adds 5 seconds
+to the interval (the response carries the new interval, which wins when present).
+GitHub Enterprise Server serves the same endpoints on its web host.
+
+Tokens are kept by `dihub.secrets` (env var named by `token_env`, keyring, or the
+opt-in 0600 file) and never appear in an exception, a status dict or a repr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from dihub import secrets
+from dihub.errors import AuthError, TemporaryError
+
+DEFAULT_API = "https://api.github.com"
+DEFAULT_SCOPES = "repo read:org"        # private repos need `repo`; org repo listing `read:org`
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+SLOW_DOWN_STEP = 5                      # seconds GitHub adds to the interval on slow_down
+DEFAULT_INTERVAL = 5
+DEFAULT_EXPIRES_IN = 900
+TOKEN_NAME = "token"
+
+OnCode = Callable[[str, str], None]
+
+
+def web_base_for(api_base_url: str | None) -> str:
+    """The web host that serves /login/... for an API base URL.
+
+    https://api.github.com → https://github.com; GHES https://ghe.example.com/api/v3 →
+    https://ghe.example.com; GHE.com https://api.octo.ghe.com → https://octo.ghe.com.
+    """
+    parts = urlsplit((api_base_url or DEFAULT_API).strip())
+    scheme = parts.scheme or "https"
+    host = parts.netloc
+    path = parts.path.rstrip("/")
+    if path.endswith("/api/v3"):
+        return f"{scheme}://{host}{path[: -len('/api/v3')]}"
+    hostname = (parts.hostname or "").lower()
+    if hostname == "api.github.com" or (hostname.startswith("api.")
+                                        and hostname.endswith(".ghe.com")):
+        host = host[len("api."):]
+    return f"{scheme}://{host}"
+
+
+def device_flow(http: httpx.Client, web_base: str, client_id: str, scopes: str, *,
+                on_code: OnCode, sleep: Callable[[float], None] = time.sleep,
+                clock: Callable[[], float] = time.monotonic, source: str = "<source>") -> str:
+    """Run GitHub's OAuth device flow and return the access token.
+
+    `on_code(user_code, verification_uri)` shows the code to the person; `sleep` and
+    `clock` are injectable so tests run without waiting. `source` only names the source
+    in error hints.
+    """
+    web_base = web_base.rstrip("/")
+    start = _post_form(http, f"{web_base}/login/device/code",
+                       {"client_id": client_id, "scope": scopes})
+    if start.get("error"):
+        raise _oauth_error(start, source)
+    try:
+        device_code = str(start["device_code"])
+        user_code = str(start["user_code"])
+    except KeyError:
+        raise AuthError(f"{web_base}/login/device/code answered without a device code",
+                        hint="Check `base_url` and that device flow is enabled for the "
+                             "OAuth app (`client_id`).") from None
+    verification_uri = str(start.get("verification_uri") or f"{web_base}/login/device")
+    interval = _positive(start.get("interval"), DEFAULT_INTERVAL)
+    deadline = clock() + _positive(start.get("expires_in"), DEFAULT_EXPIRES_IN)
+    on_code(user_code, verification_uri)
+
+    token_url = f"{web_base}/login/oauth/access_token"
+    form = {"client_id": client_id, "device_code": device_code, "grant_type": GRANT_TYPE}
+    while True:
+        sleep(interval)
+        if clock() >= deadline:
+            raise _expired(source)
+        body = _post_form(http, token_url, form)
+        token = body.get("access_token")
+        if token:
+            return str(token)
+        error = body.get("error")
+        if error == "authorization_pending":
+            continue
+        if error == "slow_down":
+            interval = _positive(body.get("interval"), interval + SLOW_DOWN_STEP)
+            continue
+        if error in ("expired_token", "token_expired"):
+            raise _expired(source)
+        raise _oauth_error(body, source)
+
+
+class GitHubAuth:
+    """`dihub auth <source>`: login, status, logout, and the token lookup streams use.
+
+    `config` is the source config: attributes `base_url`, `client_id` (may be None),
+    `token_env` (may be None) and optionally `scopes`.
+    """
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, timeout_s: float = 30.0):
+        self._sleep, self._clock, self._timeout = sleep, clock, timeout_s
+
+    def login(self, source: str, config: Any, *, with_token: str | None = None,
+              allow_file: bool = False, on_code: OnCode | None = None,
+              http: httpx.Client | None = None) -> str:
+        """Get a token (stdin via `with_token`, else the device flow), verify it, store it.
+
+        Returns the GitHub login the token belongs to.
+        """
+        api = _api_base(config)
+        if with_token is not None:
+            token = with_token.strip()
+            if not token:
+                raise AuthError("no token given on stdin",
+                                hint=f"Pipe one in: `echo $TOKEN | dihub auth {source} "
+                                     "--with-token`.")
+        else:
+            client_id = getattr(config, "client_id", None)
+            if not client_id:
+                raise AuthError(
+                    f"the device flow needs an OAuth app client ID for source '{source}'",
+                    hint=f"Set `client_id` under sources.{source} in the config (an OAuth app "
+                         f"with device flow enabled on {web_base_for(api)}), or pipe a token "
+                         f"with `dihub auth {source} --with-token`.")
+        # fail before anyone approves in a browser if the token could not be kept
+        secrets.check_storable(source, TOKEN_NAME, allow_file=allow_file)
+        with _client(http, self._timeout) as client:
+            if with_token is None:
+                scopes = getattr(config, "scopes", None) or DEFAULT_SCOPES
+                if not isinstance(scopes, str):
+                    scopes = " ".join(scopes)
+                token = device_flow(client, web_base_for(api), client_id, scopes,
+                                    on_code=on_code or _print_code, sleep=self._sleep,
+                                    clock=self._clock, source=source)
+            secrets.register_for_redaction(token)
+            user = _get_user(client, api, token, source)
+        secrets.set_secret(source, TOKEN_NAME, token, allow_file=allow_file)
+        return user["login"]
+
+    def status(self, source: str, config: Any, http: httpx.Client | None = None
+               ) -> dict[str, Any]:
+        """Who the stored token belongs to and where it came from; never the token."""
+        api = _api_base(config)
+        result: dict[str, Any] = {"source": source, "api": api, "logged_in": False,
+                                  "via": None, "user": None, "scopes": None, "error": None}
+        found = secrets.get_secret(source, TOKEN_NAME, env_var=getattr(config, "token_env",
+                                                                        None))
+        if found is None:
+            result["error"] = "no token stored"
+            return result
+        token, result["via"] = found
+        try:
+            with _client(http, self._timeout) as client:
+                user = _get_user(client, api, token, source)
+        except (AuthError, TemporaryError) as exc:
+            result["error"] = str(exc)
+            return result
+        result.update(logged_in=True, user=user["login"], scopes=user["scopes"])
+        return result
+
+    def logout(self, source: str) -> bool:
+        """Forget the stored token (keyring and file); an env var is left alone."""
+        return secrets.delete_secret(source, TOKEN_NAME)
+
+    def token(self, source: str, config: Any) -> str:
+        token_env = getattr(config, "token_env", None)
+        found = secrets.get_secret(source, TOKEN_NAME, env_var=token_env)
+        if found is None:
+            also = f"set {token_env}" if token_env else \
+                "set `token_env` in the source config to a variable holding a token"
+            raise AuthError(f"no GitHub token for source '{source}'",
+                            hint=f"run `dihub auth {source}` or {also}")
+        return found.value
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _api_base(config: Any) -> str:
+    return str(getattr(config, "base_url", None) or DEFAULT_API).rstrip("/")
+
+
+@contextmanager
+def _client(http: httpx.Client | None, timeout: float) -> Iterator[httpx.Client]:
+    """Use the caller's client as is, or open (and close) our own."""
+    if http is not None:
+        yield http
+        return
+    with httpx.Client(timeout=timeout, headers={"User-Agent": "dihub"}) as own:
+        yield own
+
+
+def _post_form(http: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any]:
+    try:
+        resp = http.post(url, data=form, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise TemporaryError(f"could not reach {url} ({type(exc).__name__})",
+                             hint="Check the network and the source's `base_url`.") from None
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or (resp.status_code != 200 and not body.get("error")):
+        raise AuthError(f"unexpected answer from {url} (HTTP {resp.status_code})",
+                        hint="Check `base_url`; on GitHub Enterprise Server the device flow "
+                             "needs 3.1+ and must be enabled in the OAuth app's settings.")
+    return body
+
+
+def _get_user(http: httpx.Client, api: str, token: str, source: str) -> dict[str, Any]:
+    url = f"{api}/user"
+    try:
+        resp = http.get(url, headers={"Authorization": f"Bearer {token}",
+                                      "Accept": "application/vnd.github+json"})
+    except httpx.HTTPError as exc:
+        raise TemporaryError(f"could not reach {url} ({type(exc).__name__})",
+                             hint="Check the network and the source's `base_url`.") from None
+    if resp.status_code == 401:
+        raise AuthError(f"GitHub rejected the token for source '{source}' (401 Bad credentials)",
+                        hint=f"The token is wrong, expired or revoked: run `dihub auth {source}` "
+                             "again.")
+    if resp.status_code != 200:
+        raise AuthError(f"GET {url} failed with HTTP {resp.status_code} while checking the "
+                        f"token for source '{source}'",
+                        hint="Check `base_url` and the token's access.")
+    try:
+        login = resp.json()["login"]
+    except (ValueError, KeyError, TypeError):
+        raise AuthError(f"GET {url} did not return a user",
+                        hint="Check that `base_url` points at the GitHub API.") from None
+    header = resp.headers.get("X-OAuth-Scopes")
+    scopes = [s.strip() for s in header.split(",") if s.strip()] if header is not None else None
+    return {"login": str(login), "scopes": scopes}
+
+
+def _expired(source: str) -> AuthError:
+    return AuthError("the code expired before it was entered (expired_token)",
+                     hint=f"Run `dihub auth {source}` again and enter the new code before it "
+                          "expires.")
+
+
+def _oauth_error(body: dict[str, Any], source: str) -> AuthError:
+    code = str(body.get("error") or "unknown_error")
+    if code == "access_denied":
+        return AuthError("authorization was denied in the browser (access_denied)",
+                         hint=f"Run `dihub auth {source}` again and approve the request, or "
+                              f"pipe a token with `dihub auth {source} --with-token`.")
+    text = body.get("error_description") or _DESCRIPTIONS.get(code) or "GitHub refused the login"
+    hint = _HINTS.get(code, f"Run `dihub auth {source}` again.").replace("<source>", source)
+    return AuthError(f"GitHub device flow failed: {text} ({code})", hint=hint)
+
+
+_DESCRIPTIONS = {
+    "unsupported_grant_type": "the grant type must be " + GRANT_TYPE,
+    "incorrect_client_credentials": "the client_id is not a known OAuth app",
+    "incorrect_device_code": "the device_code is not valid",
+    "device_flow_disabled": "device flow is not enabled in the OAuth app's settings",
+}
+_HINTS = {
+    "incorrect_client_credentials": "Check `client_id` in the source config.",
+    "device_flow_disabled": "Enable \"Device Flow\" in the OAuth app's settings, or pipe a "
+                            "token with `dihub auth <source> --with-token`.",
+}
+
+
+def _positive(value: Any, default: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default
+
+
+def _print_code(user_code: str, verification_uri: str) -> None:
+    print(f"First copy your one-time code: {user_code}\n"
+          f"Then open {verification_uri} in a browser and paste it.", file=sys.stderr)

@@ -1,0 +1,203 @@
+"""Pure functions: one raw GitHub REST object → normalized dihub records.
+
+Every function takes the raw dict plus the context it cannot know by itself — the
+configured `source` name, the repo's `owner/name` and its numeric `repo_id` — and returns a
+list: the main record first, then the users it mentions (deduplicated). No I/O.
+
+Keys are stable across renames: commits, pull requests and issues are keyed by the numeric
+repo id (`<repo_id>:<sha>`, `<repo_id>:<number>`); GitHub users by their numeric account id.
+A commit whose author has no GitHub account (`author: null`) is attributed to the git
+identity `email:<lowercased email>` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from dihub.errors import SkippableRecord
+from dihub.models import Build, Commit, Issue, PullRequest, Record, User
+from dihub.timeutil import parse, to_iso
+
+Raw = dict[str, Any]
+
+
+def _skips_malformed(kind: str) -> Callable:
+    """Turn a missing/mistyped field into SkippableRecord: audited and skipped, not fatal."""
+
+    def wrap(fn: Callable[..., list[Record]]) -> Callable[..., list[Record]]:
+        @wraps(fn)
+        def inner(raw: Raw, *args: Any, **kwargs: Any) -> list[Record]:
+            try:
+                return fn(raw, *args, **kwargs)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                ident = raw.get("sha") or raw.get("number") or raw.get("id") \
+                    if isinstance(raw, dict) else None
+                raise SkippableRecord(
+                    f"cannot read GitHub {kind} {ident or '?'}: "
+                    f"{type(exc).__name__} {exc}") from exc
+        return inner
+    return wrap
+
+
+# ---------------------------------------------------------------- users
+
+
+def normalize_user(raw: Raw | None, source: str) -> User | None:
+    """A GitHub account (any embedded `user`/`author`/`actor` object), keyed by numeric id."""
+    if not raw or raw.get("id") is None:
+        return None
+    uid = str(raw["id"])
+    return User(source=source, source_id=uid, user_id=uid, source_user_id=uid,
+                login=raw.get("login"), display_name=raw.get("name"))
+
+
+def git_identity_user(identity: Raw | None, source: str) -> User | None:
+    """A commit author without a GitHub account: the git `name <email>` identity."""
+    if not identity:
+        return None
+    email = (identity.get("email") or "").strip().lower()
+    if not email:
+        return None
+    key = f"email:{email}"
+    return User(source=source, source_id=key, user_id=key, source_user_id=key,
+                display_name=identity.get("name") or None, email=email)
+
+
+def _dedupe(records: Iterable[Record | None]) -> list[Record]:
+    seen: set[str] = set()
+    out: list[Record] = []
+    for rec in records:
+        if rec is not None and rec.key() not in seen:
+            seen.add(rec.key())
+            out.append(rec)
+    return out
+
+
+def _id(user: Record | None) -> str | None:
+    return user.source_id if user is not None else None
+
+
+# ---------------------------------------------------------------- commits
+
+
+@_skips_malformed("commit")
+def normalize_commit(raw: Raw, source: str, repo: str, repo_id: str | int,
+                     branch: str | None = None) -> list[Record]:
+    """A commit from GET /repos/{o}/{r}/commits (list) or /commits/{sha} (with `stats`).
+
+    timestamp/updated_at = committer date (when it landed), authored_at = author date.
+    """
+    sha = raw["sha"]
+    git = raw["commit"]
+    author = normalize_user(raw.get("author"), source) \
+        or git_identity_user(git.get("author"), source)
+    committer = normalize_user(raw.get("committer"), source) \
+        or git_identity_user(git.get("committer"), source)
+    stats = raw.get("stats") or {}
+    timestamp = to_iso((git.get("committer") or {}).get("date"))
+    commit = Commit(
+        source=source, source_id=f"{repo_id}:{sha}", commit_id=sha, repo=repo,
+        branch=branch, branches=[branch] if branch else [],
+        author_id=_id(author), committer_id=_id(committer),
+        message=git.get("message") or "",
+        timestamp=timestamp, updated_at=timestamp,
+        authored_at=to_iso((git.get("author") or {}).get("date")),
+        parents=[p["sha"] for p in raw.get("parents") or []],
+        additions=stats.get("additions"), deletions=stats.get("deletions"),
+    )
+    return _dedupe([commit, author, committer])
+
+
+# ---------------------------------------------------------------- pull requests
+
+
+@_skips_malformed("pull request")
+def normalize_pull_request(raw: Raw, source: str, repo: str, repo_id: str | int
+                           ) -> list[Record]:
+    """A pull request from GET /repos/{o}/{r}/pulls. state: open, closed or merged."""
+    number = int(raw["number"])
+    author = normalize_user(raw.get("user"), source)
+    merged_at = to_iso(raw.get("merged_at"))
+    head, base = raw.get("head") or {}, raw.get("base") or {}
+    pr = PullRequest(
+        source=source, source_id=f"{repo_id}:{number}", number=number, repo=repo,
+        title=raw.get("title") or "",
+        state="merged" if merged_at else raw["state"],
+        draft=raw.get("draft"),
+        author_id=_id(author),
+        created_at=to_iso(raw.get("created_at")), updated_at=to_iso(raw.get("updated_at")),
+        merged_at=merged_at, closed_at=to_iso(raw.get("closed_at")),
+        head_sha=head.get("sha"), head_ref=head.get("ref"), base_ref=base.get("ref"),
+        merge_commit_sha=raw.get("merge_commit_sha"),
+    )
+    return _dedupe([pr, author])
+
+
+# ---------------------------------------------------------------- issues
+
+_STATUS_CATEGORY = {"open": "open", "closed": "done"}
+
+
+@_skips_malformed("issue")
+def normalize_issue(raw: Raw, source: str, repo: str, repo_id: str | int) -> list[Record]:
+    """An issue from GET /repos/{o}/{r}/issues; [] for the pull requests that list mixes in."""
+    if "pull_request" in raw:
+        return []
+    number = int(raw["number"])
+    reporter = normalize_user(raw.get("user"), source)
+    assignee = normalize_user(raw.get("assignee"), source)
+    assignees = [normalize_user(a, source) for a in raw.get("assignees") or []]
+    state = raw["state"]
+    issue = Issue(
+        source=source, source_id=f"{repo_id}:{number}", issue_id=str(number),
+        project_key=repo, summary=raw.get("title") or "",
+        status=state, status_category=_STATUS_CATEGORY.get(state), type="issue",
+        labels=[lbl["name"] if isinstance(lbl, dict) else str(lbl)
+                for lbl in raw.get("labels") or []],
+        assignee_id=_id(assignee), reporter_id=_id(reporter),
+        created_at=to_iso(raw.get("created_at")), updated_at=to_iso(raw.get("updated_at")),
+        resolved_at=to_iso(raw.get("closed_at")),
+    )
+    return _dedupe([issue, reporter, assignee, *assignees])
+
+
+# ---------------------------------------------------------------- workflow runs
+
+
+@_skips_malformed("workflow run")
+def normalize_workflow_run(raw: Raw, source: str, repo: str, repo_id: str | int
+                           ) -> list[Record]:
+    """A run from GET /repos/{o}/{r}/actions/runs: one Build per (run, attempt).
+
+    A re-run is a new attempt of the same run id and so a new build. GitHub has no
+    `completed_at` on runs: for a completed run, `updated_at` is when it reached that
+    state, so completed_at = updated_at and duration_s = updated_at - run_started_at
+    (the start of this attempt; queue time before it is excluded; payloads older than
+    `run_started_at` fall back to created_at). Runs still queued or in progress have no
+    completed_at or duration.
+    """
+    run_id = str(raw["id"])
+    attempt = int(raw.get("run_attempt") or 1)
+    started = to_iso(raw.get("run_started_at") or raw.get("created_at"))
+    updated = to_iso(raw.get("updated_at"))
+    completed = updated if raw.get("status") == "completed" else None
+    duration = None
+    if completed and started:
+        seconds = (parse(completed) - parse(started)).total_seconds()
+        duration = seconds if seconds >= 0 else None
+    actor = normalize_user(raw.get("actor"), source)
+    workflow_id = raw.get("workflow_id")
+    build = Build(
+        source=source, source_id=f"{repo_id}:{run_id}:{attempt}",
+        build_id=f"github_actions:{repo_id}:{run_id}:{attempt}",
+        repo=repo, workflow_name=raw.get("name") or None,
+        workflow_id=str(workflow_id) if workflow_id is not None else None,
+        run_id=run_id, run_attempt=attempt,
+        head_sha=raw.get("head_sha"), branch=raw.get("head_branch"), event=raw.get("event"),
+        status=raw.get("status"), conclusion=raw.get("conclusion"),
+        created_at=to_iso(raw.get("created_at")), started_at=started,
+        completed_at=completed, duration_s=duration, updated_at=updated,
+    )
+    return _dedupe([build, actor, normalize_user(raw.get("triggering_actor"), source)])

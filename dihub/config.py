@@ -49,7 +49,7 @@ class RateLimitSettings(_Strict):
 
 
 class BreakerSettings(_Strict):
-    failures: int = Field(5, ge=1)             # consecutive failed passes that open it
+    failures: int = Field(5, ge=1)             # consecutive failed calls (after retries)
     cooldown_s: float = Field(900, ge=0)
 
 

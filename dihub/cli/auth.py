@@ -69,9 +69,19 @@ def auth(
         typer.echo(f"First copy your one-time code: {user_code}", err=True)
         typer.echo(f"Then open {uri} in a browser and enter it. Waiting...", err=True)
 
-    who = conn.auth.login(target, src, with_token=token, allow_file=insecure_store_file,
-                          on_code=on_code)
+    kwargs = {"with_token": token, "allow_file": insecure_store_file, "on_code": on_code}
+    import inspect
+
+    if "prompt" in inspect.signature(conn.auth.login).parameters:
+        kwargs["prompt"] = _prompt
+    who = conn.auth.login(target, src, **kwargs)
     typer.echo(f"{target}: logged in" + (f" as {who}" if who else ""))
+
+
+def _prompt(text: str, secret: bool = False) -> str:
+    """Ask on the terminal (the secret is not echoed); used by logins that need several
+    values, such as Jira's email + API token."""
+    return typer.prompt(text, hide_input=secret, err=True)
 
 
 def _print_status(name: str, info: dict) -> None:

@@ -124,8 +124,13 @@ def connectors(
     from dihub.connectors.registry import all_connectors
 
     _fmt_check(fmt, ("table", "json"))
+    loaded, broken = all_connectors()
+    for error in broken.values():
+        from dihub.cli.state import err_console
+
+        err_console().print(f"[yellow]warning:[/] {error}", highlight=False)
     rows = []
-    for c in all_connectors():
+    for c in loaded:
         rows.append({
             "connector": c.name, "description": c.description, "login": c.auth is not None,
             "streams": {name: {"entity": s.entity, "also": list(s.also_emits)}

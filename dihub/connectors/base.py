@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from dihub.config import HttpSettings
 from dihub.engine.stream import Stream
 
 
@@ -27,6 +28,7 @@ class SourceConfig(BaseModel):
 
     connector: str
     streams: list[str] | None = None     # default for `dihub sync <source>`: all streams
+    http: HttpSettings | None = None     # overrides the top-level `http:` for this source
 
 
 @dataclass

@@ -22,7 +22,13 @@ def available() -> list[str]:
 
 @cache
 def _load(name: str) -> Connector:
-    obj = _entry_points()[name].load()
+    ep = _entry_points()[name]
+    try:
+        obj = ep.load()
+    except Exception as exc:   # noqa: BLE001 - a broken plugin must not break dihub
+        raise UsageError(f"connector {name!r} ({ep.value}) failed to load: "
+                         f"{type(exc).__name__}: {exc}",
+                         hint="Reinstall or upgrade the package that provides it.") from None
     connector = obj() if isinstance(obj, type) else obj
     if not isinstance(connector, Connector):
         raise UsageError(f"entry point {name!r} in {GROUP} is not a dihub Connector")
@@ -42,5 +48,12 @@ def load_connector(name: str, context: tuple | None = None) -> Connector:
     return _load(name)
 
 
-def all_connectors() -> list[Connector]:
-    return [_load(n) for n in available()]
+def all_connectors() -> tuple[list[Connector], dict[str, str]]:
+    """The connectors that load, and {name: error} for those that don't."""
+    loaded, broken = [], {}
+    for n in available():
+        try:
+            loaded.append(_load(n))
+        except UsageError as err:
+            broken[n] = str(err)
+    return loaded, broken

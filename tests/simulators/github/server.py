@@ -1,0 +1,304 @@
+"""GitHubSimulator: a threaded HTTP server on 127.0.0.1 serving a Dataset with
+GitHub's paging, rate-limit headers, ETags, token checks, device flow and faults.
+
+Order of checks for an API request: scripted response → random fault → token →
+primary quota (403 when exhausted) → route → ETag (304) → spend one unit on 200.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import fixtures, routes
+from .auth import DeviceFlow, TokenAuth, bearer, oauth_params
+from .common import API, Reply, error_body
+from .data import Dataset
+from .faults import PASS, Faults, Script, fault_reply, scripted_reply
+from .query import Params
+from .state import Quota, Record, Stats
+
+HOST = "127.0.0.1"
+API_HEADERS = {
+    "x-github-api-version-selected": "2022-11-28",
+    "x-github-media-type": "github.v3; format=json",
+    "cache-control": "private, max-age=60, s-maxage=60",
+    "vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
+    "access-control-expose-headers": "ETag, Link, Location, Retry-After, X-GitHub-OTP, "
+    "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Used, X-RateLimit-Resource, "
+    "X-RateLimit-Reset, X-OAuth-Scopes, X-Accepted-OAuth-Scopes, X-Poll-Interval, "
+    "X-GitHub-Media-Type, X-GitHub-SSO, X-GitHub-Request-Id, Deprecation, Sunset",
+}
+
+
+class GitHubSimulator:
+    """`with GitHubSimulator(dataset) as sim: httpx.get(sim.base_url + "/rate_limit")`.
+
+    dataset      the Dataset served (mutable: `sim.dataset.add_commit(...)` etc.)
+    faults       Faults(...) for random failures, or None
+    rate_limit   primary quota per `rate_window_s` (each 200 spends one unit)
+    auth         TokenAuth(...) to accept only some tokens; None accepts any token
+                 and anonymous requests (/user then answers as the first user)
+    device_flow  DeviceFlow(...) or a list of outcomes for /login/oauth/access_token
+    retry_after  Retry-After seconds of 429 / secondary 403 (Faults has its own)
+    port         0 = an ephemeral port
+    """
+
+    def __init__(self, dataset: Dataset, faults: Faults | None = None, rate_limit: int = 5000,
+                 *, auth: TokenAuth | None = None,
+                 device_flow: DeviceFlow | list[str] | tuple[str, ...] | None = None,
+                 retry_after: float = 1, rate_window_s: float = 3600, port: int = 0,
+                 scopes: str = "repo, read:org"):
+        self.dataset = dataset
+        self.faults = faults
+        self.quota = Quota(rate_limit, rate_window_s)
+        self.auth = auth
+        self.retry_after = faults.retry_after if faults else retry_after
+        self.scopes = scopes
+        self.stats = Stats()
+        self.scripts: list[Script] = []
+        self._scripts_lock = threading.Lock()
+        self._request_ids = iter(range(1, 1 << 62))
+        if device_flow is None or isinstance(device_flow, list | tuple):
+            device_flow = DeviceFlow(device_flow or ("success",))
+        self.device_flow = device_flow
+        if device_flow.on_token is None and auth is not None:
+            device_flow.on_token = auth.add
+        self._port = port
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> GitHubSimulator:
+        httpd = ThreadingHTTPServer((HOST, self._port), _Handler)
+        httpd.daemon_threads = True
+        httpd.sim = self                                    # type: ignore[attr-defined]
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name="github-sim",
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> GitHubSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the simulator is not running (use `with` or start())")
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """API root, and the web root for /login/... (web_base of http://127.0.0.1:N)."""
+        return f"http://{HOST}:{self.port}"
+
+    # -- test controls -------------------------------------------------------------------
+    def script(self, path_regex: str, responses: list[str | dict[str, Any]],
+               method: str | None = None) -> Script:
+        """Force the next responses for requests whose path+query matches `path_regex`:
+        fault kinds ("502", "401", "429", "drop", "truncated", ...), "pass", or dicts
+        {status, body, headers}. Earlier scripts win when several match."""
+        item = Script(path_regex, responses, method)
+        with self._scripts_lock:
+            self.scripts.append(item)
+        return item
+
+    def clear_scripts(self) -> None:
+        with self._scripts_lock:
+            self.scripts.clear()
+
+    def _scripted(self, method: str, target: str) -> str | dict[str, Any] | None:
+        with self._scripts_lock:
+            for item in self.scripts:
+                taken = item.take(method, target)
+                if taken is not None:
+                    return taken
+        return None
+
+    # -- request handling (called from handler threads) -----------------------------------
+    def handle(self, method: str, target: str, headers: dict[str, str],
+               raw: bytes) -> tuple[Reply | None, Record]:
+        """The reply for one request (None = drop the connection) and its record."""
+        split = urlsplit(target)
+        path = split.path or "/"
+        route = routes.route_of(path)
+        rec = Record(method, path, split.query, route, None, None, False, headers)
+        scripted = self._scripted(method, target)
+        fault = None
+        reply: Reply | None = None
+        if isinstance(scripted, dict):
+            reply = scripted_reply(scripted)
+        elif scripted is not None and scripted != PASS:
+            fault = scripted
+        elif scripted is None and self.faults is not None:
+            fault = self.faults.decide(method, path, target)
+        rec.fault = reply.fault if reply else fault
+        if fault == "drop":
+            return None, rec
+        if fault is not None and fault != "truncated":
+            reply = fault_reply(fault, self.retry_after)
+        if reply is None:
+            if path.startswith("/login/"):
+                reply = self._oauth(method, path, split.query, headers, raw)
+            else:
+                reply, rec.spent = self._api(method, path, split.query, headers,
+                                             charge=fault is None)
+        if fault == "truncated" and reply.status == 200:
+            reply.fault = "truncated"
+        if not path.startswith("/login/"):
+            self._decorate(reply, headers)
+        rec.status = reply.status
+        return reply, rec
+
+    def _oauth(self, method: str, path: str, query: str, headers: dict[str, str],
+               raw: bytes) -> Reply:
+        if method != "POST":
+            return Reply(404, {"error": "Not Found"})
+        params = oauth_params(query, raw, headers.get("content-type", ""))
+        accept = headers.get("accept", "")
+        if path.rstrip("/") == "/login/device/code":
+            return self.device_flow.device_code_reply(params, accept)
+        if path.rstrip("/") == "/login/oauth/access_token":
+            return self.device_flow.token_reply(params, accept)
+        return Reply(404, {"error": "Not Found"})
+
+    def _api(self, method: str, path: str, query: str, headers: dict[str, str],
+             charge: bool) -> tuple[Reply, bool]:
+        token = bearer(headers.get("authorization"))
+        if self.auth is not None:
+            refused = self.auth.check(token)
+            if refused is not None:
+                return refused, False
+        if method not in ("GET", "HEAD"):
+            return Reply(404, error_body("Not Found", 404)), False
+        if path != "/rate_limit" and self.quota.exhausted():
+            return Reply(403, fixtures.body(fixtures.RATE_PRIMARY), exhausted=True), False
+        with self.dataset.lock:
+            reply = routes.dispatch(path, self._ctx(query, token))
+            if reply.status == 200:
+                reply.body = self._encode(reply.body)
+        if reply.status != 200 or path == "/rate_limit" or not charge:
+            return reply, False
+        etag = f'"{hashlib.sha256(reply.body).hexdigest()}"'
+        reply.headers["etag"] = etag
+        if _matches(headers.get("if-none-match"), etag):
+            # GitHub: a 304 costs nothing when the request was authorized.
+            spend = token is None
+            if spend:
+                self.quota.spend()
+            return Reply(304, None, {"etag": etag, **_keep(reply.headers)}), spend
+        self.quota.spend()
+        return reply, True
+
+    def _ctx(self, query: str, token: str | None) -> routes.Ctx:
+        login = None
+        if token is not None:
+            login = self.auth.login_for(token) if self.auth else None
+            login = login or (self.auth.default_login if self.auth else None)
+            login = login or self.dataset.users.humans[0]["login"]
+        return routes.Ctx(self.dataset, self.base_url,
+                          Params(parse_qsl(query, keep_blank_values=True)), login,
+                          self.quota.snapshot())
+
+    def _encode(self, body: Any) -> bytes:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return data.replace(API.encode(), self.base_url.encode())
+
+    def _decorate(self, reply: Reply, headers: dict[str, str]) -> None:
+        """Headers every API response carries (the reply's own headers win)."""
+        base = {**API_HEADERS, **self.quota.headers(exhausted=reply.exhausted),
+                "x-github-request-id": f"SIM:{next(self._request_ids):08X}"}
+        if headers.get("authorization"):
+            base["x-oauth-scopes"] = self.scopes
+        reply.headers = {**base, **reply.headers}
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
+
+
+def _keep(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k == "link"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"           # keep-alive, like api.github.com
+    server_version = "GitHub.com"
+    sys_version = ""
+    timeout = 30                            # idle keep-alive connections end
+    disable_nagle_algorithm = True          # headers and body go out without a 40 ms stall
+
+    def log_message(self, format: str, *args: Any) -> None:   # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_HEAD(self) -> None:
+        self._serve("HEAD")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        sim: GitHubSimulator = self.server.sim          # type: ignore[attr-defined]
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply, rec = sim.handle(method, self.path, headers, raw)
+        sim.stats.record(rec)                 # before replying: a client never outruns it
+        if reply is None:                     # "drop": close without a response
+            self.close_connection = True
+            return
+        body = _body_bytes(reply)
+        if reply.fault == "truncated":
+            body = body[: max(1, len(body) // 2)]
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if reply.status != 304:
+            self.send_header("content-type", reply.content_type)
+            self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        if method != "HEAD" and reply.status != 304:
+            self.wfile.write(body)
+
+
+def _body_bytes(reply: Reply) -> bytes:
+    if reply.body is None:
+        return b""
+    if isinstance(reply.body, bytes):
+        return reply.body
+    if isinstance(reply.body, str):
+        return reply.body.encode()
+    return json.dumps(reply.body, separators=(",", ":")).encode()
+

@@ -19,27 +19,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import machine, run, update_section  # noqa: E402
+from benchmarks.measure import dihub_argv, machine, run, update_section  # noqa: E402
 from tests.support.gitrepo import generate, rev_count  # noqa: E402
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--commits", type=int, default=100_000)
-    ap.add_argument("--write", action="store_true")
-    args = ap.parse_args()
-
+def measure(n_commits: int) -> tuple[list, float, int, list[float]]:
     with tempfile.TemporaryDirectory(prefix="dihub-bench-") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        repo = generate(tmp / "repo", args.commits)
+        repo = generate(tmp / "repo", n_commits)
         gen_s = time.perf_counter() - t0
         commits = rev_count(repo, "--branches", "--remotes", "--tags")
         cfg = tmp / "dihub.yaml"
         cfg.write_text(f"sources:\n  git:\n    connector: git\n    repo: {repo}\n")
         env = {**os.environ, "DIHUB_STORE_URI": f"sqlite:///{tmp / 'store.db'}",
                "HOME": str(tmp)}
-        dihub = [sys.executable, "-m", "dihub", "--config", str(cfg)]
+        dihub = dihub_argv(sys.executable, "--config", str(cfg))
 
         sync = run([*dihub, "sync", "git", "commits"], env=env)
         assert sync.returncode == 0, sync.stderr
@@ -53,32 +48,49 @@ def main() -> None:
         assert exported == commits, (exported, commits)
         helps = sorted(run([sys.executable, "-m", "dihub", "--help"], env=env).wall_s
                        for _ in range(7))
-
-    users = 25
     rows = [
         ("sync (first run)", commits, sync),
         ("sync --full-refresh (all unchanged)", commits, resync),
         ("fetch --format jsonl", exported, fetch),
     ]
+    return rows, gen_s, commits, helps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--commits", default="20000,100000",
+                    help="comma-separated repository sizes")
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.commits.split(",")]
+
     lines = [
-        f"Generated repository: {commits:,} commits ({users} authors, side branches, merges, "
-        f"tags; made in {gen_s:.1f} s with git fast-import). Embedded SQLite store. "
-        f"Machine: {machine()}. Measured {time.strftime('%Y-%m-%d')} with "
-        f"`python benchmarks/bench_git.py --commits {args.commits}`.",
+        f"Generated repositories (25 authors, side branches, merges, tags; made with git "
+        f"fast-import), embedded SQLite store. Machine: {machine()}. Measured "
+        f"{time.strftime('%Y-%m-%d')} with `python benchmarks/bench_git.py --commits "
+        f"{args.commits}`.",
         "",
-        "| step | records | wall time | records/s | peak RSS |",
-        "|---|---:|---:|---:|---:|",
+        "| commits | step | wall time | records/s | peak RSS, dihub | peak RSS, with git |",
+        "|---:|---|---:|---:|---:|---:|",
     ]
-    for name, n, r in rows:
-        lines.append(f"| {name} | {n:,} | {r.wall_s:.1f} s | {n / r.wall_s:,.0f} | "
-                     f"{r.peak_rss_mb:.0f} MB |")
-    lines += ["", f"`dihub --help` start-up: median {statistics.median(helps) * 1000:.0f} ms, "
+    helps: list[float] = []
+    for size in sizes:
+        rows, _gen_s, commits, helps_ = measure(size)
+        helps += helps_
+        for name, n, r in rows:
+            lines.append(f"| {commits:,} | {name} | {r.wall_s:.1f} s | {n / r.wall_s:,.0f} | "
+                         f"{r.self_rss_mb:.0f} MB | {r.peak_rss_mb:.0f} MB |")
+    helps.sort()
+    lines += ["", "The dihub process stays flat across sizes (batches of 1,000; streaming reads "
+                  "and writes); the last column includes the `git log --topo-order` child, which "
+                  "holds the commit graph in its own memory and grows with the history.",
+              "", f"`dihub --help` start-up: median {statistics.median(helps) * 1000:.0f} ms, "
                   f"min {helps[0] * 1000:.0f} ms over {len(helps)} runs (process start to exit)."]
     text = "\n".join(lines)
     print(text)
     if args.write:
-        update_section(ROOT / "BENCHMARKS.md", "git", "## git connector: 100,000 commits\n\n"
-                       + text)
+        update_section(ROOT / "BENCHMARKS.md", "git", "## git connector: up to 100,000 commits"
+                       "\n\n" + text)
 
 
 if __name__ == "__main__":

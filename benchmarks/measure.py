@@ -14,9 +14,26 @@ from pathlib import Path
 @dataclass
 class Run:
     wall_s: float
-    peak_rss_mb: float
+    peak_rss_mb: float          # the whole process tree (dihub and e.g. the git it runs)
     returncode: int
     stderr: str
+    self_rss_mb: float | None = None      # the dihub process alone (dihub_argv runs only)
+
+
+# Runs the dihub CLI and, at exit, reports the peak RSS of the dihub process itself
+# apart from its children (git log holds the commit graph in its own memory).
+_WRAPPER = (
+    "import atexit, resource, sys\n"
+    "atexit.register(lambda: print('dihub-rss-kib', "
+    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
+    "sys.argv = ['dihub', *sys.argv[1:]]\n"
+    "from dihub.cli.app import main\n"
+    "main()\n"
+)
+
+
+def dihub_argv(python: str, *args: str) -> list[str]:
+    return [python, "-c", _WRAPPER, *args]
 
 
 def run(argv: list[str], *, env: dict | None = None, stdout=subprocess.DEVNULL,
@@ -31,8 +48,11 @@ def run(argv: list[str], *, env: dict | None = None, stdout=subprocess.DEVNULL,
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = "".join(err_chunks)
+    m = re.search(r"^dihub-rss-kib (\d+)$", stderr, re.M)
     # ru_maxrss is in KiB on Linux
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, "".join(err_chunks))
+    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, stderr,
+               int(m.group(1)) / 1024 if m else None)
 
 
 def machine() -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..common.server import HOST, SimHandler, body_bytes
 from . import fixtures, routes
 from .auth import DeviceFlow, TokenAuth, bearer, oauth_params
 from .common import API, Reply, error_body
@@ -22,7 +23,6 @@ from .faults import PASS, Faults, Script, fault_reply, scripted_reply
 from .query import Params
 from .state import Quota, Record, Stats
 
-HOST = "127.0.0.1"
 API_HEADERS = {
     "x-github-api-version-selected": "2022-11-28",
     "x-github-media-type": "github.v3; format=json",
@@ -241,64 +241,8 @@ def _keep(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k == "link"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"           # keep-alive, like api.github.com
+class _Handler(SimHandler):
     server_version = "GitHub.com"
-    sys_version = ""
-    timeout = 30                            # idle keep-alive connections end
-    disable_nagle_algorithm = True          # headers and body go out without a 40 ms stall
-
-    def log_message(self, format: str, *args: Any) -> None:   # quiet
-        pass
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_HEAD(self) -> None:
-        self._serve("HEAD")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_PATCH(self) -> None:
-        self._serve("PATCH")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    def _serve(self, method: str) -> None:
-        sim: GitHubSimulator = self.server.sim          # type: ignore[attr-defined]
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        reply, rec = sim.handle(method, self.path, headers, raw)
-        sim.stats.record(rec)                 # before replying: a client never outruns it
-        if reply is None:                     # "drop": close without a response
-            self.close_connection = True
-            return
-        body = _body_bytes(reply)
-        if reply.fault == "truncated":
-            body = body[: max(1, len(body) // 2)]
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if reply.status != 304:
-            self.send_header("content-type", reply.content_type)
-            self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        if method != "HEAD" and reply.status != 304:
-            self.wfile.write(body)
 
 
-def _body_bytes(reply: Reply) -> bytes:
-    if reply.body is None:
-        return b""
-    if isinstance(reply.body, bytes):
-        return reply.body
-    if isinstance(reply.body, str):
-        return reply.body.encode()
-    return json.dumps(reply.body, separators=(",", ":")).encode()
-
+_body_bytes = body_bytes

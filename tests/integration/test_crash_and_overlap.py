@@ -27,15 +27,17 @@ def _snapshot(store) -> dict[str, dict[str, str]]:
             for entity in ("commits", "users")}
 
 
-def _wait_for(pred, proc, timeout=120.0):
+def _wait_for_store(d: Dihub, proc, pred, timeout=120.0):
+    """Poll the running sync's store until pred(store) holds; None if the process ended first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        if proc.poll() is not None:
-            return False
+    store = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        if store is None and d.db.exists():
+            store = d.store()
+        if store is not None and pred(store):
+            return store
         time.sleep(0.02)
-    return False
+    return None
 
 
 def test_sigkill_mid_run_then_rerun_equals_uninterrupted(big_repo, tmp_path):
@@ -48,16 +50,8 @@ def test_sigkill_mid_run_then_rerun_equals_uninterrupted(big_repo, tmp_path):
     crashed = Dihub(tmp_path / "crashed")
     crashed.write_config(git_config(big_repo, batch_size=500))
     proc = crashed.popen("sync", "git", "commits")
-    store = None
-
-    def some_written():
-        nonlocal store
-        if not crashed.db.exists():
-            return False
-        store = store or crashed.store()
-        return store.count("commits", "git") >= 4000
-
-    assert _wait_for(some_written, proc), "the sync finished before it could be killed"
+    store = _wait_for_store(crashed, proc, lambda s: s.count("commits", "git") >= 4000)
+    assert store is not None, "the sync finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = store.count("commits", "git")
@@ -79,17 +73,8 @@ def test_overlapping_runs_one_works_other_exits_75(big_repo, tmp_path):
     d = Dihub(tmp_path)
     d.write_config(git_config(big_repo, batch_size=200))
     first = d.popen("sync", "git", "commits")
-    store = None
-
-    def leased():
-        nonlocal store
-        if not d.db.exists():
-            return False
-        store = store or d.store()
-        states = store.list_states("git")
-        return bool(states and states[0].lease_owner)
-
-    assert _wait_for(leased, first), "the first run ended before taking its lease"
+    store = _wait_for_store(d, first, lambda s: any(st.lease_owner for st in s.list_states()))
+    assert store is not None, "the first run ended before taking its lease"
     holder = store.list_states("git")[0].lease_owner
     second = d.run("sync", "git", "commits")
     out, err = first.communicate(timeout=300)

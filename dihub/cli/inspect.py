@@ -111,9 +111,14 @@ def status(
     for s in states:
         row = s.model_dump(exclude={"etags"})
         row["etags"] = len(s.etags)
+        if fmt == "table":
+            from dihub.output import _short
+
+            row["cursor"] = _short(row["cursor"], 40)
+            row["lease"] = f"{s.lease_owner} until {s.lease_until}" if s.lease_owner else ""
         rows.append(row)
-    _emit(rows, fmt, ["source", "stream", "partition", "status", "last_sync_at",
-                      "last_success_at", "cursor", "lease_owner", "error"], "sync state")
+    _emit(rows, fmt, ["source", "stream", "partition", "status", "last_success_at", "cursor",
+                      "lease", "error"], "sync state")
 
 
 @handles_errors

@@ -80,8 +80,8 @@ def _style(outcome: str) -> str:
 def _log_result(r) -> None:
     w = r.written
     if r.outcome == "ok":
-        log.info("%s: ok, %d records (%d inserted, %d updated, %d unchanged)", r.label,
-                 r.records, w.inserted, w.updated, w.unchanged)
+        log.info("%s: ok, read %d items; records: %d inserted, %d updated, %d unchanged",
+                 r.label, r.records, w.inserted, w.updated, w.unchanged)
     else:
         level = logging.WARNING if r.outcome in ("busy", "skipped") else logging.ERROR
         log.log(level, "%s: %s after %d records: %s", r.label, r.outcome, r.records, r.error)

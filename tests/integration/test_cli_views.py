@@ -144,4 +144,4 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(dihub, tmp_path):
     assert "git/commits" in text and "records" in text and "\x1b[" in text  # rich live display
     plain = dihub.run("sync", "git", "commits", "--full-refresh", check_code=0)
     assert "\x1b[" not in plain.stderr
-    assert "git/commits: ok, 120 records" in plain.stderr
+    assert "git/commits: ok, read 120 items; records: 0 inserted" in plain.stderr

@@ -367,6 +367,22 @@ def _is_json(r: httpx.Response) -> bool:
         return False
 
 
+def test_api_prefix_serves_the_api_under_it_like_ghes():
+    with GitHubSimulator(small(), api_prefix="/api/v3") as sim:
+        assert sim.api_url == sim.base_url + "/api/v3"
+        with httpx.Client(headers={"Authorization": "Bearer t"}) as c:
+            assert c.get(f"{sim.base_url}/repos/{REPO}").status_code == 404
+            r = c.get(f"{sim.api_url}/repos/{REPO}/commits", params={"per_page": 10})
+            assert r.status_code == 200
+            assert r.links["next"]["url"].startswith(f"{sim.api_url}/repositories/")
+            assert r.json()[0]["url"].startswith(f"{sim.api_url}/repos/")
+            assert c.get(r.links["next"]["url"]).status_code == 200
+            code = c.post(f"{sim.base_url}/login/device/code", data={"client_id": "x"},
+                          headers={"Accept": "application/json"})
+            assert code.status_code == 200 and "device_code" in code.json()
+        assert sim.stats.by_route["GET /repos/{owner}/{repo}/commits"] == 2
+
+
 # -- standalone ---------------------------------------------------------------------------
 def test_standalone_process_prints_its_base_url_first(tmp_path):
     stats = tmp_path / "stats.json"

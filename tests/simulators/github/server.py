@@ -46,14 +46,17 @@ class GitHubSimulator:
     device_flow  DeviceFlow(...) or a list of outcomes for /login/oauth/access_token
     retry_after  Retry-After seconds of 429 / secondary 403 (Faults has its own)
     port         0 = an ephemeral port
+    api_prefix   serve the API under this path, like GitHub Enterprise Server's "/api/v3"
+                 (`sim.api_url`); /login/... stays at the root (the web host)
     """
 
     def __init__(self, dataset: Dataset, faults: Faults | None = None, rate_limit: int = 5000,
                  *, auth: TokenAuth | None = None,
                  device_flow: DeviceFlow | list[str] | tuple[str, ...] | None = None,
                  retry_after: float = 1, rate_window_s: float = 3600, port: int = 0,
-                 scopes: str = "repo, read:org"):
+                 scopes: str = "repo, read:org", api_prefix: str = ""):
         self.dataset = dataset
+        self.api_prefix = api_prefix.rstrip("/")
         self.faults = faults
         self.quota = Quota(rate_limit, rate_window_s)
         self.auth = auth
@@ -109,6 +112,11 @@ class GitHubSimulator:
         """API root, and the web root for /login/... (web_base of http://127.0.0.1:N)."""
         return f"http://{HOST}:{self.port}"
 
+    @property
+    def api_url(self) -> str:
+        """The API root: base_url plus `api_prefix` (the same as base_url without one)."""
+        return self.base_url + self.api_prefix
+
     # -- test controls -------------------------------------------------------------------
     def script(self, path_regex: str, responses: list[str | dict[str, Any]],
                method: str | None = None) -> Script:
@@ -138,6 +146,12 @@ class GitHubSimulator:
         """The reply for one request (None = drop the connection) and its record."""
         split = urlsplit(target)
         path = split.path or "/"
+        if self.api_prefix and not path.startswith("/login/"):
+            if path != self.api_prefix and not path.startswith(self.api_prefix + "/"):
+                rec = Record(method, path, split.query, "?", 404, None, False, headers)
+                return Reply(404, error_body("Not Found", 404)), rec
+            path = path[len(self.api_prefix):] or "/"
+            target = target[len(self.api_prefix):]
         route = routes.route_of(path)
         rec = Record(method, path, split.query, route, None, None, False, headers)
         scripted = self._scripted(method, target)
@@ -213,13 +227,13 @@ class GitHubSimulator:
             login = self.auth.login_for(token) if self.auth else None
             login = login or (self.auth.default_login if self.auth else None)
             login = login or self.dataset.users.humans[0]["login"]
-        return routes.Ctx(self.dataset, self.base_url,
+        return routes.Ctx(self.dataset, self.api_url,
                           Params(parse_qsl(query, keep_blank_values=True)), login,
                           self.quota.snapshot())
 
     def _encode(self, body: Any) -> bytes:
         data = json.dumps(body, separators=(",", ":")).encode()
-        return data.replace(API.encode(), self.base_url.encode())
+        return data.replace(API.encode(), self.api_url.encode())
 
     def _decorate(self, reply: Reply, headers: dict[str, str]) -> None:
         """Headers every API response carries (the reply's own headers win)."""

@@ -1,0 +1,162 @@
+"""The `workflow_runs` stream (entity `builds`): one Build per run attempt.
+
+The runs list (GET /actions/runs, newest created first) shows each run once, as its
+latest attempt, and a re-run keeps `created_at`: a `created>=cursor` query would never
+see it again. So each pass re-reads, newest first, every page that reaches back to
+`runs_lookback_days` before the newest run seen (the first pass reads everything, or
+back to `start_date`). Pages are addressed as `?per_page=100&page=N` and requested
+with their ETags: an unchanged page is a free 304, and what the pass needs from it
+(its oldest `created_at`, whether another page follows) is kept in the cursor.
+
+* A run listed with `run_attempt` n > 1 also yields its earlier attempts, read once
+  from /actions/runs/{id}/attempts/{k}; the cursor remembers which runs had them read.
+* Runs not completed when last seen are kept in the cursor; once they are older than
+  the look-back window they are polled at /actions/runs/{id} (conditional: 304 while
+  still running) until they complete.
+
+Cursor: {"newest": created_at, "pages": [[oldest created_at, has next page], ...],
+         "open": {run_id: created_at}, "attempts": {run_id: [attempts read below, created_at]}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from dihub.connectors.github.client import PER_PAGE, GitHubClient, RepoInfo, repo_info
+from dihub.engine.stream import Context, Page
+from dihub.http import NotFound
+from dihub.models import SyncState
+from dihub.timeutil import parse, to_iso
+
+MAX_OPEN = 500              # runs tracked until they complete; the oldest are dropped beyond
+
+
+def _created(raw: dict[str, Any]) -> str:
+    return to_iso(raw.get("created_at")) or ""
+
+
+def _boundary(newest: str | None, days: float, start: str | None) -> str | None:
+    """Pages reaching back before this are not read again."""
+    if newest is None:
+        return start
+    edge = to_iso(parse(newest) - timedelta(days=days))
+    return max(edge, start) if start else edge
+
+
+def _page_params(n: int) -> dict[str, Any]:
+    return {"per_page": PER_PAGE, "page": n} if n > 1 else {"per_page": PER_PAGE}
+
+
+class _Pass:
+    """State of one pass over one repository's runs."""
+
+    def __init__(self, ctx: Context, gh: GitHubClient, repo: RepoInfo, state: SyncState):
+        cur = state.cursor if isinstance(state.cursor, dict) else {}
+        self.ctx, self.gh, self.repo, self.etags = ctx, gh, repo, state.etags
+        self.start = ctx.config.start_date
+        self.newest: str | None = cur.get("newest")
+        self.boundary = _boundary(self.newest, ctx.config.runs_lookback_days, self.start)
+        self.saved_pages: list[list] = cur.get("pages") or []
+        self.open: dict[str, str] = dict(cur.get("open") or {})
+        self.attempts: dict[str, list] = dict(cur.get("attempts") or {})
+        self.pages: list[list] = []            # [oldest, has_next] of the pages read
+        self.page_etags: list[tuple[str, str | None]] = []
+        self.url = f"/repos/{repo.full_name}/actions/runs"
+
+    # -- the list -------------------------------------------------------------------------
+    def list_pages(self) -> Iterator[Page]:
+        n = 0
+        while True:
+            n += 1
+            params = _page_params(n)
+            key = self.gh.key(self.url, params)
+            resp = self.gh.get(self.url, params, etag=self.etags.get(key))
+            if resp.not_modified and n <= len(self.saved_pages):
+                oldest, has_next = self.saved_pages[n - 1]
+            else:
+                if resp.not_modified:        # no record of that page: read it whole
+                    resp = self.gh.get(self.url, params)
+                runs = list((resp.data or {}).get("workflow_runs") or [])
+                oldest = min((_created(r) for r in runs), default=None)
+                has_next = resp.next_url is not None
+                for run in runs:
+                    created = _created(run)
+                    if self.newest is None or created > self.newest:
+                        self.newest = created
+                kept = [r for r in runs if not self.start or _created(r) >= self.start]
+                yield Page(self.expand(kept), raw_size=resp.size)
+            self.pages.append([oldest, has_next])
+            self.page_etags.append((key, resp.etag))
+            if not has_next or oldest is None or (self.boundary and oldest < self.boundary):
+                return
+
+    def expand(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The runs plus the earlier attempts of re-runs not read before; tracks open runs."""
+        out: list[dict[str, Any]] = []
+        for run in runs:
+            rid = str(run["id"])
+            attempt = int(run.get("run_attempt") or 1)
+            done_below = int((self.attempts.get(rid) or [1])[0])
+            for k in range(done_below, attempt):
+                try:
+                    resp = self.gh.get(f"{self.url}/{rid}/attempts/{k}")
+                except NotFound:
+                    continue
+                if resp.data:
+                    out.append(resp.data)
+            if attempt > 1:
+                self.attempts[rid] = [max(attempt, done_below), _created(run)]
+            if run.get("status") == "completed":
+                self.open.pop(rid, None)
+            else:
+                self.open[rid] = _created(run)
+            out.append(run)
+        return out
+
+    # -- runs older than the window that were still running ---------------------------------
+    def poll_open(self, next_boundary: str | None, keep: dict[str, str]) -> Iterator[Page]:
+        for rid, created in sorted(self.open.items(), key=lambda kv: kv[1]):
+            if not next_boundary or created >= next_boundary:
+                continue                    # the next pass's list covers it
+            url = f"{self.url}/{rid}"
+            try:
+                resp = self.gh.cget(self.etags, url)
+            except NotFound:
+                self.open.pop(rid, None)
+                continue
+            if not resp.not_modified:
+                yield Page(self.expand([resp.data]), raw_size=resp.size)
+            if rid in self.open and resp.etag:
+                keep[self.gh.key(url)] = resp.etag
+
+    def finish(self) -> Iterator[Page]:
+        next_boundary = _boundary(self.newest, self.ctx.config.runs_lookback_days, self.start)
+        etags: dict[str, str] = {}
+        yield from self.poll_open(next_boundary, etags)
+        # the pages the next pass will read: up to the first reaching past its boundary
+        pages: list[list] = []
+        for (oldest, has_next), (key, etag) in zip(self.pages, self.page_etags, strict=True):
+            pages.append([oldest, has_next])
+            if etag:
+                etags[key] = etag
+            if not has_next or oldest is None or (next_boundary and oldest < next_boundary):
+                break
+        while len(self.open) > MAX_OPEN:
+            self.open.pop(min(self.open, key=self.open.__getitem__))
+        attempts = {rid: v for rid, v in self.attempts.items()
+                    if rid in self.open or not next_boundary or v[1] >= next_boundary}
+        cursor = {"newest": self.newest, "pages": pages, "open": self.open,
+                  "attempts": attempts}
+        yield Page([], cursor=cursor, etags=etags)
+
+
+def run_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    gh = GitHubClient(ctx)
+    try:
+        run_pass = _Pass(ctx, gh, repo_info(ctx, gh, partition), state)
+        yield from run_pass.list_pages()
+        yield from run_pass.finish()
+    finally:
+        gh.audit_requests("workflow_runs", "builds", partition)

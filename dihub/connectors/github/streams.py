@@ -1,0 +1,65 @@
+"""The GitHub streams: what each one is; the paging lives in commits.py, updated.py, runs.py.
+
+Partitions are repositories (`repos:` plus every repository of `orgs:`), synced
+concurrently by the engine (http.concurrency, default 4) through one shared HTTP
+client whose governor and breaker see all of the source's traffic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dihub.connectors.github import normalize as n
+from dihub.connectors.github.client import cached_repo as _repo
+from dihub.connectors.github.client import repo_partitions
+from dihub.connectors.github.commits import BRANCH_KEY, commit_pages
+from dihub.connectors.github.runs import run_pages
+from dihub.connectors.github.updated import issue_pages, pull_pages
+from dihub.engine.stream import Context, Stream
+
+
+def _commit(raw: dict[str, Any], ctx: Context, partition: str):
+    repo = _repo(ctx, partition)
+    return n.normalize_commit(raw, ctx.source, repo.full_name, repo.id, raw.get(BRANCH_KEY))
+
+
+def _pull(raw: dict[str, Any], ctx: Context, partition: str):
+    repo = _repo(ctx, partition)
+    return n.normalize_pull_request(raw, ctx.source, repo.full_name, repo.id)
+
+
+def _issue(raw: dict[str, Any], ctx: Context, partition: str):
+    repo = _repo(ctx, partition)
+    return n.normalize_issue(raw, ctx.source, repo.full_name, repo.id)
+
+
+def _run(raw: dict[str, Any], ctx: Context, partition: str):
+    repo = _repo(ctx, partition)
+    return n.normalize_workflow_run(raw, ctx.source, repo.full_name, repo.id)
+
+
+commits = Stream(
+    name="commits", entity="commits", partitions=repo_partitions, cursor_field="timestamp",
+    fetch=commit_pages, normalize=_commit, also_emits=("users",),
+    description="Commits of the default branch (or `branches:`), incremental by committer "
+                "date with an overlap window; authors and committers as users.")
+
+pull_requests = Stream(
+    name="pull_requests", entity="pull_requests", partitions=repo_partitions,
+    cursor_field="updated_at", fetch=pull_pages, normalize=_pull, also_emits=("users",),
+    description="Pull requests in every state, newest update first down to the cursor; "
+                "authors as users.")
+
+issues = Stream(
+    name="issues", entity="issues", partitions=repo_partitions, cursor_field="updated_at",
+    fetch=issue_pages, normalize=_issue, also_emits=("users",),
+    description="Issues in every state (pull requests excluded), incremental by update "
+                "time; reporters and assignees as users.")
+
+workflow_runs = Stream(
+    name="workflow_runs", entity="builds", partitions=repo_partitions,
+    cursor_field="created_at", fetch=run_pages, normalize=_run, also_emits=("users",),
+    description="GitHub Actions workflow runs as builds, one per attempt (a re-run is a new "
+                "build); recent runs are re-read to catch re-runs. Actors as users.")
+
+STREAMS = {s.name: s for s in (commits, pull_requests, issues, workflow_runs)}

@@ -1,0 +1,130 @@
+"""The `pull_requests` and `issues` streams: both incremental by `updated_at`.
+
+pull_requests — GET /pulls?state=all&sort=updated&direction=desc (the pulls API has
+no `since`): read newest-updated first and stop at the first item older than the
+cursor. The first page's URL never changes, so its ETag alone makes an unchanged
+repository free (304 → stop). The cursor moves only at the end of the pass.
+Items moving to the top while we page only shift others down (seen twice, never
+missed); anything updated after page 1 was read is newer than the new cursor.
+
+issues — GET /issues?state=all&sort=updated&direction=asc&since=cursor: the cursor
+moves page by page, so a long first sync resumes where it stopped. Pull requests,
+which the issues API mixes in, are dropped before normalizing. In ascending order
+an issue updated mid-pass jumps to the end and shifts the rest up by one, which can
+hide an item at a page boundary; when an issue shows up twice with different
+`updated_at`, the final cursor falls back to where its first copy was read.
+When the cursor moved, the next run's first URL (`since=<new cursor>`) is requested
+once at the end, so that run can be answered by a 304.
+
+Cursors: {"updated": ISO time}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from dihub.connectors.github.client import PER_PAGE, GitHubClient, repo_info
+from dihub.engine.stream import Context, Page
+from dihub.http import Response
+from dihub.models import SyncState
+from dihub.timeutil import to_iso
+
+
+def _raw(resp: Response, ctx: Context) -> str | None:
+    return resp.text if ctx.settings and ctx.settings.store.raw_payloads.enabled else None
+
+
+def _updated(raw: dict[str, Any]) -> str:
+    return to_iso(raw.get("updated_at")) or ""
+
+
+def _cursor(state: SyncState) -> str | None:
+    cur = state.cursor
+    return cur.get("updated") if isinstance(cur, dict) else None
+
+
+def pull_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    gh = GitHubClient(ctx)
+    try:
+        repo = repo_info(ctx, gh, partition)
+        url = f"/repos/{repo.full_name}/pulls"
+        params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": PER_PAGE}
+        cursor = _cursor(state)
+        floor = cursor or ctx.config.start_date
+        newest = cursor
+        first_key, first = None, None
+        for key, resp in gh.pages(url, params, state.etags):
+            if first is None:
+                first_key, first = key, resp
+                if resp.not_modified:
+                    break
+            data = list(resp.data or [])
+            items = [p for p in data if floor is None or _updated(p) >= floor]
+            for item in items:
+                newest = max(newest or "", _updated(item)) or None
+            yield Page(items, raw_size=resp.size, raw_payload=_raw(resp, ctx))
+            if len(items) < len(data):
+                break                      # reached what the previous pass saw
+        etags = {first_key: first.etag} if first is not None and first.etag else {}
+        yield Page([], cursor={"updated": newest}, etags=etags)
+    finally:
+        gh.audit_requests("pull_requests", "pull_requests", partition)
+
+
+def _issue_params(since: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "asc",
+                              "per_page": PER_PAGE}
+    if since:
+        params["since"] = since
+    return params
+
+
+def _earliest(a: str | None, b: str | None) -> str | None:
+    """The earlier of two cursors; None (from the beginning) is the earliest."""
+    return None if a is None or b is None else min(a, b)
+
+
+def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    gh = GitHubClient(ctx)
+    try:
+        repo = repo_info(ctx, gh, partition)
+        url = f"/repos/{repo.full_name}/issues"
+        since = _cursor(state) or ctx.config.start_date
+        cursor = since
+        read_from: list[str | None] = []           # the cursor before each page
+        first_seen: dict[int, tuple[int, str]] = {}
+        fallback, fall_back = None, False
+        first_key, first = None, None
+        for idx, (key, resp) in enumerate(gh.pages(url, _issue_params(since), state.etags)):
+            if first is None:
+                first_key, first = key, resp
+                if resp.not_modified:
+                    break                  # nothing updated since the cursor
+            read_from.append(cursor)
+            data = list(resp.data or [])
+            for raw in data:
+                updated = _updated(raw)
+                seen = first_seen.setdefault(int(raw["number"]), (idx, updated))
+                if seen[1] != updated:    # updated while we paged: see the module doc
+                    fallback = read_from[seen[0]] if not fall_back else _earliest(
+                        fallback, read_from[seen[0]])
+                    fall_back = True
+                cursor = max(cursor or "", updated) or None
+            items = [r for r in data if "pull_request" not in r]
+            yield Page(items, cursor={"updated": cursor}, raw_size=resp.size,
+                       raw_payload=_raw(resp, ctx))
+        final = _earliest(cursor, fallback) if fall_back else cursor
+        etags: dict[str, str] = {}
+        if final == since and first is not None and first.etag:
+            etags[first_key] = first.etag
+        else:       # the next run starts at a URL not requested yet: learn its ETag now
+            params = _issue_params(final)
+            resp = gh.get(url, params)
+            yield Page([r for r in resp.data or [] if "pull_request" not in r],
+                       raw_size=resp.size, raw_payload=_raw(resp, ctx))
+            if resp.etag:
+                etags[gh.key(url, params)] = resp.etag
+        yield Page([], cursor={"updated": final}, etags=etags)
+    finally:
+        gh.audit_requests("issues", "issues", partition)

@@ -97,3 +97,26 @@ def _is_story_points_typed(field: dict[str, Any]) -> bool:
     if schema.get("custom") in STORY_POINT_TYPES:
         return True
     return schema.get("type") == "number"
+
+
+def story_point_fields(fields: list[dict[str, Any]], configured: str | None = None
+                       ) -> list[str]:
+    """Every field that may hold an issue's story points, best first.
+
+    A configured field is the only one (or none, see `discover_story_points_field`).
+    Otherwise the discovered field comes first, then the other number fields named
+    "Story point estimate" / "Story Points": a site often has both, team-managed
+    projects filling the first and company-managed ones the second, so each issue
+    takes the first of them that has a value.
+    """
+    first = discover_story_points_field(fields, configured)
+    if configured:
+        return [first] if first else []
+    ids = [first] if first else []
+    for field in fields:
+        fid = field.get("id")
+        if fid and fid not in ids and (
+                _custom_type(field) == JSW_STORY_POINTS
+                or (_name(field) in STORY_POINT_NAMES and _is_story_points_typed(field))):
+            ids.append(fid)
+    return ids

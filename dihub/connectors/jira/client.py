@@ -1,0 +1,296 @@
+"""Jira's endpoints and paging quirks, over the shared HTTP layer (dihub.http).
+
+Cloud (REST v3)                          Data Center (REST v2)
+  GET /rest/api/3/search/jql               GET /rest/api/2/search
+      nextPageToken / isLast                   startAt / total (see search_dc)
+  GET /rest/api/3/issue/{id}/changelog     GET /rest/api/2/issue/{id}?expand=changelog
+  GET /rest/api/3/users/search             GET /rest/api/2/user/search?username=.
+  GET /rest/api/3/myself, /field           GET /rest/api/2/myself, /field
+Both: GET /rest/agile/1.0/board and /board/{id}/sprint (startAt / isLast).
+
+One HttpClient per source and run (retries, the Jira rate-limit style: Retry-After,
+X-RateLimit-Reset, RateLimit-Reason into the audit log), bound per stream for
+accounting. Errors a person can act on are rewritten here: a rejected JQL (exit 2,
+quoting Jira and the JQL), a removed or unsupported endpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dihub.connectors.jira.auth import credentials, login_hint
+from dihub.connectors.jira.fields import discover_sprint_field, story_point_fields
+from dihub.connectors.jira.jql import jql_date
+from dihub.errors import ConfigError, FatalError, UsageError
+from dihub.http import HttpClient, HttpFatalError, NotFound, Response
+from dihub.timeutil import parse
+
+AGILE = "/rest/agile/1.0"
+CHANGELOG_PAGE = 100          # the changelog endpoint's maximum
+AGILE_PAGE = 50               # the Agile API's maximum
+USERS_PAGE = 1000
+UTC_ZONE = ZoneInfo("UTC")
+_lock = threading.Lock()
+
+
+class JqlError(UsageError):
+    """Jira refused the search (400): the message quotes Jira and the JQL (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """What a sync learns once per run: the account's zone and the custom field ids."""
+
+    zone: ZoneInfo
+    zone_name: str
+    zone_known: bool
+    story_points_fields: tuple[str, ...]
+    sprint_field: str | None
+
+    def fields(self) -> list[str]:
+        base = ["summary", "status", "issuetype", "priority", "assignee", "reporter",
+                "created", "updated", "resolutiondate", "project", "labels"]
+        extra = [*self.story_points_fields, *([self.sprint_field] if self.sprint_field else [])]
+        return base + [f for f in extra if f not in base]
+
+
+@dataclass
+class SearchPage:
+    issues: list[dict[str, Any]]
+    response: Response
+
+
+class JiraClient:
+    def __init__(self, http: HttpClient, config: Any, source: str):
+        self.http, self.config, self.source = http, config, source
+        self.cloud = config.is_cloud
+        self.api = "/rest/api/3" if self.cloud else "/rest/api/2"
+
+    @classmethod
+    def of(cls, ctx: Any) -> JiraClient:
+        """The source's client for this run, bound to the stream's counters and audit."""
+        with _lock:
+            base = ctx.extras.get("jira.http")
+            if base is None:
+                cfg = ctx.config
+                settings = cfg.http or getattr(ctx.settings, "http", None)
+                base = HttpClient.from_context(
+                    ctx, cfg.base_url, auth=credentials(ctx.source, cfg), settings=settings,
+                    rate_limit_style="jira", auth_hint=login_hint(ctx.source, cfg),
+                    headers={"Accept": "application/json"})
+                ctx.extras["jira.http"] = base
+        return cls(base.bind(counters=ctx.metrics, audit=ctx.audit), ctx.config, ctx.source)
+
+    # -- requests -----------------------------------------------------------------------
+    def get(self, path: str, params: Any = None, *, raw_errors: tuple[int, ...] = ()
+            ) -> Response:
+        """GET; an HttpFatalError whose status is in `raw_errors` reaches the caller as
+        is, any other one is explained (removed or unsupported endpoints)."""
+        try:
+            return self.http.get(path, params=params)
+        except HttpFatalError as err:
+            if err.status in raw_errors:
+                raise
+            raise self._explain(err) from None
+
+    def _explain(self, err: HttpFatalError) -> Exception:
+        quoted = f' ("{err.upstream_message}")' if err.upstream_message else ""
+        where = f"{self.source}: {err.method} {err.path}"
+        if err.status == 410:
+            return FatalError(
+                f"{where} -> 410 Gone: Jira has removed this API{quoted}",
+                hint="dihub searches with /rest/api/3/search/jql on Jira Cloud and "
+                     "/rest/api/2/search on Data Center: check `deployment:` in the config; "
+                     "if Jira retired another endpoint, upgrade dihub.")
+        if err.status in (404, 405) and err.path.startswith(("/rest/", self._prefix())):
+            kind = "Jira Software (Agile API)" if AGILE in err.path else \
+                f"REST API {self.api.rsplit('/', 1)[-1]}"
+            return FatalError(
+                f"{where} -> {err.status}: this site does not serve {kind}{quoted}",
+                hint=f"Check `base_url` and `deployment:` (now "
+                     f"{'cloud' if self.cloud else 'datacenter'}): Jira Cloud serves "
+                     "/rest/api/3, Data Center /rest/api/2.")
+        return err
+
+    def _prefix(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.config.base_url).path.rstrip("/") + "/rest/"
+
+    # -- site -----------------------------------------------------------------------------
+    def site(self, extras: dict[str, Any]) -> Site:
+        with _lock:
+            site = extras.get("jira.site")
+        if site is None:
+            site = self._discover()
+            with _lock:
+                extras.setdefault("jira.site", site)
+        return site
+
+    def _discover(self) -> Site:
+        cfg = self.config
+        me = self.get(f"{self.api}/myself").data or {}
+        name = cfg.timezone or me.get("timeZone") or ""
+        try:
+            zone, known = ZoneInfo(name), True
+        except (ZoneInfoNotFoundError, ValueError):
+            zone, known, name = UTC_ZONE, False, name or "unknown"
+        fields = self.get(f"{self.api}/field").data or []
+        points = story_point_fields(fields, cfg.story_points_field)
+        if cfg.story_points_field and not points:
+            raise ConfigError(f"no field {cfg.story_points_field!r} on {cfg.base_url}",
+                              key=f"sources.{self.source}.story_points_field",
+                              hint="Use a field id (customfield_10016) or its exact name.")
+        sprint = discover_sprint_field(fields, cfg.sprint_field)
+        if cfg.sprint_field and not sprint:
+            raise ConfigError(f"no field {cfg.sprint_field!r} on {cfg.base_url}",
+                              key=f"sources.{self.source}.sprint_field")
+        return Site(zone, name, known, tuple(points), sprint)
+
+    # -- search ---------------------------------------------------------------------------
+    def _search(self, path: str, params: dict[str, Any], jql: str) -> Response:
+        try:
+            return self.http.get(path, params=params)
+        except HttpFatalError as err:
+            if err.status == 400:
+                raise JqlError(
+                    f'{self.source}: Jira rejected the search: "{err.upstream_message}" — '
+                    f"JQL: {jql}",
+                    hint=f"Fix `jql:` (or `projects:`) under sources.{self.source} in the "
+                         "config. dihub adds `AND updated >= ...` and its own ORDER BY "
+                         "to it.") from None
+            raise self._explain(err) from None
+
+    def search_cloud(self, jql: str, fields: list[str]) -> Iterator[SearchPage]:
+        """/rest/api/3/search/jql: follow nextPageToken until isLast."""
+        token = None
+        while True:
+            params = {"jql": jql, "fields": ",".join(fields), "expand": "changelog",
+                      "maxResults": self.config.page_size}
+            if token:
+                params["nextPageToken"] = token
+            resp = self._search(f"{self.api}/search/jql", params, jql)
+            data = resp.data if isinstance(resp.data, dict) else {}
+            yield SearchPage(list(data.get("issues") or []), resp)
+            token = data.get("nextPageToken")
+            if data.get("isLast") is True or not token:
+                return
+
+    def search_dc(self, jql_for: Callable[[datetime | None], str], since: datetime | None,
+                  fields: list[str], zone: ZoneInfo) -> Iterator[SearchPage]:
+        """/rest/api/2/search with startAt, restarted from the newest minute read.
+
+        Plain offset paging over `ORDER BY updated` skips an issue whenever one already
+        read is edited meanwhile (it moves to the end and everything shifts down). So
+        each page restarts the query at the minute of the newest issue read, with
+        startAt 0, and drops issues already read at the same `updated`; startAt only
+        grows while a whole page falls in that one minute (a bulk edit).
+        """
+        lower, start = since, 0
+        seen: dict[str, str] = {}
+        while True:
+            jql = jql_for(lower)
+            params = {"jql": jql, "fields": ",".join(fields), "expand": "changelog",
+                      "startAt": start, "maxResults": self.config.page_size}
+            resp = self._search(f"{self.api}/search", params, jql)
+            data = resp.data if isinstance(resp.data, dict) else {}
+            issues = list(data.get("issues") or [])
+            fresh = [i for i in issues if seen.get(str(i.get("id"))) != _updated(i)]
+            for i in issues:
+                seen[str(i.get("id"))] = _updated(i)
+            yield SearchPage(fresh, resp)
+            total = data.get("total")
+            if not issues or (isinstance(total, int) and start + len(issues) >= total):
+                return
+            newest = max((parse(u) for i in issues if (u := _updated(i))), default=None)
+            if newest is not None and (lower is None or
+                                       jql_date(newest, zone) != jql_date(lower, zone)):
+                lower, start = newest, 0
+                keep = newest - timedelta(hours=2)
+                seen = {k: u for k, u in seen.items() if u and parse(u) >= keep}
+            else:
+                start += len(issues)
+
+    # -- changelog ------------------------------------------------------------------------
+    def changelog(self, issue_id: str, embedded: dict[str, Any] | None = None
+                  ) -> list[dict[str, Any]] | None:
+        """The histories of one issue (oldest first) that complete `embedded` (the changelog
+        a search returned); None when the issue is gone.
+
+        Cloud pages /issue/{id}/changelog oldest first and stops as soon as those pages
+        and the embedded histories (the newest 40 in an enhanced search) add up to the
+        total, so the newest are not fetched twice.
+        """
+        try:
+            return self._changelog(issue_id, embedded or {})
+        except NotFound:
+            return None
+
+    def _changelog(self, issue_id: str, embedded: dict[str, Any]) -> list[dict[str, Any]]:
+        if not self.cloud:
+            resp = self.get(f"{self.api}/issue/{issue_id}",
+                            {"expand": "changelog", "fields": "updated"}, raw_errors=(404,))
+            return list(((resp.data or {}).get("changelog") or {}).get("histories") or [])
+        have = {str(h.get("id")) for h in embedded.get("histories") or [] if h.get("id")}
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = self.get(f"{self.api}/issue/{issue_id}/changelog",
+                            {"startAt": len(out), "maxResults": CHANGELOG_PAGE},
+                            raw_errors=(404,))
+            data = resp.data if isinstance(resp.data, dict) else {}
+            values = list(data.get("values") or [])
+            out.extend(values)
+            have.update(str(h.get("id")) for h in values if h.get("id"))
+            total = data.get("total")
+            if data.get("isLast") is True or not values or (
+                    isinstance(total, int) and (len(out) >= total or len(have) >= total)):
+                return out
+
+    # -- agile ----------------------------------------------------------------------------
+    def _agile_pages(self, path: str, params: dict[str, Any],
+                     raw_errors: tuple[int, ...] = ()) -> Iterator[Response]:
+        start = 0
+        while True:
+            resp = self.get(path, {**params, "startAt": start, "maxResults": AGILE_PAGE},
+                            raw_errors=raw_errors)
+            data = resp.data if isinstance(resp.data, dict) else {}
+            values = data.get("values") or []
+            yield resp
+            start += len(values)
+            total = data.get("total")
+            if data.get("isLast") is True or not values or (
+                    isinstance(total, int) and start >= total):
+                return
+
+    def boards(self) -> list[dict[str, Any]]:
+        return [b for resp in self._agile_pages(f"{AGILE}/board", {})
+                for b in (resp.data or {}).get("values") or []]
+
+    def board_sprints(self, board_id: str) -> Iterator[Response]:
+        """Raises HttpFatalError as is for 400 (a board without sprints), 403 and 404."""
+        return self._agile_pages(f"{AGILE}/board/{board_id}/sprint",
+                                 {"state": "future,active,closed"}, raw_errors=(400, 403, 404))
+
+    # -- users ----------------------------------------------------------------------------
+    def user_pages(self) -> Iterator[Response]:
+        """Cloud /users/search or DC /user/search, until an empty page (both may return
+        short pages before the end, so a short page is not the last)."""
+        path = f"{self.api}/users/search" if self.cloud else f"{self.api}/user/search"
+        extra = {} if self.cloud else {"username": "."}
+        start = 0
+        while True:
+            resp = self.get(path, {**extra, "startAt": start, "maxResults": USERS_PAGE})
+            values = resp.data if isinstance(resp.data, list) else []
+            if not values:
+                return
+            yield resp
+            start += len(values)
+
+
+def _updated(issue: dict[str, Any]) -> str:
+    return str((issue.get("fields") or {}).get("updated") or "")

@@ -1,0 +1,187 @@
+"""The Jira streams: issues (incremental by `updated`), sprints (per board), users.
+
+issues  Cursor: the newest `updated` read, as UTC ISO. Each pass searches
+        `(jql) AND updated >= <cursor - overlap_minutes>` ordered by `updated` ASC,
+        100 issues a request with `expand=changelog` and only the fields the record
+        needs. After each page the newest `updated` in it is safe to checkpoint:
+        everything older was on this page or an earlier one. Issues re-read inside
+        the overlap normalize to the same signature, so they are not written again.
+        Changelogs Jira truncated in the search are completed from the issue's
+        changelog endpoint (those requests only), a few at a time.
+sprints Every sprint (future, active, closed) of each board: `boards:` from the
+        config, else every board that can have sprints. Re-read in full each pass
+        (a site has hundreds, not millions); unchanged ones are not written.
+users   Every account the credentials can list, with email where Jira shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from dihub.connectors.jira.client import JiraClient, SearchPage
+from dihub.connectors.jira.jql import lower_bound, search_jql
+from dihub.connectors.jira.normalize import (
+    changelog_is_truncated,
+    merge_changelog,
+    normalize_issue,
+    normalize_sprint,
+    normalize_user,
+    sprint_board_ids,
+)
+from dihub.engine.stream import Context, Page, Stream
+from dihub.errors import PartitionSkipped, SkippableRecord
+from dihub.http import HttpFatalError
+from dihub.models import SyncState
+from dihub.timeutil import to_iso
+
+UNKNOWN_ZONE_MARGIN = timedelta(hours=14)     # the widest UTC offset in use
+SKIP = "_dihub_skip"
+
+
+def _raw_payloads(ctx: Context) -> bool:
+    store = getattr(ctx.settings, "store", None)
+    return bool(store and store.raw_payloads.enabled)
+
+
+def _page(items: list[dict], resp: Any, ctx: Context, **cursor: Any) -> Page:
+    return Page(items, raw_size=resp.size,
+                raw_payload=resp.text if _raw_payloads(ctx) else None, **cursor)
+
+
+# ------------------------------------------------------------------------------- issues
+
+
+def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    cfg = ctx.config
+    client = JiraClient.of(ctx)
+    site = client.site(ctx.extras)
+    margin = timedelta()
+    if not site.zone_known:
+        margin = UNKNOWN_ZONE_MARGIN
+        ctx.log.warning("%s: the account's time zone (%s) is unknown here; searching %d h "
+                        "earlier to be safe (set `timezone:` to avoid it)", ctx.source,
+                        site.zone_name, UNKNOWN_ZONE_MARGIN.total_seconds() // 3600)
+    since = lower_bound(state.cursor, cfg.start_date, cfg.overlap_minutes, margin)
+    fields = site.fields()
+
+    def jql_for(lower):
+        return search_jql(cfg.jql, cfg.projects, lower, site.zone)
+
+    if client.cloud:
+        pages = client.search_cloud(jql_for(since), fields)
+    else:
+        pages = client.search_dc(jql_for, since, fields, site.zone)
+    cursor = state.cursor
+    workers = max(1, client.http.settings.concurrency)
+    with ThreadPoolExecutor(workers, thread_name_prefix="jira-changelog") as pool:
+        for page in pages:
+            _complete_changelogs(client, page, pool)
+            newest = max((_updated_iso(i) for i in page.issues), default=None)
+            if newest and (cursor is None or newest > cursor):
+                cursor = newest
+            yield _page(page.issues, page.response, ctx,
+                        **({"cursor": cursor} if cursor else {}))
+
+
+def _updated_iso(issue: dict[str, Any]) -> str | None:
+    try:
+        return to_iso((issue.get("fields") or {}).get("updated"))
+    except (ValueError, TypeError):
+        return None
+
+
+def _complete_changelogs(client: JiraClient, page: SearchPage, pool: ThreadPoolExecutor
+                         ) -> None:
+    """Fetch the rest of every changelog the search truncated (in place)."""
+    truncated = [i for i in page.issues if changelog_is_truncated(i.get("changelog"))]
+
+    def complete(issue: dict[str, Any]) -> None:
+        rest = client.changelog(str(issue.get("id") or issue.get("key")),
+                                issue.get("changelog"))
+        if rest is None:
+            issue[SKIP] = (f"Jira issue {issue.get('key')} disappeared (404) while its "
+                           "changelog was read: deleted or moved out of reach")
+            return
+        histories = merge_changelog(issue.get("changelog"), [rest])
+        issue["changelog"] = {"startAt": 0, "maxResults": len(histories),
+                              "total": len(histories), "histories": histories}
+
+    list(pool.map(complete, truncated))
+
+
+def _normalize_issue(raw: dict[str, Any], ctx: Context, partition: str):
+    if raw.get(SKIP):
+        raise SkippableRecord(raw[SKIP])
+    site = ctx.extras["jira.site"]
+    fields = raw.get("fields") or {}
+    candidates = site.story_points_fields
+    points = next((f for f in candidates if fields.get(f) is not None),
+                  candidates[0] if candidates else None)
+    return normalize_issue(raw, ctx.source, story_points_field=points,
+                           sprint_field=site.sprint_field)
+
+
+issues = Stream(
+    name="issues", entity="issues", cursor_field="updated_at",
+    fetch=issue_pages, normalize=_normalize_issue, also_emits=("users",),
+    description="Issues matching `jql`/`projects`, with status transitions, story points "
+                "and sprint ids; assignees, reporters and changelog authors as users. "
+                "Incremental by `updated` with an overlap window.",
+)
+
+
+# ------------------------------------------------------------------------------ sprints
+
+
+def board_partitions(ctx: Context) -> list[str]:
+    if ctx.config.boards:
+        return [str(b) for b in ctx.config.boards]
+    return sprint_board_ids(JiraClient.of(ctx).boards())
+
+
+def sprint_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    client = JiraClient.of(ctx)
+    try:
+        for resp in client.board_sprints(partition):
+            yield _page(list((resp.data or {}).get("values") or []), resp, ctx)
+    except HttpFatalError as err:
+        why = {400: "has no sprints (a kanban board?)", 403: "is not visible to this account",
+               404: "does not exist or is not visible to this account"}[err.status]
+        quoted = f': "{err.upstream_message}"' if err.upstream_message else ""
+        raise PartitionSkipped(f"{ctx.source}: board {partition} {why} ({err.status}{quoted})",
+                               hint="Remove it from `boards:` in the config, or leave "
+                                    "`boards:` out to use every board with sprints.") from None
+
+
+def _normalize_sprint(raw: dict[str, Any], ctx: Context, partition: str):
+    return normalize_sprint(raw, ctx.source, partition)
+
+
+sprints = Stream(
+    name="sprints", entity="sprints", partitions=board_partitions,
+    fetch=sprint_pages, normalize=_normalize_sprint,
+    description="Future, active and closed sprints of each board (`boards:` or every "
+                "board with sprints), via the Agile API.",
+)
+
+
+# -------------------------------------------------------------------------------- users
+
+
+def user_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    for resp in JiraClient.of(ctx).user_pages():
+        yield _page(list(resp.data), resp, ctx)
+
+
+def _normalize_user(raw: dict[str, Any], ctx: Context, partition: str):
+    return normalize_user(raw, ctx.source)
+
+
+users = Stream(
+    name="users", entity="users", fetch=user_pages, normalize=_normalize_user,
+    description="Accounts (Cloud: /users/search by accountId; Data Center: /user/search), "
+                "with email where the site shows it.",
+)

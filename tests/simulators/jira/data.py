@@ -220,7 +220,8 @@ class Dataset:
             length = span / max(1, n - 2)
             for k in range(n):
                 begin = self.start + k * length
-                state = "closed" if k < n - 3 else "active" if k == n - 3 else "future"
+                active = max(0, n - 3)         # then two future sprints, when there are
+                state = "closed" if k < active else "active" if k == active else "future"
                 if state == "active":
                     begin = self.end - length / 2
                 sprint = SimSprint(next_id, b, f"{project} Sprint {k + 1}", state,

@@ -103,8 +103,10 @@ class GitHubClient:
         try:
             resp = self.http.get(url, params=params, etag=etag)
         except HttpAuthError as err:
-            self.ctx.extras.setdefault(_AUTH_ERROR, err)
-            raise
+            first = self.ctx.extras.setdefault(_AUTH_ERROR, err)
+            if first is err:
+                raise
+            raise _copy(first) from None      # another thread met it first: one message
         if resp.not_modified:
             self.not_modified += 1
         return resp

@@ -10,6 +10,9 @@ this run made, and its ETag is the only one kept. When `since` moves, that new U
 requested once at the end of the pass (its items are written too, so a commit pushed
 in between is never hidden behind the saved ETag). A 304 there means nothing new.
 The cursor moves only at the end of a pass (the list is newest first).
+
+With several `branches`, a commit listed by more than one of them in a pass is
+attributed to the first configured branch that lists it.
 """
 
 from __future__ import annotations
@@ -62,11 +65,12 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
         saved = (state.cursor or {}).get("branches", {})
         cursor: dict[str, str | None] = {}
         etags: dict[str, str] = {}
+        claimed: set[str] | None = set() if len(branches) > 1 else None
         for branch in branches:
             since = saved.get(branch) or ctx.config.start_date
             try:
                 newest, first_key, first = yield from _branch(gh, ctx, url, branch, since,
-                                                              state.etags)
+                                                              state.etags, claimed)
             except NotFound:
                 _warn(ctx, partition, f"branch {branch!r} not found in {repo.full_name}")
                 continue
@@ -81,7 +85,7 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
                 etags[first_key] = first.etag
             else:   # the next run starts at a URL not requested yet: learn its ETag now
                 resp = gh.get(url, params)
-                yield _page(list(resp.data or []), branch, resp, ctx)
+                yield _page(_unclaimed(list(resp.data or []), claimed), branch, resp, ctx)
                 if resp.etag:
                     etags[gh.key(url, params)] = resp.etag
         yield Page([], cursor={"branches": cursor}, etags=etags)
@@ -89,8 +93,17 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
         gh.audit_requests("commits", "commits", partition)
 
 
+def _unclaimed(items: list[dict], claimed: set[str] | None) -> list[dict]:
+    """With several branches, a commit listed by an earlier branch in this pass keeps it."""
+    if claimed is None:
+        return items
+    out = [i for i in items if i.get("sha") not in claimed]
+    claimed.update(i.get("sha") for i in out)
+    return out
+
+
 def _branch(gh: GitHubClient, ctx: Context, url: str, branch: str, since: str | None,
-            etags: dict[str, str]):
+            etags: dict[str, str], claimed: set[str] | None):
     """Read one branch newest first; returns (newest date seen, first page key, response)."""
     newest: str | None = None
     first_key, first = None, None
@@ -104,7 +117,7 @@ def _branch(gh: GitHubClient, ctx: Context, url: str, branch: str, since: str | 
             when = committed_at(item)
             if when and (newest is None or when > newest):
                 newest = when
-        yield _page(items, branch, resp, ctx)
+        yield _page(_unclaimed(items, claimed), branch, resp, ctx)
     return newest, first_key, first
 
 

@@ -1,0 +1,127 @@
+"""The Slack Web API client: the bot token, method calls, cursor paging, and
+Slack's `{"ok": false, "error": ...}` answers turned into dihub errors.
+
+All HTTP policy is dihub.http's: retries with backoff, 429 `Retry-After`,
+the per-method pacing of Slack's rate-limit tiers (the governor's
+`rate_limit_style="slack"`), the persisted circuit breaker, redaction and
+accounting. This module adds only what is Slack's own. One HttpClient is made
+per source per run and shared by the threads syncing its channels, so the
+pacing is per method per workspace, as Slack counts it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from dihub import secrets
+from dihub.connectors.slack.errors import error_from_response
+from dihub.errors import AuthError
+from dihub.http import SLACK_MIN_INTERVAL_S, HttpClient, Response
+
+DEFAULT_BASE_URL = "https://slack.com/api"
+TOKEN_NAME = "token"
+_SHARED = "slack.http"
+_lock = threading.Lock()
+
+
+class BearerAuth(httpx.Auth):
+    """`Authorization: Bearer <token>`; the HttpClient only sends it to the base URL."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request):
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(****)"
+
+
+def method_intervals(overrides: Mapping[str, float] | None) -> dict[str, float]:
+    """Seconds between two calls of each method: Slack's tiers, then `min_interval_s`
+    from the config (`"*"` sets every method, e.g. 0 against a local simulator)."""
+    intervals = dict(SLACK_MIN_INTERVAL_S)
+    if overrides:
+        if "*" in overrides:
+            intervals = dict.fromkeys(intervals, float(overrides["*"]))
+        intervals.update({k: float(v) for k, v in overrides.items() if k != "*"})
+    return intervals
+
+
+def token_for(source: str, config: Any) -> str:
+    """The bot token: the variable named by `token_env`, else the keyring login."""
+    token_env = getattr(config, "token_env", None)
+    found = secrets.get_secret(source, TOKEN_NAME, env_var=token_env)
+    if found is None:
+        also = f"set {token_env}" if token_env else \
+            "set `token_env` in the source config to a variable holding the token"
+        raise AuthError(f"no Slack token for source '{source}'",
+                        hint=f"Run `dihub auth {source}` to store a bot token (xoxb-...), "
+                             f"or {also}.")
+    return found.value
+
+
+def auth_hint(source: str, config: Any) -> str:
+    env = getattr(config, "token_env", None)
+    also = f" or update {env}" if env else ""
+    return (f"Slack rejected the bot token of source {source!r}: run `dihub auth {source}` "
+            f"with a valid xoxb- token{also}.")
+
+
+class SlackClient:
+    """Calls Web API methods; every answer is checked for `ok`."""
+
+    def __init__(self, http: HttpClient, source: str):
+        self.http = http
+        self.source = source
+
+    @classmethod
+    def for_context(cls, ctx: Any) -> SlackClient:
+        """The run's shared client, accounting to this stream's metrics and audit."""
+        with _lock:
+            shared = ctx.extras.get(_SHARED)
+            if shared is None:
+                shared = ctx.extras[_SHARED] = make_http(ctx)
+        return cls(shared.bind(counters=ctx.metrics, audit=ctx.audit), ctx.source)
+
+    def call(self, method: str, params: Mapping[str, Any] | None = None, *,
+             channel: str | None = None) -> Response:
+        """One call; the Response whose `data` is Slack's `ok: true` body.
+
+        `channel` names the channel in error messages (`#name` or an id).
+        """
+        resp = self.http.get(method, params=dict(params or {}))
+        body = resp.data if isinstance(resp.data, dict) else None
+        err = error_from_response(method, body, status=resp.status, headers=resp.headers,
+                                  channel=channel, source=self.source)
+        if err is not None:
+            raise err
+        return resp
+
+    def pages(self, method: str, params: Mapping[str, Any], *,
+              channel: str | None = None) -> Iterator[Response]:
+        """Every page of a cursor-paged method, following response_metadata.next_cursor."""
+        query = dict(params)
+        while True:
+            resp = self.call(method, query, channel=channel)
+            yield resp
+            cursor = (resp.data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+            query["cursor"] = cursor
+
+
+def make_http(ctx: Any) -> HttpClient:
+    cfg = ctx.config
+    kwargs: dict[str, Any] = {}
+    if getattr(cfg, "http", None) is not None:
+        kwargs["settings"] = cfg.http
+    return HttpClient.from_context(
+        ctx, cfg.base_url, auth=BearerAuth(token_for(ctx.source, cfg)),
+        rate_limit_style="slack", min_interval=method_intervals(cfg.min_interval_s),
+        auth_hint=auth_hint(ctx.source, cfg), **kwargs)

@@ -1,0 +1,170 @@
+"""The Slack streams: `channels`, `users` and `messages` (→ slack_events).
+
+`messages` has one partition per channel: the configured `channels` (ids or
+names), or every channel of `channel_types` the bot is a member of. A channel
+that cannot be read (the bot is not in it, a scope is missing, it is gone) is a
+per-channel warning; the others sync. See messages.py for the incremental pass.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from dihub.connectors.slack.client import SlackClient
+from dihub.connectors.slack.errors import ChannelSkipped, MissingScope
+from dihub.connectors.slack.messages import DELETED, ChannelPass
+from dihub.connectors.slack.normalize import (
+    deleted_event,
+    normalize_channel,
+    normalize_message,
+    normalize_user,
+)
+from dihub.engine.stream import Context, Page, Stream
+from dihub.errors import FatalError
+from dihub.models import SlackEvent, SyncState
+from dihub.timeutil import parse
+
+LIST_LIMIT = 999          # conversations.list: "a limit value under 1000"
+USERS_LIMIT = 200         # users.list: Slack recommends no more than 200
+_CHANNELS = "slack.channels"
+_lock = threading.Lock()
+
+
+# -- channels ------------------------------------------------------------------------------
+
+def list_channels(ctx: Context, client: SlackClient | None = None) -> list[dict[str, Any]]:
+    """conversations.list of the configured types, once per run (shared by streams)."""
+    with _lock:
+        cached = ctx.extras.get(_CHANNELS)
+    if cached is not None:
+        return cached
+    client = client or SlackClient.for_context(ctx)
+    channels: list[dict[str, Any]] = []
+    for resp in client.pages("conversations.list", _list_params(ctx)):
+        channels.extend(resp.data.get("channels") or [])
+    with _lock:
+        ctx.extras[_CHANNELS] = channels
+    return channels
+
+
+def _list_params(ctx: Context) -> dict[str, Any]:
+    return {"types": ",".join(ctx.config.channel_types), "limit": LIST_LIMIT,
+            "exclude_archived": "false"}
+
+
+def channel_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    client = SlackClient.for_context(ctx)
+    channels: list[dict[str, Any]] = []
+    for resp in client.pages("conversations.list", _list_params(ctx)):
+        items = resp.data.get("channels") or []
+        channels.extend(items)
+        yield Page(items, raw_size=resp.size)
+    with _lock:
+        ctx.extras[_CHANNELS] = channels
+
+
+def _normalize_channel(raw: dict, ctx: Context, partition: str):
+    return normalize_channel(raw, ctx.source)
+
+
+# -- users ---------------------------------------------------------------------------------
+
+def user_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    client = SlackClient.for_context(ctx)
+    for resp in client.pages("users.list", {"limit": USERS_LIMIT}):
+        yield Page(resp.data.get("members") or [], raw_size=resp.size)
+
+
+def _normalize_user(raw: dict, ctx: Context, partition: str):
+    return normalize_user(raw, ctx.source)
+
+
+# -- messages ------------------------------------------------------------------------------
+
+def channel_partitions(ctx: Context) -> list[str]:
+    """Channel ids to sync. A configured name that is not found stays as `#name`,
+    so that channel alone is reported (skipped) and the others sync."""
+    channels = list_channels(ctx)
+    names = {c["id"]: c.get("name") for c in channels if c.get("id")}
+    ctx.extras["slack.names"] = names
+    wanted = ctx.config.channels
+    if wanted:
+        by_name = {n: cid for cid, n in names.items() if n}
+        return list(dict.fromkeys(_resolve(ref, names, by_name) for ref in wanted))
+    members = [c["id"] for c in channels if c.get("is_member") and c.get("id")]
+    if not members:
+        raise FatalError(
+            f"{ctx.source}: the bot is a member of none of the "
+            f"{len(channels)} channel(s) of types {', '.join(ctx.config.channel_types)}",
+            hint="Invite it with /invite @<your app> in the channels to sync, or list "
+                 "channel ids under `channels:` in the config.")
+    return members
+
+
+def _resolve(ref: str, names: dict[str, Any], by_name: dict[str, str]) -> str:
+    bare = ref[1:] if ref.startswith("#") else ref
+    if bare in names:
+        return bare
+    if bare in by_name:
+        return by_name[bare]
+    if not ref.startswith("#") and _looks_like_id(bare):
+        return bare          # an id the listing does not show: history will say why
+    return f"#{bare}"
+
+
+def _looks_like_id(ref: str) -> bool:
+    return len(ref) >= 9 and ref[0] in "CGD" and ref.isalnum() and ref.isupper()
+
+
+def message_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    names = ctx.extras.get("slack.names") or {}
+    if partition.startswith("#"):
+        raise ChannelSkipped(
+            f"channel {partition} was not found among the workspace's "
+            f"{'/'.join(ctx.config.channel_types)} channels; skipping it", channel=partition,
+            hint="Check the name under `channels:` (a private channel is only listed once "
+                 "the app is invited to it and has groups:read).")
+    name = names.get(partition)
+    label = f"#{name}" if name else partition
+    client = SlackClient.for_context(ctx)
+    floor = parse(ctx.config.start_date).timestamp() if ctx.config.start_date else 0.0
+    try:
+        yield from ChannelPass(ctx, client, partition, label, state, floor).run()
+    except MissingScope as err:
+        # A scope one channel type needs (groups:history for private channels): that
+        # channel is skipped with the fix in the message; the others sync.
+        raise ChannelSkipped(f"{label} ({partition}): {err}", channel=partition,
+                             hint=err.hint) from None
+
+
+def _normalize_message(raw: dict, ctx: Context, partition: str):
+    cfg = ctx.config
+    name = (ctx.extras.get("slack.names") or {}).get(partition)
+    if DELETED in raw:
+        event = deleted_event(ctx.source, partition, name, raw[DELETED], raw.get("noticed"))
+        if raw.get("thread_ts"):
+            event = event.model_copy(update={"thread_ts": raw["thread_ts"]})
+        return event
+    records = normalize_message(raw, ctx.source, partition, name, store_text=cfg.store_text,
+                                classifier=cfg.classifier)
+    # users come from the users stream; a message's partial profile would overwrite them
+    return [r for r in records if isinstance(r, SlackEvent)]
+
+
+channels = Stream(
+    name="channels", entity="channels", fetch=channel_pages, normalize=_normalize_channel,
+    description="Channels of the configured channel_types (conversations.list), read in full "
+                "each run; unchanged ones are not rewritten.",
+)
+users = Stream(
+    name="users", entity="users", fetch=user_pages, normalize=_normalize_user,
+    description="Workspace members (users.list); email only with the users:read.email scope.",
+)
+messages = Stream(
+    name="messages", entity="slack_events", fetch=message_pages,
+    normalize=_normalize_message, partitions=channel_partitions, cursor_field="ts",
+    description="Messages and every thread reply, one partition per channel; re-reads a "
+                "look-back window for new replies, edits and deletions.",
+)

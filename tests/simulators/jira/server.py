@@ -12,6 +12,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -134,6 +135,8 @@ class JiraSimulator(SimulatorServer):
         self.rate_limit = rate_limit
         self.embed_max = embed_max
         self.stats = Stats()
+        # called with each Record once its reply is ready (e.g. to edit data between pages)
+        self.after_request: Callable[[Record], None] | None = None
 
     @property
     def caller(self) -> dict[str, Any]:
@@ -166,6 +169,8 @@ class JiraSimulator(SimulatorServer):
         if fault == "truncated" and reply.status == 200:
             reply.fault = "truncated"
         rec.status = reply.status
+        if self.after_request is not None:
+            self.after_request(rec)
         return reply, rec
 
     def _api(self, method: str, path: str, query: str, headers: dict[str, str]) -> Reply:

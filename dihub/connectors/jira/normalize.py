@@ -56,6 +56,7 @@ def normalize_issue(raw: dict[str, Any], source: str, *, story_points_field: str
         histories = (raw.get("changelog") or {}).get("histories") or []
     status = fields.get("status") or {}
     assignee, reporter = fields.get("assignee"), fields.get("reporter")
+    ordered = _sorted_histories(histories)
 
     issue = Issue(
         source=source,
@@ -75,9 +76,9 @@ def normalize_issue(raw: dict[str, Any], source: str, *, story_points_field: str
         created_at=_timestamp(fields.get("created"), f"{where}: created"),
         updated_at=_timestamp(fields.get("updated"), f"{where}: updated"),
         resolved_at=_timestamp(fields.get("resolutiondate"), f"{where}: resolutiondate"),
-        transitions=transitions_from_changelog(histories),
+        transitions=_transitions(ordered),
     )
-    people = [assignee, reporter, *(h.get("author") for h in _sorted_histories(histories))]
+    people = [assignee, reporter, *(h.get("author") for h in ordered)]
     return [issue, *_users(people, source)]
 
 
@@ -158,19 +159,23 @@ def transitions_from_changelog(histories: list[dict[str, Any]]) -> list[Transiti
     embedded changelogs newest first), so the histories are always sorted. A history
     without a readable `created` cannot be placed in time and is left out.
     """
+    return _transitions(_sorted_histories(histories))
+
+
+def _transitions(ordered: list[dict[str, Any]]) -> list[Transition]:
+    """transitions_from_changelog for histories already in order."""
     transitions = []
-    for history in _sorted_histories(histories):
+    for history in ordered:
+        items = [item for item in history.get("items") or [] if _is_status_item(item)]
+        if not items:
+            continue
         timestamp = _history_time(history)
         if timestamp is None:
             continue
-        for item in history.get("items") or []:
-            if _is_status_item(item):
-                transitions.append(Transition(
-                    from_status=item.get("fromString"),
-                    to_status=item.get("toString"),
-                    author_id=user_id(history.get("author")),
-                    timestamp=to_iso(timestamp),
-                ))
+        author, at = user_id(history.get("author")), to_iso(timestamp)
+        transitions.extend(Transition(from_status=item.get("fromString"),
+                                      to_status=item.get("toString"), author_id=author,
+                                      timestamp=at) for item in items)
     return transitions
 
 

@@ -33,12 +33,13 @@ def _records(store) -> dict[str, list[dict]]:
 
 def _sync(dihub: Dihub, sim: JiraSimulator) -> None:
     dihub.env[TOKEN_ENV] = TOKEN
-    dihub.write_config(config(sim, top=FAST_RETRIES))
+    # small pages: more requests to fail, and page boundaries inside the bulk edit
+    dihub.write_config(config(sim, top=FAST_RETRIES, extra="page_size: 20"))
     dihub.run("sync", "jira", "--all", check_code=0)
 
 
 def test_five_percent_faults_give_the_clean_dataset(tmp_path):
-    ds = Dataset.generate(1200, sprints=12, boards=3, seed=11, long_changelogs=0.08,
+    ds = Dataset.generate(900, sprints=12, boards=3, seed=11, long_changelogs=0.08,
                           bulk_edit=120)
     clean, faulty = Dihub(tmp_path / "clean"), Dihub(tmp_path / "faulty")
     with JiraSimulator(ds, credentials=credentials()) as sim:

@@ -84,17 +84,17 @@ def test_changelog_pages_and_removed_search(http, sim):
 
 
 def test_credentials_are_checked(sim):
-    assert httpx.get(f"{sim.base_url}/rest/api/3/myself").status_code == 401
-    assert httpx.get(f"{sim.base_url}/rest/api/3/myself",
-                     auth=(EMAIL, "nope")).status_code == 401
-    assert httpx.get(f"{sim.base_url}/rest/api/3/myself",
+    with httpx.Client(base_url=sim.base_url) as c:
+        assert c.get("/rest/api/3/myself").status_code == 401
+        assert c.get("/rest/api/3/myself", auth=(EMAIL, "nope")).status_code == 401
+        assert c.get("/rest/api/3/myself",
                      headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
 
 
 def test_rate_limit_answers_like_jira():
     ds = Dataset.generate(5, sprints=3)
-    with JiraSimulator(ds, rate_limit=RateLimit(2, window_s=30)) as s:
-        codes = [httpx.get(f"{s.base_url}/rest/api/3/myself") for _ in range(3)]
+    with JiraSimulator(ds, rate_limit=RateLimit(2, window_s=30)) as s, httpx.Client() as c:
+        codes = [c.get(f"{s.base_url}/rest/api/3/myself") for _ in range(3)]
     assert [r.status_code for r in codes] == [200, 200, 429]
     h = codes[-1].headers
     assert int(h["retry-after"]) >= 1 and h["ratelimit-reason"] == "jira-burst-based"
@@ -105,9 +105,10 @@ def test_rate_limit_answers_like_jira():
 def test_faults_are_deterministic_for_a_seed():
     def kinds():
         with JiraSimulator(Dataset.generate(5, sprints=3),
-                           faults=jira_faults(0.5, seed=8, kinds=("500", "503"))) as s:
+                           faults=jira_faults(0.5, seed=8, kinds=("500", "503"))) as s, \
+                httpx.Client() as c:
             for _ in range(20):
-                httpx.get(f"{s.base_url}/rest/api/3/field")
+                c.get(f"{s.base_url}/rest/api/3/field")
             return [r.fault for r in s.stats.log]
     first = kinds()
     assert first == kinds() and {"500", "503"} <= set(first)

@@ -1,0 +1,225 @@
+"""The `messages` pass of one channel (history + threads + look-back window), run
+in-process against the simulator's method functions (see _harness.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tests.simulators.slack import Workspace, us_of
+from tests.simulators.slack.testing import expected_events
+
+from ._harness import Harness
+
+DAY_US = 86_400 * 1_000_000
+
+
+def exact(h: Harness) -> None:
+    want = expected_events(h.ws)
+    have = h.events()
+    assert h.live() == {k for k, v in want.items() if not v["deleted"]}
+    for eid, exp in want.items():
+        doc = have[eid]
+        assert (doc["deleted"], doc["text_sha256"], doc["reply_count"], doc["latest_reply"]) \
+            == (exp["deleted"], exp["text_sha256"], exp["reply_count"], exp["latest_reply"]), eid
+
+
+def test_first_pass_reads_every_reply_with_one_call_per_thread():
+    ws = Workspace.generate(channels=2, messages=300, seed=1)
+    h = Harness(ws)
+    counts = h.sync()
+    exact(h)
+    assert counts["inserted"] == ws.counts()["events"]
+    assert h.client.count("conversations.replies") == ws.counts()["threads"]
+    assert h.client.count("conversations.history") == 2
+
+
+def test_the_cursor_keeps_only_the_window_and_followed_threads():
+    ws = Workspace.generate(channels=1, messages=2000, days=100, seed=2)
+    h = Harness(ws)
+    h.sync()
+    cursor = h.states["C00000001"].cursor
+    hwm = us_of(cursor["hwm"])
+    ch = ws.channel("chan-01")
+    in_window = [m for m in ch.messages if us_of(m["ts"]) >= hwm - 7 * DAY_US]
+    assert sorted(cursor["window"]) == sorted(m["ts"] for m in in_window)
+    assert all(us_of(p) >= hwm - 7 * DAY_US or us_of(mark[0]) >= hwm - 7 * DAY_US
+               for p, mark in cursor["threads"].items())
+    assert "resume" not in cursor
+    assert len(json.dumps(cursor)) < 20_000
+
+
+def test_threads_with_more_replies_than_a_page():
+    ws = Workspace.generate(channels=1, messages=50, max_replies=30, seed=3)
+    h = Harness(ws, page_size=7)
+    h.sync()
+    exact(h)
+    assert h.client.count("conversations.history") == 8          # 50 messages / 7
+
+
+def test_a_crashed_first_sync_resumes_where_it_stopped():
+    ws = Workspace.generate(channels=1, messages=400, seed=4)
+    from_scratch = Harness(ws, page_size=50)
+    from_scratch.sync()
+    full_cost = len(from_scratch.client.calls)          # 1 list + 8 history + 40 threads
+
+    h = Harness(ws, page_size=50)
+    h.client.fail_after = 30                # in the middle of history pages and threads
+    with pytest.raises(KeyboardInterrupt):
+        h.sync()
+    saved = h.states["C00000001"].cursor
+    assert saved["hwm"] is None and saved["resume"]["latest"]
+    h.client.fail_after = None
+    h.client.calls.clear()
+    h.sync()
+    exact(h)
+    history = [p for m, p in h.client.calls if m == "conversations.history"]
+    assert history[0]["latest"] == saved["resume"]["latest"]
+    # only what had not been checkpointed is read again
+    assert 30 + len(h.client.calls) <= full_cost + 8
+    assert "resume" not in h.states["C00000001"].cursor
+
+
+def test_a_window_that_vanished_entirely_is_not_marked_deleted(caplog):
+    ws = Workspace.generate(channels=1, messages=100, seed=5)
+    h = Harness(ws)
+    h.sync()
+    ch = ws.channel("chan-01")
+    hidden = list(ch.messages)
+    ch.messages.clear()
+    ch.keys.clear()                # e.g. a free workspace that no longer shows old history
+    with caplog.at_level(logging.WARNING, logger="dihub.test"):
+        h.sync()
+    assert "not marking them deleted" in caplog.text
+    assert not any(d["deleted"] for d in h.events().values())
+    assert hidden
+
+
+def test_recheck_threads_catches_an_edited_reply():
+    ws = Workspace.generate(channels=1, messages=200, days=20, seed=6)
+    ch = ws.channel("chan-01")
+    end = ch.keys[-1]
+    parent = next(m for m in reversed(ch.messages) if m.get("reply_count")
+                  and us_of(m["ts"]) > end - 3 * DAY_US)
+    reply = ch.threads[parent["ts"]][0]
+    plain = Harness(ws)
+    plain.sync()
+    checked = Harness(ws, recheck_threads=True)
+    checked.sync()
+    ws.edit("chan-01", reply["ts"], "an edited reply")
+    plain.sync()
+    checked.sync()
+    eid = f"{ch.id}:{reply['ts']}"
+    assert plain.events()[eid]["edited_at"] is None               # the documented limit
+    assert checked.events()[eid]["edited_at"] is not None
+    assert checked.last["updated"] == 1
+
+
+def test_start_date_bounds_the_first_sync():
+    ws = Workspace.generate(channels=1, messages=200, days=60, start="2026-01-01", seed=7)
+    h = Harness(ws, start_date="2026-02-01")
+    h.sync()
+    floor = us_of("1769904000")                                  # 2026-02-01T00:00:00Z
+    tops = {eid for eid, d in h.events().items() if d["thread_ts"] in (None, d["ts"])}
+    want = {f"C00000001:{m['ts']}" for m in ws.channel("chan-01").messages
+            if us_of(m["ts"]) >= floor}
+    assert tops == want
+
+
+def test_a_broadcast_reply_reveals_a_thread_the_cursor_does_not_follow():
+    ws = Workspace.generate(channels=1, messages=200, days=60, seed=8)
+    ch = ws.channel("chan-01")
+    end = ch.keys[-1]
+    h = Harness(ws)
+    h.sync()
+    old = next(m for m in ch.messages if m.get("reply_count")
+               and us_of(m["latest_reply"]) < end - 30 * DAY_US)
+    quiet = ws.add_reply("chan-01", old["ts"])
+    loud = ws.add_reply("chan-01", old["ts"], broadcast=True)
+    h.sync()
+    exact(h)
+    assert f"{ch.id}:{quiet['ts']}" in h.live() and f"{ch.id}:{loud['ts']}" in h.live()
+
+
+def test_full_refresh_rereads_everything_and_writes_nothing_new():
+    ws = Workspace.generate(channels=1, messages=150, seed=9)
+    h = Harness(ws)
+    h.sync()
+    counts = h.sync(full_refresh=True)
+    assert counts["inserted"] == counts["updated"] == 0
+    assert counts["unchanged"] == ws.counts()["events"]
+
+
+def test_zero_lookback_still_gets_new_messages_and_replies_to_the_newest():
+    ws = Workspace.generate(channels=1, messages=100, seed=10)
+    h = Harness(ws, lookback_days=0)
+    h.sync()
+    last = ws.channel("chan-01").messages[-1]
+    ws.add_message("chan-01")
+    ws.add_reply("chan-01", last["ts"])
+    counts = h.sync()
+    exact(h)
+    assert counts["inserted"] == 2
+
+
+def test_deleted_replies_and_thread_parents():
+    ws = Workspace.generate(channels=1, messages=200, days=30, seed=8)
+    ch = ws.channel("chan-01")
+    end = ch.keys[-1]
+    one, two = [m for m in ch.messages if m.get("reply_count", 0) >= 2
+                and us_of(m["ts"]) > end - 6 * DAY_US][:2]
+    h = Harness(ws)
+    h.sync()
+    reply = ch.threads[one["ts"]][0]["ts"]
+    ws.delete("chan-01", reply)                 # a reply: its thread is re-read
+    ws.delete("chan-01", two["ts"])             # a parent with replies: a tombstone
+    h.sync()
+    exact(h)
+    docs = h.events()
+    assert docs[f"{ch.id}:{reply}"]["deleted"] is True
+    assert docs[f"{ch.id}:{reply}"]["thread_ts"] == one["ts"]
+    tomb = docs[f"{ch.id}:{two['ts']}"]
+    assert tomb["deleted"] is True and tomb["reply_count"] == two["reply_count"]
+    for r in list(ch.threads[two["ts"]]):       # the last reply takes the tombstone along
+        ws.delete("chan-01", r["ts"])
+    h.sync()
+    exact(h)
+    assert h.events()[f"{ch.id}:{two['ts']}"]["deleted"] is True
+
+
+def test_a_reply_to_a_thread_quiet_for_longer_than_the_window():
+    """The documented limit: a plain reply to a thread whose parent and latest reply are
+    both older than lookback_days is not seen by an incremental run (Slack shows it
+    nowhere in history); a broadcast reply is, and so is everything on --full-refresh."""
+    ws = Workspace.generate(channels=1, messages=200, days=60, seed=9)
+    ch = ws.channel("chan-01")
+    end = ch.keys[-1]
+    dormant = [m for m in ch.messages if m.get("reply_count")
+               and us_of(m["latest_reply"]) < end - 20 * DAY_US]
+    h = Harness(ws)
+    h.sync()
+    quiet = ws.add_reply("chan-01", dormant[0]["ts"])
+    h.sync()
+    assert f"{ch.id}:{quiet['ts']}" not in h.live()
+    h.sync(full_refresh=True)
+    exact(h)
+
+
+def test_lookback_days_is_what_catches_an_old_edit():
+    ws = Workspace.generate(channels=1, messages=150, days=60, seed=12)
+    ch = ws.channel("chan-01")
+    end = ch.keys[-1]
+    target = next(m for m in ch.messages if "thread_ts" not in m
+                  and end - 20 * DAY_US < us_of(m["ts"]) < end - 12 * DAY_US)
+    week, month = Harness(ws, lookback_days=7), Harness(ws, lookback_days=30)
+    week.sync()
+    month.sync()
+    ws.edit("chan-01", target["ts"], "changed much later")
+    week.sync()
+    month.sync()
+    eid = f"{ch.id}:{target['ts']}"
+    assert week.events()[eid]["edited_at"] is None          # 12+ days old: outside 7 days
+    assert month.events()[eid]["edited_at"] is not None
+    exact(month)

@@ -1,0 +1,70 @@
+"""Incremental `dihub sync slack messages`: after new messages, new replies to old
+threads, an edit and a deletion, the next run picks up exactly those changes."""
+
+from __future__ import annotations
+
+from tests.integration.conftest import summary_counts
+from tests.simulators.slack import SlackSimulator, Workspace, us_of
+from tests.simulators.slack.testing import TOKEN, TOKEN_ENV, config_yaml, mismatches
+
+DAY_US = 86_400 * 1_000_000
+
+
+def _plain(ch, newer_than_us: int) -> list[dict]:
+    return [m for m in ch.messages if "thread_ts" not in m and us_of(m["ts"]) > newer_than_us]
+
+
+def test_incremental_run_picks_up_exactly_the_changes(dihub):
+    ws = Workspace.generate(channels=3, messages=300, days=60, seed=21)
+    a, b = ws.channel("chan-01"), ws.channel("chan-02")
+    end = a.keys[-1]
+    # A thread the cursor must follow: its parent is a month old (far outside the
+    # 7-day window), its latest reply is recent.
+    followed = _plain(a, 0)[10]
+    assert us_of(followed["ts"]) < end - 30 * DAY_US
+    ws.add_reply("chan-01", followed["ts"])
+    with SlackSimulator(ws) as sim:
+        dihub.write_config(config_yaml(sim.api_url))
+        dihub.env[TOKEN_ENV] = TOKEN
+        dihub.run("sync", "slack", "messages", check_code=0)
+        store = dihub.store()
+        assert mismatches(store, ws) == []
+        before = store.count("slack_events", "slack")
+
+        # -- the changes --------------------------------------------------------------
+        edited = _plain(a, end - 3 * DAY_US)[0]
+        deleted = _plain(b, end - 3 * DAY_US)[-1]
+        new = [ws.add_message("chan-01") for _ in range(3)] + [ws.add_message("chan-02")]
+        # new replies to old threads: one whose parent is inside the look-back window
+        # (its latest_reply changes in history), one followed from the cursor, and a
+        # reply that starts a thread on an old message with none yet
+        in_window = next(m for m in reversed(a.messages)
+                         if m.get("reply_count") and us_of(m["ts"]) > end - 5 * DAY_US)
+        replies = [ws.add_reply("chan-01", in_window["ts"]),
+                   ws.add_reply("chan-01", in_window["ts"]),
+                   ws.add_reply("chan-01", followed["ts"]),
+                   ws.add_reply("chan-02", _plain(b, end - 4 * DAY_US)[0]["ts"])]
+        ws.edit("chan-01", edited["ts"], "the edited text")
+        ws.delete("chan-02", deleted["ts"])
+
+        sim.stats.reset()
+        run = dihub.run("sync", "slack", "messages", check_code=0)
+        c = summary_counts(run.stderr)
+        assert mismatches(store, ws) == []
+        # inserted: the new messages and replies; updated: the edit, the deletion and
+        # the three parents whose reply_count / latest_reply changed; nothing else
+        assert c["inserted"] == len(new) + len(replies)
+        assert c["updated"] == 1 + 1 + 3
+        assert store.count("slack_events", "slack") == before + len(new) + len(replies)
+        docs = {d["event_id"]: d for d in store.iter_records("slack_events", "slack")}
+        gone = docs[f"{b.id}:{deleted['ts']}"]
+        assert gone["deleted"] is True and gone["text_sha256"] is None
+        changed = docs[f"{a.id}:{edited['ts']}"]
+        assert changed["edited_at"] and changed["text_length"] == len("the edited text")
+        assert docs[f"{a.id}:{in_window['ts']}"]["reply_count"] == in_window["reply_count"]
+        routes = sim.stats.snapshot()["by_route"]
+        assert routes["GET conversations.history"] == 3        # one window page per channel
+
+        again = dihub.run("sync", "slack", "messages", check_code=0)
+        c = summary_counts(again.stderr)
+        assert (c["inserted"], c["updated"]) == (0, 0)

@@ -76,12 +76,18 @@ class SlackConfig(SourceConfig):
             raise ValueError("intervals must be >= 0 seconds")
         return v
 
+    @field_validator("classify")
+    @classmethod
+    def _rules(cls, v: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        try:
+            Classifier.from_config(v)
+        except ClassifierRuleError as err:
+            raise ValueError(err.reason) from None
+        return v
+
     @model_validator(mode="after")
     def _compile(self) -> SlackConfig:
-        try:
-            self._classifier = Classifier.from_config(self.classify)
-        except ClassifierRuleError as err:
-            raise ValueError(f"classify: {err.reason}") from None
+        self._classifier = Classifier.from_config(self.classify)
         return self
 
     @property

@@ -135,7 +135,7 @@ def message_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pa
     except MissingScope as err:
         # A scope one channel type needs (groups:history for private channels): that
         # channel is skipped with the fix in the message; the others sync.
-        raise ChannelSkipped(f"{label} ({partition}): {err}", channel=partition,
+        raise ChannelSkipped(f"{label} ({partition}) is skipped: {err}", channel=partition,
                              hint=err.hint) from None
 
 

@@ -137,6 +137,8 @@ class JiraSimulator(SimulatorServer):
         self.stats = Stats()
         # called with each Record once its reply is ready (e.g. to edit data between pages)
         self.after_request: Callable[[Record], None] | None = None
+        # (method, path, query) -> Reply for /_sim/ paths (see __main__.py); None: no such paths
+        self.control: Callable[[str, str, str], Reply] | None = None
 
     @property
     def caller(self) -> dict[str, Any]:
@@ -151,6 +153,10 @@ class JiraSimulator(SimulatorServer):
         path = split.path or "/"
         rec = Record(method, path, split.query, routes.route_of(path), None, None, False,
                      headers)
+        if self.control is not None and path.startswith("/_sim/"):
+            reply = self.control(method, path, split.query)
+            rec.status = reply.status
+            return reply, rec
         scripted = self.scripted(method, target)
         fault, reply = None, None
         if isinstance(scripted, dict):

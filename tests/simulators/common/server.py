@@ -17,8 +17,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.simulators.github.faults import Script
-
 HOST = "127.0.0.1"
 
 
@@ -91,7 +89,7 @@ class SimulatorServer:
     thread_name = "simulator"
 
     def __init__(self, port: int = 0):
-        self.scripts: list[Script] = []
+        self.scripts: list[Any] = []          # tests.simulators.github.faults.Script
         self._scripts_lock = threading.Lock()
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
@@ -133,9 +131,11 @@ class SimulatorServer:
         return f"http://{HOST}:{self.port}"
 
     def script(self, path_regex: str, responses: list[str | dict[str, Any]],
-               method: str | None = None) -> Script:
+               method: str | None = None):
         """Force the next responses for requests whose path+query matches `path_regex`
         (fault kinds, "pass", or dicts {status, body, headers}); earlier scripts win."""
+        from tests.simulators.github.faults import Script  # not at import: github imports us
+
         item = Script(path_regex, responses, method)
         with self._scripts_lock:
             self.scripts.append(item)

@@ -29,7 +29,9 @@ class SlackConfig(SourceConfig):
     channels: list[str] | None = None        # ids or names; default: every channel the bot is in
     channel_types: list[str] = ["public_channel", "private_channel"]
     store_text: bool = False                 # keep message text (else only length + sha256)
-    lookback_days: float = Field(7, ge=0, le=365)
+    lookback_days: float = Field(7, ge=0, le=365)          # re-read: edits, deletions, replies
+    thread_lookback_days: float = Field(30, ge=0, le=365)  # deeper re-read for thread replies
+    thread_scan_every_hours: float = Field(24, ge=0)       # ...at most this often
     recheck_threads: bool = False            # re-read every thread in the window each run
     start_date: str | None = None            # first sync reads history from here (default: all)
     classify: list[dict[str, Any]] | None = None

@@ -23,8 +23,13 @@ def test_incremental_run_picks_up_exactly_the_changes(dihub):
     followed = _plain(a, 0)[10]
     assert us_of(followed["ts"]) < end - 30 * DAY_US
     ws.add_reply("chan-01", followed["ts"])
+    # A thread quiet for two weeks: neither its parent nor its replies are in the
+    # 7-day window; the thread scan (due on every run here) re-reads 30 days.
+    quiet = next(m for m in a.messages if m.get("reply_count")
+                 and end - 25 * DAY_US < us_of(m["ts"]) < us_of(m["latest_reply"])
+                 < end - 10 * DAY_US)
     with SlackSimulator(ws) as sim:
-        dihub.write_config(config_yaml(sim.api_url))
+        dihub.write_config(config_yaml(sim.api_url, extra="thread_scan_every_hours: 0"))
         dihub.env[TOKEN_ENV] = TOKEN
         dihub.run("sync", "slack", "messages", check_code=0)
         store = dihub.store()
@@ -36,13 +41,14 @@ def test_incremental_run_picks_up_exactly_the_changes(dihub):
         deleted = _plain(b, end - 3 * DAY_US)[-1]
         new = [ws.add_message("chan-01") for _ in range(3)] + [ws.add_message("chan-02")]
         # new replies to old threads: one whose parent is inside the look-back window
-        # (its latest_reply changes in history), one followed from the cursor, and a
-        # reply that starts a thread on an old message with none yet
+        # (its latest_reply changes in history), one followed from the cursor, one to
+        # the quiet thread, and a reply that starts a thread on a message with none yet
         in_window = next(m for m in reversed(a.messages)
                          if m.get("reply_count") and us_of(m["ts"]) > end - 5 * DAY_US)
         replies = [ws.add_reply("chan-01", in_window["ts"]),
                    ws.add_reply("chan-01", in_window["ts"]),
                    ws.add_reply("chan-01", followed["ts"]),
+                   ws.add_reply("chan-01", quiet["ts"]),
                    ws.add_reply("chan-02", _plain(b, end - 4 * DAY_US)[0]["ts"])]
         ws.edit("chan-01", edited["ts"], "the edited text")
         ws.delete("chan-02", deleted["ts"])
@@ -52,9 +58,9 @@ def test_incremental_run_picks_up_exactly_the_changes(dihub):
         c = summary_counts(run.stderr)
         assert mismatches(store, ws) == []
         # inserted: the new messages and replies; updated: the edit, the deletion and
-        # the three parents whose reply_count / latest_reply changed; nothing else
+        # the four parents whose reply_count / latest_reply changed; nothing else
         assert c["inserted"] == len(new) + len(replies)
-        assert c["updated"] == 1 + 1 + 3
+        assert c["updated"] == 1 + 1 + 4
         assert store.count("slack_events", "slack") == before + len(new) + len(replies)
         docs = {d["event_id"]: d for d in store.iter_records("slack_events", "slack")}
         gone = docs[f"{b.id}:{deleted['ts']}"]
@@ -63,7 +69,9 @@ def test_incremental_run_picks_up_exactly_the_changes(dihub):
         assert changed["edited_at"] and changed["text_length"] == len("the edited text")
         assert docs[f"{a.id}:{in_window['ts']}"]["reply_count"] == in_window["reply_count"]
         routes = sim.stats.snapshot()["by_route"]
-        assert routes["GET conversations.history"] == 3        # one window page per channel
+        assert routes["GET conversations.history"] == 3        # one 30-day page per channel
+        # the threads with new replies, plus the few followed ones: not every thread
+        assert routes["GET conversations.replies"] < ws.counts()["threads"] / 4
 
         again = dihub.run("sync", "slack", "messages", check_code=0)
         c = summary_counts(again.stderr)

@@ -45,10 +45,14 @@ def test_the_cursor_keeps_only_the_window_and_followed_threads():
     ch = ws.channel("chan-01")
     in_window = [m for m in ch.messages if us_of(m["ts"]) >= hwm - 7 * DAY_US]
     assert sorted(cursor["window"]) == sorted(m["ts"] for m in in_window)
-    assert all(us_of(p) >= hwm - 7 * DAY_US or us_of(mark[0]) >= hwm - 7 * DAY_US
+    # marks of the threads a scan re-reads (30 days) or followed (replies within 7 days)
+    assert all(us_of(p) >= hwm - 30 * DAY_US or us_of(mark[0]) >= hwm - 7 * DAY_US
                for p, mark in cursor["threads"].items())
+    assert {p for p in cursor["threads"] if us_of(p) >= hwm - 30 * DAY_US} == {
+        m["ts"] for m in ch.messages if m.get("reply_count")
+        and us_of(m["ts"]) >= hwm - 30 * DAY_US}
     assert "resume" not in cursor
-    assert len(json.dumps(cursor)) < 20_000
+    assert len(json.dumps(cursor)) < 50_000        # 2,000 messages, 200 threads: ~25 KB
 
 
 def test_threads_with_more_replies_than_a_page():
@@ -189,20 +193,32 @@ def test_deleted_replies_and_thread_parents():
     assert h.events()[f"{ch.id}:{two['ts']}"]["deleted"] is True
 
 
-def test_a_reply_to_a_thread_quiet_for_longer_than_the_window():
-    """The documented limit: a plain reply to a thread whose parent and latest reply are
-    both older than lookback_days is not seen by an incremental run (Slack shows it
-    nowhere in history); a broadcast reply is, and so is everything on --full-refresh."""
-    ws = Workspace.generate(channels=1, messages=200, days=60, seed=9)
+def test_replies_to_quiet_threads_wait_for_the_thread_scan():
+    """A plain reply to a thread whose parent and latest reply are older than
+    lookback_days is invisible in history. The periodic re-read of
+    thread_lookback_days finds it (its parent's latest_reply changed); older than that,
+    only a broadcast reply or --full-refresh does."""
+    ws = Workspace.generate(channels=1, messages=300, days=90, seed=9)
     ch = ws.channel("chan-01")
     end = ch.keys[-1]
-    dormant = [m for m in ch.messages if m.get("reply_count")
-               and us_of(m["latest_reply"]) < end - 20 * DAY_US]
-    h = Harness(ws)
+    quiet = [m for m in ch.messages if m.get("reply_count")
+             and end - 25 * DAY_US < us_of(m["ts"]) < us_of(m["latest_reply"])
+             < end - 10 * DAY_US]
+    ancient = [m for m in ch.messages if m.get("reply_count")
+               and us_of(m["latest_reply"]) < end - 45 * DAY_US]
+    h = Harness(ws, thread_scan_every_hours=24)
     h.sync()
-    quiet = ws.add_reply("chan-01", dormant[0]["ts"])
+    r1 = ws.add_reply("chan-01", quiet[0]["ts"])
+    r2 = ws.add_reply("chan-01", ancient[0]["ts"])
+    h.sync()                                       # the scan is not due yet
+    assert f"{ch.id}:{r1['ts']}" not in h.live()
+    history_calls = h.client.count("conversations.history")
+
+    h.config.thread_scan_every_hours = 0           # due now
     h.sync()
-    assert f"{ch.id}:{quiet['ts']}" not in h.live()
+    assert f"{ch.id}:{r1['ts']}" in h.live()
+    assert f"{ch.id}:{r2['ts']}" not in h.live()   # beyond thread_lookback_days
+    assert h.client.count("conversations.history") == history_calls + 1   # 30 days: 1 page
     h.sync(full_refresh=True)
     exact(h)
 
@@ -223,3 +239,40 @@ def test_lookback_days_is_what_catches_an_old_edit():
     assert week.events()[eid]["edited_at"] is None          # 12+ days old: outside 7 days
     assert month.events()[eid]["edited_at"] is not None
     exact(month)
+
+
+def test_followed_threads_cost_a_longer_history_page_not_a_call_each():
+    ws = Workspace.generate(channels=1, messages=2000, days=60, seed=13)
+    h = Harness(ws)
+    h.sync()
+    cursor = h.states["C00000001"].cursor
+    floor = us_of(cursor["hwm"]) - 7 * DAY_US
+    followed = [p for p, mark in cursor["threads"].items()
+                if us_of(p) < floor and us_of(mark[0]) >= floor]
+    assert len(followed) >= 3
+    h.client.calls.clear()
+    assert h.sync()["inserted"] == 0
+    assert h.client.count("conversations.replies") == 0
+    assert h.client.count("conversations.history") == 1
+    # a new reply to one of them is still found, through its parent's latest_reply
+    reply = ws.add_reply("chan-01", followed[0])
+    h.client.calls.clear()
+    assert h.sync()["inserted"] == 1
+    assert h.client.count("conversations.replies") == 1
+    assert f"C00000001:{reply['ts']}" in h.live()
+
+
+def test_sparse_history_is_not_worth_reading_back_for_one_old_thread():
+    ws = Workspace.generate(channels=1, messages=3000, days=30, thread_ratio=0, seed=14)
+    ch = ws.channel("chan-01")
+    old = ch.messages[5]                                # ~30 days old, far behind the window
+    ws.add_reply("chan-01", old["ts"])                  # recent reply: the thread is followed
+    h = Harness(ws)
+    h.sync()
+    ws.add_reply("chan-01", old["ts"])
+    h.client.calls.clear()
+    h.sync()
+    exact(h)
+    # 3,000 messages in 30 days: reading back would take 3 pages; one replies call is less
+    history = [p for m, p in h.client.calls if m == "conversations.history"]
+    assert len(history) == 1 and float(history[0]["oldest"]) > float(old["ts"])

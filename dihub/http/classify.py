@@ -97,6 +97,10 @@ def _rate_limit_verdict(status: int, message: str, headers: httpx.Headers, now: 
     elif q.exhausted and q.reset_at is not None:
         wait = max(0.0, q.reset_at - now) + ratelimit.RESET_MARGIN_S
         reason = reason or "quota exhausted"
+    elif status == 429 and q.reset_at is not None and q.reset_at > now:
+        # Jira may answer 429 with only X-RateLimit-Reset (ISO 8601): wait for it
+        wait = q.reset_at - now + ratelimit.RESET_MARGIN_S
+        reason = reason or "rate limited"
     elif secondary:
         return Verdict(RETRY, status, message, min_wait_s=SECONDARY_MIN_WAIT_S,
                        reason="secondary rate limit", rate_limited=True)

@@ -110,7 +110,11 @@ def test_issue_stream_drops_pull_requests_before_normalizing(token):
 
 
 def test_missing_token_says_how_to_log_in(monkeypatch):
+    import keyring
+    from keyring.backends import fail
+
     monkeypatch.delenv(ENV, raising=False)
+    keyring.set_keyring(fail.Keyring())     # restored by conftest's isolated_credentials
     data = Dataset.generate([REPO], commits_per_repo=5, prs_per_repo=0, issues_per_repo=0,
                             runs_per_repo=0)
     with GitHubSimulator(data) as sim:

@@ -26,8 +26,8 @@ import httpx
 
 from dihub.connectors.github.auth import GitHubAuth
 from dihub.engine.stream import Context
-from dihub.errors import PartitionSkipped
-from dihub.http import ETagCache, HttpAuthError, HttpClient, NotFound, Response, etag_key
+from dihub.errors import ConfigError, PartitionSkipped
+from dihub.http import HttpAuthError, HttpClient, NotFound, Response, etag_key
 from dihub.models import AuditEntry
 from dihub.timeutil import now_iso
 
@@ -111,10 +111,9 @@ class GitHubClient:
             self.not_modified += 1
         return resp
 
-    def cget(self, cache: ETagCache | dict[str, str], url: str, params: Any = None
-             ) -> Response:
-        """A conditional GET with the ETag `cache` holds for this URL (if any)."""
-        return self.get(url, params, etag=cache.get(self.key(url, params)))
+    def cget(self, etags: dict[str, str], url: str, params: Any = None) -> Response:
+        """A conditional GET with the ETag `etags` (SyncState.etags) holds for this URL."""
+        return self.get(url, params, etag=etags.get(self.key(url, params)))
 
     def key(self, url: str, params: Any = None) -> str:
         return etag_key(self.http.absolute_url(url), params)
@@ -215,7 +214,6 @@ def org_repos(ctx: Context, gh: GitHubClient, org: str) -> list[str]:
             pages.append({"key": key, "etag": resp.etag, "repos": page_names})
             names += page_names
     except NotFound:
-        from dihub.errors import ConfigError
         raise ConfigError(f"organization {org!r} not found, or the token cannot list its "
                           "repositories", key=f"sources.{ctx.source}.orgs",
                           hint="Check the name and that the token has `read:org`.") from None
@@ -228,8 +226,7 @@ def repo_partitions(ctx: Context) -> list[str]:
     stopped = ctx.extras.get(_AUTH_ERROR)
     if stopped is not None:
         raise _copy(stopped)
-    with _LOCK:
-        cached = ctx.extras.get(_PARTITIONS)
+    cached = ctx.extras.get(_PARTITIONS)
     if cached is not None:
         return list(cached)
     names = list(ctx.config.repos)

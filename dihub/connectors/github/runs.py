@@ -94,7 +94,9 @@ class _Pass:
                     if self.newest is None or created > self.newest:
                         self.newest = created
                 kept = [r for r in runs if not self.start or _created(r) >= self.start]
-                yield Page(self.expand(kept), raw_size=resp.size)
+                raw = resp.text if self.ctx.settings and \
+                    self.ctx.settings.store.raw_payloads.enabled else None
+                yield Page(self.expand(kept), raw_size=resp.size, raw_payload=raw)
             self.pages.append([oldest, has_next])
             self.page_etags.append((key, resp.etag))
             if not has_next or oldest is None or (self.boundary and oldest < self.boundary):

@@ -61,13 +61,15 @@ def _app():
     return app
 
 
-def _sim(outcomes) -> GitHubSimulator:
+def _sim(outcomes, api_prefix: str = "") -> GitHubSimulator:
     flow = DeviceFlow(outcomes, interval=1, client_id=CLIENT_ID, access_token=DEVICE_TOKEN)
-    return GitHubSimulator(small(), auth=TokenAuth({TOKEN: "octo-ci"}), device_flow=flow)
+    return GitHubSimulator(small(), auth=TokenAuth({TOKEN: "octo-ci"}), device_flow=flow,
+                           api_prefix=api_prefix)
 
 
 def test_device_flow_pending_slow_down_success_then_sync_status_logout(cli, tmp_path):
-    with _sim(["authorization_pending", "slow_down", "success"]) as sim:
+    """On an Enterprise Server layout: the API under /api/v3, the login on the web root."""
+    with _sim(["authorization_pending", "slow_down", "success"], "/api/v3") as sim:
         dihub = Dihub(tmp_path)
         config = dihub.write_config(github_config(sim.api_url, token_env=None,
                                                   extra=LOGIN_CONFIG))

@@ -75,7 +75,7 @@ def test_no_token_in_logs_audit_metrics_errors_or_the_store(tmp_path):
     faults = Faults(rate=0.2, seed=5, retry_after=0)
     with GitHubSimulator(small(), faults=faults, auth=token_auth, rate_limit=100_000) as sim:
         dihub = with_token(Dihub(tmp_path))
-        dihub.write_config(github_config(sim.api_url))
+        dihub.write_config(github_config(sim.api_url, raw_payloads=True))
         outputs = [dihub.run("-vv", "sync", "github", "--all", check_code=0)]
         sim.dataset.add_commit(REPOS[0])
         sim.script(r"/commits\?", ["401"])
@@ -94,6 +94,7 @@ def test_no_token_in_logs_audit_metrics_errors_or_the_store(tmp_path):
     texts = [p.stdout + p.stderr for p in outputs]
     entries = json.loads(outputs[3].stdout)
     assert any(e["action"] == "retry" for e in entries)
+    assert sum(bool(e.get("raw_payload")) for e in entries) >= 8      # kept in the store too
     assert any(e["outcome"] == "failed" and "401" in (e["error"] or "") for e in entries)
     assert any("Bad credentials" in t for t in texts) and any("DEBUG" in t for t in texts)
     for text in texts:

@@ -17,10 +17,14 @@ ENTITIES = ("commits", "pull_requests", "issues", "builds", "users")
 
 def github_config(base_url: str, repos: tuple[str, ...] | list[str] | None = REPOS, *,
                   source: str = "github", extra: str = "", http: str | None = None,
-                  token_env: str | None = TOKEN_ENV, batch_size: int = 1000) -> str:
+                  token_env: str | None = TOKEN_ENV, batch_size: int = 1000,
+                  raw_payloads: bool = False) -> str:
     """A dihub.yaml for one GitHub source. `extra` lines go under the source (indented)."""
     http = http or "  retry: {attempts: 5, backoff_s: [0, 0, 0, 0], jitter: 0}\n"
-    lines = [f"store:\n  batch_size: {batch_size}\n", f"http:\n{http}", "sources:\n",
+    store = f"store:\n  batch_size: {batch_size}\n"
+    if raw_payloads:
+        store += "  raw_payloads: {enabled: true}\n"
+    lines = [store, f"http:\n{http}", "sources:\n",
              f"  {source}:\n", "    connector: github\n", f"    base_url: {base_url}\n"]
     if repos:
         lines.append(f"    repos: [{', '.join(repos)}]\n")

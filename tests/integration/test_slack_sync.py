@@ -85,6 +85,9 @@ def test_no_message_text_is_stored_unless_store_text_is_true(dihub, tmp_path):
     texts = [t for t in ws.texts() if len(t) > 20]
     with SlackSimulator(ws) as sim:
         _setup(dihub, sim, extra="classify: [{tag: deploy_notification, bot_id: B0DEPLOY1}]")
+        # raw payloads on: they must not carry the text either
+        dihub.write_config(dihub.config.read_text().replace(
+            "store:\n", "store:\n  raw_payloads: {enabled: true}\n"))
         dihub.run("sync", "slack", check_code=0)
         store = dihub.store()
         events = list(store.iter_records("slack_events", "slack"))

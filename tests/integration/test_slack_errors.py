@@ -104,3 +104,19 @@ def test_a_rate_limit_longer_than_max_wait_exits_75_and_resumes(dihub):
         assert 0 < partial < ws.counts()["events"]
         dihub.run("sync", "slack", "messages", check_code=0)
         assert mismatches(dihub.store(), ws) == []
+
+
+def test_a_channel_type_without_its_read_scope_is_left_out_with_a_warning(dihub):
+    ws = _ws()
+    scopes = ("channels:read", "channels:history", "users:read")       # no groups:read
+    with SlackSimulator(ws, scopes=scopes) as sim:
+        _setup(dihub, sim)
+        proc = dihub.run("sync", "slack", "channels", "messages", check_code=0)
+        store = dihub.store()
+        assert {c["channel_id"] for c in store.iter_records("channels", "slack")} == {
+            "C00000001", "C00000002", "C00000004"}
+        assert store.count("slack_events", "slack") == ws.counts()["events"] - ws.channel(
+            "private-03").counts()["events"]
+        warnings = [e.error for e in store.query_audit(source="slack", outcome="warning")]
+    assert "groups:read" in proc.stderr
+    assert any("private_channel" in w and "groups:read" in w for w in warnings)

@@ -23,11 +23,13 @@ from dihub.connectors.slack.normalize import (
 )
 from dihub.engine.stream import Context, Page, Stream
 from dihub.errors import FatalError
-from dihub.models import SlackEvent, SyncState
-from dihub.timeutil import parse
+from dihub.models import AuditEntry, SlackEvent, SyncState
+from dihub.timeutil import now_iso, parse
 
 LIST_LIMIT = 999          # conversations.list: "a limit value under 1000"
 USERS_LIMIT = 200         # users.list: Slack recommends no more than 200
+LIST_SCOPES = {"channels:read": "public_channel", "groups:read": "private_channel",
+               "mpim:read": "mpim", "im:read": "im"}
 _CHANNELS = "slack.channels"
 _lock = threading.Lock()
 
@@ -40,24 +42,45 @@ def list_channels(ctx: Context, client: SlackClient | None = None) -> list[dict[
         cached = ctx.extras.get(_CHANNELS)
     if cached is not None:
         return cached
-    client = client or SlackClient.for_context(ctx)
     channels: list[dict[str, Any]] = []
-    for resp in client.pages("conversations.list", _list_params(ctx)):
+    for resp in _listing(ctx, client or SlackClient.for_context(ctx)):
         channels.extend(resp.data.get("channels") or [])
     with _lock:
         ctx.extras[_CHANNELS] = channels
     return channels
 
 
-def _list_params(ctx: Context) -> dict[str, Any]:
-    return {"types": ",".join(ctx.config.channel_types), "limit": LIST_LIMIT,
-            "exclude_archived": "false"}
+def _listing(ctx: Context, client: SlackClient) -> Iterator[Any]:
+    """The pages of conversations.list. A type whose read scope the app lacks (e.g.
+    groups:read for private channels) is dropped with a warning naming the scope, so
+    the other types still sync; if no type is left, the error stands."""
+    types = list(ctx.config.channel_types)
+    while True:
+        pages = 0
+        try:
+            for resp in client.pages("conversations.list", {
+                    "types": ",".join(types), "limit": LIST_LIMIT, "exclude_archived": "false"}):
+                pages += 1
+                yield resp
+            return
+        except MissingScope as err:
+            dropped = LIST_SCOPES.get(err.needed or "")
+            if pages or dropped not in types or len(types) == 1:
+                raise
+            types.remove(dropped)
+            message = (f"{ctx.source}: not listing {dropped} channels: the Slack app lacks "
+                       f"the {err.needed} scope (add it and reinstall the app to sync them)")
+            ctx.log.warning(message)
+            if ctx.audit is not None:
+                ctx.audit(AuditEntry(run_id=ctx.run_id, source=ctx.source, entity="channels",
+                                     action="list", outcome="warning", timestamp=now_iso(),
+                                     error=message, detail={"needed": err.needed}))
 
 
 def channel_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
     client = SlackClient.for_context(ctx)
     channels: list[dict[str, Any]] = []
-    for resp in client.pages("conversations.list", _list_params(ctx)):
+    for resp in _listing(ctx, client):
         items = resp.data.get("channels") or []
         channels.extend(items)
         yield Page(items, raw_size=resp.size)

@@ -21,11 +21,16 @@ class Run:
 
 
 # Runs the dihub CLI and, at exit, reports the peak RSS of the dihub process itself
-# apart from its children (git log holds the commit graph in its own memory).
+# apart from its children (git log holds the commit graph in its own memory). VmHWM
+# belongs to the process's own memory map, so unlike ru_maxrss it does not start
+# from the parent's high-water mark after fork.
 _WRAPPER = (
-    "import atexit, resource, sys\n"
-    "atexit.register(lambda: print('dihub-rss-kib', "
-    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
+    "import atexit, re, sys\n"
+    "def _hwm():\n"
+    "    text = open('/proc/self/status').read()\n"
+    "    print('dihub-rss-kib', re.search(r'VmHWM:\\s+(\\d+)', text).group(1), "
+    "file=sys.stderr)\n"
+    "atexit.register(_hwm)\n"
     "sys.argv = ['dihub', *sys.argv[1:]]\n"
     "from dihub.cli.app import main\n"
     "main()\n"

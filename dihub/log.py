@@ -44,5 +44,8 @@ def setup(verbosity: int = 0, quiet: bool = False, fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-    # httpx logs every request at INFO; keep it for -vv only.
-    logging.getLogger("httpx").setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
+    # httpx logs every request at INFO; show those lines with -vv only.
+    http_log = logging.getLogger("httpx")
+    http_log.handlers[:] = [handler]
+    http_log.propagate = False
+    http_log.setLevel(logging.INFO if verbosity > 1 else logging.WARNING)

@@ -41,7 +41,9 @@ def err_console():
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def print_error(err: Exception) -> None:
+def print_error(err: Exception, label: str | None = None) -> None:
+    from rich.markup import escape
+
     from dihub.errors import DihubError
 
     text = str(err)
@@ -53,11 +55,14 @@ def print_error(err: Exception) -> None:
         hint = redact(hint) if hint else hint
     except ImportError:
         pass
-    label = "error" if not isinstance(err, DihubError) or err.exit_code != 75 else "temporary"
+    if label is None:
+        temporary = isinstance(err, DihubError) and err.exit_code == 75
+        label = "temporary" if temporary else "error"
+    colour = "red" if label == "error" else "yellow"
     console = err_console()
-    console.print(f"[bold red]{label}:[/] {text}", markup=True, highlight=False)
+    console.print(f"[bold {colour}]{label}:[/] {escape(text)}", markup=True, highlight=False)
     if hint:
-        console.print(f"[dim]hint:[/] {hint}", markup=True, highlight=False)
+        console.print(f"[dim]hint:[/] {escape(hint)}", markup=True, highlight=False)
 
 
 def handles_errors(fn):

@@ -28,7 +28,7 @@ def print_summary(results, *, run_id: str, dry_run: bool, quiet: bool) -> None:
     for r in results:
         if r.error is not None and str(r.error) not in shown_errors:
             shown_errors.add(str(r.error))
-            print_error(r.error)
+            print_error(r.error, label="warning" if r.outcome == "skipped" else None)
     if quiet:
         return
     total = sum(r.records for r in results)

@@ -114,7 +114,12 @@ class Runner:
             partitions = stream.partitions(ctx)
         except DihubError as err:
             results = [PartitionResult(self.source, stream.name, "*", "failed", error=err)]
-            self._audit_result(stream, results[0])
+            if not self.options.dry_run:
+                self._audit_result(stream, results[0])
+                for st in self.store.list_states(self.source):
+                    if st.stream == stream.name:   # `status` must not keep saying "ok"
+                        st.status, st.error = "failed", str(err)
+                        self.store.put_state(st)
         else:
             workers = max(1, min(self.options.concurrency, len(partitions)))
             if workers == 1:
@@ -251,6 +256,7 @@ class Runner:
                                                error=str(err)))
                         continue
                     result.records += 1
+                page.items = []      # normalized: the raw items need not wait for the write
                 if opts.raw_payloads and page.raw_payload is not None and not dry:
                     self.audit(self._entry(stream, partition, "page", "ok",
                                            records=len(page.items),

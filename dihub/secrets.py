@@ -74,6 +74,22 @@ def get_secret(source: str, name: str = "token", env_var: str | None = None) -> 
     return None
 
 
+def require_secret(source: str, name: str = "token", env_var: str | None = None, *,
+                   what: str = "token", how: str = "") -> str:
+    """The secret's value, or an AuthError saying how to provide it.
+
+    `what` names it in the message ("GitHub token"); `how` follows `dihub auth <source>`
+    in the hint (e.g. " to store a bot token (xoxb-...)").
+    """
+    found = get_secret(source, name, env_var=env_var)
+    if found is not None:
+        return found.value
+    also = (f"set {env_var}" if env_var else
+            "set `token_env` in the source config to a variable holding it")
+    raise AuthError(f"no {what} for source '{source}'",
+                    hint=f"run `dihub auth {source}`{how} or {also}")
+
+
 def set_secret(source: str, name: str, value: str, allow_file: bool = False) -> str:
     """Store a secret; return where it went ("keyring" or "file").
 

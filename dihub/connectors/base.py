@@ -13,12 +13,27 @@ under `sources.<name>` except `connector`); `streams` lists what it can sync.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from dihub.config import HttpSettings
 from dihub.engine.stream import Stream
+from dihub.timeutil import to_iso
+
+
+def parse_start_date(value: Any) -> str | None:
+    """A `start_date` as YAML gives it (a date, a datetime or a string) in the stored
+    timestamp format; for connector configs' `mode="before"` validators."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime | date | str):
+        try:
+            return to_iso(value)
+        except ValueError:
+            pass
+    raise ValueError("must be a date (2024-01-01) or an ISO 8601 time")
 
 
 class SourceConfig(BaseModel):

@@ -7,6 +7,7 @@ governor.py (rate limits), breaker.py (persisted circuit breaker), conditional.p
 (ETags), classify.py (what a status means), redact.py (secrets), errors.py.
 """
 
+from dihub.http.auth import BearerAuth
 from dihub.http.breaker import CircuitBreaker, MemoryMetaStore, breaker_key
 from dihub.http.client import USER_AGENT, HttpClient, Response, make_httpx_client
 from dihub.http.conditional import ETagCache, conditional_get, etag_key
@@ -28,7 +29,7 @@ from dihub.http.redact import (
 )
 
 __all__ = [
-    "SLACK_MIN_INTERVAL_S", "USER_AGENT", "CircuitBreaker", "ETagCache", "Governor",
+    "SLACK_MIN_INTERVAL_S", "USER_AGENT", "BearerAuth", "CircuitBreaker", "ETagCache", "Governor",
     "HttpAuthError", "HttpClient", "HttpErrorInfo", "HttpFatalError", "HttpRateLimited",
     "HttpRetriableError", "MemoryMetaStore", "NotFound", "RedactingFilter", "Response",
     "breaker_key", "conditional_get", "etag_key", "install_log_redaction",

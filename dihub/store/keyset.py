@@ -16,7 +16,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -150,3 +150,14 @@ def lease_name(source: str, stream: str, partition: str) -> str:
 def cutoff(now: str, days: float) -> str:
     """The timestamp `days` before `now`: entries strictly older are past retention."""
     return to_iso(parse(now) - timedelta(days=days))
+
+
+def iter_pages(store, entity: str, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every record matching `query`, read one keyset page at a time (flat memory)."""
+    cursor = None
+    while True:
+        page = store.query(entity, cursor=cursor, limit=DEFAULT_PAGE_SIZE, **query)
+        yield from page.records
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

@@ -29,6 +29,7 @@ from dihub.store.keyset import (
     decode_cursor,
     encode_cursor,
     is_unchanged,
+    iter_pages,
     lease_name,
     lease_until,
     prepare_batch,
@@ -236,14 +237,8 @@ class SQLiteStore:
     def iter_records(self, entity: str, source: str | None = None, since: str | None = None,
                      until: str | None = None,
                      filters: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        cursor = None
-        while True:
-            page = self.query(entity, source=source, since=since, until=until, filters=filters,
-                              cursor=cursor, limit=DEFAULT_PAGE_SIZE)
-            yield from page.records
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return iter_pages(self, entity, source=source, since=since, until=until,
+                          filters=filters)
 
     def count(self, entity: str, source: str | None = None) -> int:
         check_entity(entity)

@@ -176,14 +176,8 @@ class GitHubAuth:
         return secrets.delete_secret(source, TOKEN_NAME)
 
     def token(self, source: str, config: Any) -> str:
-        token_env = getattr(config, "token_env", None)
-        found = secrets.get_secret(source, TOKEN_NAME, env_var=token_env)
-        if found is None:
-            also = f"set {token_env}" if token_env else \
-                "set `token_env` in the source config to a variable holding a token"
-            raise AuthError(f"no GitHub token for source '{source}'",
-                            hint=f"run `dihub auth {source}` or {also}")
-        return found.value
+        return secrets.require_secret(source, TOKEN_NAME, getattr(config, "token_env", None),
+                                      what="GitHub token")
 
 
 # ---------------------------------------------------------------- helpers

@@ -22,12 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from dihub.connectors.github.auth import GitHubAuth
 from dihub.engine.stream import Context
 from dihub.errors import ConfigError, PartitionSkipped
-from dihub.http import HttpAuthError, HttpClient, NotFound, Response, etag_key
+from dihub.http import BearerAuth, HttpAuthError, HttpClient, NotFound, Response, etag_key
 from dihub.models import AuditEntry
 from dihub.timeutil import now_iso
 
@@ -36,20 +34,6 @@ API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": 
 _LOCK = threading.Lock()
 _HTTP, _AUTH_ERROR, _PARTITIONS, _REPOS = ("github.http", "github.auth_error",
                                            "github.partitions", "github.repos")
-
-
-class BearerToken(httpx.Auth):
-    """`Authorization: Bearer <token>`; the token never shows in a repr."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request):
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerToken(****)"
 
 
 def _auth_hint(ctx: Context) -> str:
@@ -71,7 +55,7 @@ def _base_client(ctx: Context) -> HttpClient:
             settings = ctx.config.http or getattr(ctx.settings, "http", None)
             client = HttpClient(
                 ctx.config.base_url, source=ctx.source, settings=settings, counters=None,
-                audit=ctx.audit, run_id=ctx.run_id, auth=BearerToken(token), store=ctx.store,
+                audit=ctx.audit, run_id=ctx.run_id, auth=BearerAuth(token), store=ctx.store,
                 rate_limit_style="github", headers=API_HEADERS, auth_hint=_auth_hint(ctx))
             ctx.extras[_HTTP] = client
         return client

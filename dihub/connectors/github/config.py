@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from dihub.connectors.base import SourceConfig
-from dihub.timeutil import to_iso
+from dihub.connectors.base import SourceConfig, parse_start_date
 
 STREAM_NAMES = ("commits", "pull_requests", "issues", "workflow_runs")
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -53,17 +50,8 @@ class GitHubConfig(SourceConfig):
                 raise ValueError(f"{name!r} is not an organization login")
         return [n.strip() for n in v]
 
-    @field_validator("start_date", mode="before")
-    @classmethod
-    def _start(cls, v: Any) -> str | None:
-        if v is None or v == "":
-            return None
-        if isinstance(v, datetime | date | str):
-            try:
-                return to_iso(v)
-            except ValueError:
-                pass
-        raise ValueError("must be a date (2024-01-01) or an ISO 8601 time")
+    _start = field_validator("start_date", mode="before")(
+        classmethod(lambda cls, v: parse_start_date(v)))
 
     @field_validator("streams")
     @classmethod

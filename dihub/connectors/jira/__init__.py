@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from dihub.connectors.base import Connector, SourceConfig
+from dihub.connectors.base import Connector, SourceConfig, parse_start_date
 from dihub.connectors.jira.auth import JiraAuth
 from dihub.connectors.jira.streams import issues, sprints, users
-from dihub.timeutil import parse
 
 CLOUD_HOST_SUFFIXES = (".atlassian.net", ".jira.com", ".atlassian-us-gov-mod.net")
 
@@ -58,16 +57,8 @@ class JiraConfig(SourceConfig):
                              "Europe/Berlin or UTC)") from None
         return v
 
-    @field_validator("start_date")
-    @classmethod
-    def _date(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            parse(str(v))
-        except ValueError:
-            raise ValueError("must be a date (2026-01-01) or ISO 8601 time") from None
-        return str(v)
+    _start = field_validator("start_date", mode="before")(
+        classmethod(lambda cls, v: parse_start_date(v)))
 
     @field_validator("projects")
     @classmethod

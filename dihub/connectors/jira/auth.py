@@ -18,25 +18,12 @@ import httpx
 
 from dihub import secrets
 from dihub.errors import AuthError, DihubError, TemporaryError
+from dihub.http.auth import BearerAuth
 
 TOKEN, EMAIL = "token", "email"
 API_TOKENS_URL = "https://id.atlassian.com/manage-profile/security/api-tokens"
 
 Prompt = Callable[..., str]
-
-
-class BearerAuth(httpx.Auth):
-    """`Authorization: Bearer <PAT>` (Jira Data Center personal access tokens)."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request):
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(****)"
 
 
 def login_hint(source: str, config: Any) -> str:

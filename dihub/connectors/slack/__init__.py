@@ -8,17 +8,15 @@ to old threads, edits and deletions inside the `lookback_days` window.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from dihub.connectors.base import Connector, SourceConfig
+from dihub.connectors.base import Connector, SourceConfig, parse_start_date
 from dihub.connectors.slack.auth import SlackAuth
 from dihub.connectors.slack.classify import Classifier, ClassifierRuleError
 from dihub.connectors.slack.client import DEFAULT_BASE_URL
 from dihub.connectors.slack.streams import channels, messages, users
-from dihub.timeutil import to_iso
 
 CHANNEL_TYPES = ("public_channel", "private_channel", "mpim", "im")
 
@@ -59,17 +57,8 @@ class SlackConfig(SourceConfig):
             v = [c.strip() for c in v.split(",") if c.strip()]
         return v
 
-    @field_validator("start_date", mode="before")
-    @classmethod
-    def _start(cls, v: Any) -> Any:
-        if v is None or v == "":
-            return None
-        if isinstance(v, datetime | date | str):
-            try:
-                return to_iso(v)
-            except ValueError:
-                raise ValueError(f"not an ISO date or timestamp: {v!r}") from None
-        raise ValueError("must be a date such as 2024-01-01")
+    _start = field_validator("start_date", mode="before")(
+        classmethod(lambda cls, v: parse_start_date(v)))
 
     @field_validator("min_interval_s")
     @classmethod

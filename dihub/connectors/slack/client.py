@@ -15,31 +15,14 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import httpx
-
 from dihub import secrets
 from dihub.connectors.slack.errors import error_from_response
-from dihub.errors import AuthError
-from dihub.http import SLACK_MIN_INTERVAL_S, HttpClient, Response
+from dihub.http import SLACK_MIN_INTERVAL_S, BearerAuth, HttpClient, Response
 
 DEFAULT_BASE_URL = "https://slack.com/api"
 TOKEN_NAME = "token"
 _SHARED = "slack.http"
 _lock = threading.Lock()
-
-
-class BearerAuth(httpx.Auth):
-    """`Authorization: Bearer <token>`; the HttpClient only sends it to the base URL."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request):
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(****)"
 
 
 def method_intervals(overrides: Mapping[str, float] | None) -> dict[str, float]:
@@ -55,15 +38,8 @@ def method_intervals(overrides: Mapping[str, float] | None) -> dict[str, float]:
 
 def token_for(source: str, config: Any) -> str:
     """The bot token: the variable named by `token_env`, else the keyring login."""
-    token_env = getattr(config, "token_env", None)
-    found = secrets.get_secret(source, TOKEN_NAME, env_var=token_env)
-    if found is None:
-        also = f"set {token_env}" if token_env else \
-            "set `token_env` in the source config to a variable holding the token"
-        raise AuthError(f"no Slack token for source '{source}'",
-                        hint=f"Run `dihub auth {source}` to store a bot token (xoxb-...), "
-                             f"or {also}.")
-    return found.value
+    return secrets.require_secret(source, TOKEN_NAME, getattr(config, "token_env", None),
+                                  what="Slack token", how=" to store a bot token (xoxb-...)")
 
 
 def auth_hint(source: str, config: Any) -> str:

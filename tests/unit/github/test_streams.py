@@ -6,13 +6,13 @@ import pytest
 
 from dihub.config import Settings
 from dihub.connectors.github import GitHubConfig, connector
-from dihub.connectors.github.client import BearerToken
 from dihub.connectors.github.commits import next_since
 from dihub.connectors.github.runs import _boundary
 from dihub.connectors.github.updated import _earliest
 from dihub.engine.counters import Counters
 from dihub.engine.stream import Context
 from dihub.errors import AuthError
+from dihub.http import BearerAuth
 from dihub.models import SyncState
 from tests.simulators.github import Dataset, GitHubSimulator
 
@@ -143,7 +143,7 @@ def test_runs_boundary_and_earliest_cursor():
 
 
 def test_bearer_token_never_shows_in_a_repr():
-    assert "secret" not in repr(BearerToken("secret-value-123"))
+    assert "secret" not in repr(BearerAuth("secret-value-123"))
 
 
 @pytest.mark.parametrize("body, problem", [

@@ -1,0 +1,19 @@
+"""Token authentication for httpx that never shows the token in a repr."""
+
+from __future__ import annotations
+
+import httpx
+
+
+class BearerAuth(httpx.Auth):
+    """`Authorization: Bearer <token>` (GitHub tokens, Slack bot tokens, Jira PATs)."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request):
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(****)"

@@ -7,7 +7,9 @@ The simulator (the server's `sim` attribute) provides:
 
 `SimHandler` renders the Reply (status, headers, JSON/bytes body; a `truncated` fault
 cuts the body in half with a matching Content-Length). `SimulatorServer` is the
-lifecycle (start/stop, `with`, port, base_url) and the scripted-response list.
+lifecycle (start/stop, `with`, port, base_url), the scripted-response list, the fault
+step every request goes through and the statistics; a simulator subclasses it and
+supplies its routes (`route_of`, `respond`) and its canned fault bodies (`fault_reply`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
+
+from .faults import PASS, Faults, Script, scripted_reply
+from .reply import Reply
+from .stats import Record, Stats
 
 HOST = "127.0.0.1"
 
@@ -30,25 +37,8 @@ class SimHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:   # quiet
         pass
 
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_HEAD(self) -> None:
-        self._serve("HEAD")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_PATCH(self) -> None:
-        self._serve("PATCH")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    def _serve(self, method: str) -> None:
+    def _serve(self) -> None:
+        method = self.command
         sim = self.server.sim                           # type: ignore[attr-defined]
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
@@ -71,6 +61,9 @@ class SimHandler(BaseHTTPRequestHandler):
         if method != "HEAD" and reply.status != 304:
             self.wfile.write(body)
 
+    # every method goes to the simulator (self.command is "GET", "POST", ...)
+    do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
 
 def body_bytes(reply: Any) -> bytes:
     if reply.body is None:
@@ -83,18 +76,27 @@ def body_bytes(reply: Any) -> bytes:
 
 
 class SimulatorServer:
-    """Lifecycle and scripts for a simulator; subclasses implement `handle` and `stats`."""
+    """Lifecycle, scripts, faults and stats of a simulator.
+
+    Order of checks for a request: scripted response → random fault (`faults`) → the
+    subclass's `respond`. A subclass provides `route_of(path)` (the route template in
+    stats), `fault_reply(kind)` (its body of a fault kind) and `respond(rec, raw)`, and
+    may override `finish(reply, rec)` (last touches, e.g. headers every reply carries).
+    """
 
     handler: type[SimHandler] = SimHandler
     thread_name = "simulator"
 
-    def __init__(self, port: int = 0):
-        self.scripts: list[Any] = []          # tests.simulators.github.faults.Script
+    def __init__(self, port: int = 0, faults: Faults | None = None):
+        self.faults = faults
+        self.stats = Stats()
+        self.scripts: list[Script] = []
         self._scripts_lock = threading.Lock()
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
+    # -- lifecycle ---------------------------------------------------------------------
     def start(self):
         httpd = ThreadingHTTPServer((HOST, self._port), self.handler)
         httpd.daemon_threads = True
@@ -130,12 +132,12 @@ class SimulatorServer:
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    # -- test controls -------------------------------------------------------------------
     def script(self, path_regex: str, responses: list[str | dict[str, Any]],
-               method: str | None = None):
-        """Force the next responses for requests whose path+query matches `path_regex`
-        (fault kinds, "pass", or dicts {status, body, headers}); earlier scripts win."""
-        from tests.simulators.github.faults import Script  # not at import: github imports us
-
+               method: str | None = None) -> Script:
+        """Force the next responses for requests whose path+query matches `path_regex`:
+        fault kinds ("502", "401", "429", "drop", "truncated", ...), "pass", or dicts
+        {status, body, headers}. Earlier scripts win when several match."""
         item = Script(path_regex, responses, method)
         with self._scripts_lock:
             self.scripts.append(item)
@@ -152,3 +154,51 @@ class SimulatorServer:
                 if taken is not None:
                     return taken
         return None
+
+    # -- request handling (called from handler threads) -----------------------------------
+    def handle(self, method: str, target: str, headers: dict[str, str],
+               raw: bytes) -> tuple[Reply | None, Record]:
+        """The reply for one request (None = drop the connection) and its record."""
+        split = urlsplit(target)
+        return self.answer(method, target, split.path or "/", split.query, headers, raw)
+
+    def answer(self, method: str, target: str, path: str, query: str,
+               headers: dict[str, str], raw: bytes) -> tuple[Reply | None, Record]:
+        """`handle` once the target is split (a subclass may rewrite it before)."""
+        rec = Record(method, path, query, self.route_of(path), None, None, False, headers)
+        scripted = self.scripted(method, target)
+        fault, reply = None, None
+        if isinstance(scripted, dict):
+            reply = scripted_reply(scripted)
+        elif scripted is not None and scripted != PASS:
+            fault = scripted
+        elif scripted is None and self.faults is not None:
+            fault = self.faults.decide(method, path, target)
+        rec.fault = reply.fault if reply else fault
+        if fault == "drop":
+            return None, rec
+        if fault is not None and fault != "truncated":
+            reply = self.fault_reply(fault)
+        if reply is None:               # rec.fault is None or "truncated"
+            reply = self.respond(rec, raw)
+        if fault == "truncated" and reply.status == 200:
+            reply.fault = "truncated"
+        rec.status = reply.status
+        self.finish(reply, rec)
+        return reply, rec
+
+    def route_of(self, path: str) -> str:
+        """The route template of a path, for stats."""
+        return path
+
+    def fault_reply(self, kind: str) -> Reply:
+        """The simulator's response of a fault kind other than "drop" and "truncated"."""
+        raise NotImplementedError
+
+    def respond(self, rec: Record, raw: bytes) -> Reply:
+        """The simulator's own answer to a request that no script or fault took over
+        (`rec` holds the method, path, query, headers and a "truncated" fault)."""
+        raise NotImplementedError
+
+    def finish(self, reply: Reply, rec: Record) -> None:
+        """Last touches on every reply that goes out (rec.status is set)."""

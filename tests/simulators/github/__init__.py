@@ -9,10 +9,10 @@
 See tests/simulators/README.md.
 """
 
+from ..common.faults import KINDS as FAULT_KINDS
+from ..common.faults import PASS, Faults, Script
 from .auth import DeviceFlow, TokenAuth
 from .data import Dataset, RepoData
-from .faults import KINDS as FAULT_KINDS
-from .faults import PASS, Faults, Script
 from .server import GitHubSimulator
 
 __all__ = ["Dataset", "DeviceFlow", "FAULT_KINDS", "Faults", "GitHubSimulator", "PASS",

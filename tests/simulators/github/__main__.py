@@ -17,9 +17,9 @@ import sys
 import threading
 from pathlib import Path
 
+from ..common.faults import RANDOM_KINDS, Faults
 from .auth import TokenAuth
 from .data import Dataset
-from .faults import RANDOM_KINDS, Faults
 from .server import GitHubSimulator
 
 

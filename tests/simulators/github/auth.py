@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from ..common import Reply
 from . import fixtures
-from .common import Reply, error_body
+from .common import error_body
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5

@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 API = "https://api.github.com"      # URLs in generated bodies; the server swaps in its base
 WEB = "https://github.com"
@@ -70,15 +68,3 @@ class QueryError(Exception):
         super().__init__(message)
         self.status = status
         self.body = {**error_body(message, status), **extra}
-
-
-@dataclass
-class Reply:
-    """One response before rendering. `body`: JSON-able, bytes/str sent as-is, or None."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json; charset=utf-8"
-    fault: str | None = None           # the injected fault that produced it, if any
-    exhausted: bool = False            # a primary-limit 403: headers say remaining 0

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..common import Reply
 from . import fixtures, query
-from .common import API, QueryError, Reply, error_body
+from .common import API, QueryError, error_body
 from .data import Dataset, RepoData
 from .query import Params
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..common.server import HOST, SimHandler, body_bytes
+from ..common import Faults, Record, Reply, SimHandler, SimulatorServer
 from . import fixtures, routes
 from .auth import DeviceFlow, TokenAuth, bearer, oauth_params
-from .common import API, Reply, error_body
+from .common import API, error_body
 from .data import Dataset
-from .faults import PASS, Faults, Script, fault_reply, scripted_reply
+from .faults import fault_reply
 from .query import Params
-from .state import Quota, Record, Stats
+from .state import Quota
 
 API_HEADERS = {
     "x-github-api-version-selected": "2022-11-28",
@@ -35,7 +33,11 @@ API_HEADERS = {
 }
 
 
-class GitHubSimulator:
+class _Handler(SimHandler):
+    server_version = "GitHub.com"
+
+
+class GitHubSimulator(SimulatorServer):
     """`with GitHubSimulator(dataset) as sim: httpx.get(sim.base_url + "/rate_limit")`.
 
     dataset      the Dataset served (mutable: `sim.dataset.add_commit(...)` etc.)
@@ -48,102 +50,42 @@ class GitHubSimulator:
     port         0 = an ephemeral port
     api_prefix   serve the API under this path, like GitHub Enterprise Server's "/api/v3"
                  (`sim.api_url`); /login/... stays at the root (the web host)
+
+    `sim.base_url` is the API root and the web root for /login/... (web_base of
+    http://127.0.0.1:N).
     """
+
+    handler = _Handler
+    thread_name = "github-sim"
 
     def __init__(self, dataset: Dataset, faults: Faults | None = None, rate_limit: int = 5000,
                  *, auth: TokenAuth | None = None,
                  device_flow: DeviceFlow | list[str] | tuple[str, ...] | None = None,
                  retry_after: float = 1, rate_window_s: float = 3600, port: int = 0,
                  scopes: str = "repo, read:org", api_prefix: str = ""):
+        super().__init__(port, faults)
         self.dataset = dataset
         self.api_prefix = api_prefix.rstrip("/")
-        self.faults = faults
         self.quota = Quota(rate_limit, rate_window_s)
         self.auth = auth
         self.retry_after = faults.retry_after if faults else retry_after
         self.scopes = scopes
-        self.stats = Stats()
-        self.scripts: list[Script] = []
-        self._scripts_lock = threading.Lock()
         self._request_ids = iter(range(1, 1 << 62))
         if device_flow is None or isinstance(device_flow, list | tuple):
             device_flow = DeviceFlow(device_flow or ("success",))
         self.device_flow = device_flow
         if device_flow.on_token is None and auth is not None:
             device_flow.on_token = auth.add
-        self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> GitHubSimulator:
-        httpd = ThreadingHTTPServer((HOST, self._port), _Handler)
-        httpd.daemon_threads = True
-        httpd.sim = self                                    # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="github-sim",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> GitHubSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("the simulator is not running (use `with` or start())")
-        return self._httpd.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        """API root, and the web root for /login/... (web_base of http://127.0.0.1:N)."""
-        return f"http://{HOST}:{self.port}"
 
     @property
     def api_url(self) -> str:
         """The API root: base_url plus `api_prefix` (the same as base_url without one)."""
         return self.base_url + self.api_prefix
 
-    # -- test controls -------------------------------------------------------------------
-    def script(self, path_regex: str, responses: list[str | dict[str, Any]],
-               method: str | None = None) -> Script:
-        """Force the next responses for requests whose path+query matches `path_regex`:
-        fault kinds ("502", "401", "429", "drop", "truncated", ...), "pass", or dicts
-        {status, body, headers}. Earlier scripts win when several match."""
-        item = Script(path_regex, responses, method)
-        with self._scripts_lock:
-            self.scripts.append(item)
-        return item
-
-    def clear_scripts(self) -> None:
-        with self._scripts_lock:
-            self.scripts.clear()
-
-    def _scripted(self, method: str, target: str) -> str | dict[str, Any] | None:
-        with self._scripts_lock:
-            for item in self.scripts:
-                taken = item.take(method, target)
-                if taken is not None:
-                    return taken
-        return None
-
     # -- request handling (called from handler threads) -----------------------------------
     def handle(self, method: str, target: str, headers: dict[str, str],
                raw: bytes) -> tuple[Reply | None, Record]:
-        """The reply for one request (None = drop the connection) and its record."""
+        """Under an `api_prefix`, only paths below it (served without it) and /login/."""
         split = urlsplit(target)
         path = split.path or "/"
         if self.api_prefix and not path.startswith("/login/"):
@@ -152,34 +94,24 @@ class GitHubSimulator:
                 return Reply(404, error_body("Not Found", 404)), rec
             path = path[len(self.api_prefix):] or "/"
             target = target[len(self.api_prefix):]
-        route = routes.route_of(path)
-        rec = Record(method, path, split.query, route, None, None, False, headers)
-        scripted = self._scripted(method, target)
-        fault = None
-        reply: Reply | None = None
-        if isinstance(scripted, dict):
-            reply = scripted_reply(scripted)
-        elif scripted is not None and scripted != PASS:
-            fault = scripted
-        elif scripted is None and self.faults is not None:
-            fault = self.faults.decide(method, path, target)
-        rec.fault = reply.fault if reply else fault
-        if fault == "drop":
-            return None, rec
-        if fault is not None and fault != "truncated":
-            reply = fault_reply(fault, self.retry_after)
-        if reply is None:
-            if path.startswith("/login/"):
-                reply = self._oauth(method, path, split.query, headers, raw)
-            else:
-                reply, rec.spent = self._api(method, path, split.query, headers,
-                                             charge=fault is None)
-        if fault == "truncated" and reply.status == 200:
-            reply.fault = "truncated"
-        if not path.startswith("/login/"):
-            self._decorate(reply, headers)
-        rec.status = reply.status
-        return reply, rec
+        return self.answer(method, target, path, split.query, headers, raw)
+
+    def route_of(self, path: str) -> str:
+        return routes.route_of(path)
+
+    def fault_reply(self, kind: str) -> Reply:
+        return fault_reply(kind, self.retry_after)
+
+    def respond(self, rec: Record, raw: bytes) -> Reply:
+        if rec.path.startswith("/login/"):
+            return self._oauth(rec.method, rec.path, rec.query, rec.headers, raw)
+        reply, rec.spent = self._api(rec.method, rec.path, rec.query, rec.headers,
+                                     charge=rec.fault is None)
+        return reply
+
+    def finish(self, reply: Reply, rec: Record) -> None:
+        if not rec.path.startswith("/login/"):
+            self._decorate(reply, rec.headers)
 
     def _oauth(self, method: str, path: str, query: str, headers: dict[str, str],
                raw: bytes) -> Reply:
@@ -253,10 +185,3 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 def _keep(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k == "link"}
-
-
-class _Handler(SimHandler):
-    server_version = "GitHub.com"
-
-
-_body_bytes = body_bytes

@@ -27,7 +27,7 @@ import threading
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
-from tests.simulators.github.common import Reply
+from tests.simulators.common import Reply
 
 from .data import Dataset
 from .server import Credentials, JiraSimulator, jira_faults

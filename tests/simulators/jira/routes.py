@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tests.simulators.github.common import Reply
+from tests.simulators.common import Reply
 
 from . import fixtures as fx
 from . import jql

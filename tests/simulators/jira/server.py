@@ -18,10 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.simulators.common import SimHandler, SimulatorServer
-from tests.simulators.github.common import Reply
-from tests.simulators.github.faults import PASS, Faults, scripted_reply
-from tests.simulators.github.state import Record, Stats
+from tests.simulators.common import Faults, Record, Reply, SimHandler, SimulatorServer
 
 from . import fixtures as fx
 from . import routes
@@ -128,13 +125,11 @@ class JiraSimulator(SimulatorServer):
     def __init__(self, dataset: Dataset, *, credentials: Credentials | None = None,
                  faults: Faults | None = None, rate_limit: RateLimit | None = None,
                  embed_max: int = 40, port: int = 0):
-        super().__init__(port)
+        super().__init__(port, faults)
         self.dataset = dataset
         self.credentials = credentials
-        self.faults = faults
         self.rate_limit = rate_limit
         self.embed_max = embed_max
-        self.stats = Stats()
         # called with each Record once its reply is ready (e.g. to edit data between pages)
         self.after_request: Callable[[Record], None] | None = None
         # (method, path, query) -> Reply for /_sim/ paths (see __main__.py); None: no such paths
@@ -149,35 +144,29 @@ class JiraSimulator(SimulatorServer):
 
     def handle(self, method: str, target: str, headers: dict[str, str],
                raw: bytes) -> tuple[Reply | None, Record]:
+        """/_sim/ paths go to `control` (when set), before any script or fault."""
         split = urlsplit(target)
         path = split.path or "/"
-        rec = Record(method, path, split.query, routes.route_of(path), None, None, False,
-                     headers)
         if self.control is not None and path.startswith("/_sim/"):
+            rec = Record(method, path, split.query, self.route_of(path), None, None, False,
+                         headers)
             reply = self.control(method, path, split.query)
             rec.status = reply.status
             return reply, rec
-        scripted = self.scripted(method, target)
-        fault, reply = None, None
-        if isinstance(scripted, dict):
-            reply = scripted_reply(scripted)
-        elif scripted is not None and scripted != PASS:
-            fault = scripted
-        elif scripted is None and self.faults is not None:
-            fault = self.faults.decide(method, path, target)
-        rec.fault = reply.fault if reply else fault
-        if fault == "drop":
-            return None, rec
-        if fault is not None and fault != "truncated":
-            reply = fault_reply(fault, self.faults.retry_after if self.faults else 0)
-        if reply is None:
-            reply = self._api(method, path, split.query, headers)
-        if fault == "truncated" and reply.status == 200:
-            reply.fault = "truncated"
-        rec.status = reply.status
+        return self.answer(method, target, path, split.query, headers, raw)
+
+    def route_of(self, path: str) -> str:
+        return routes.route_of(path)
+
+    def fault_reply(self, kind: str) -> Reply:
+        return fault_reply(kind, self.faults.retry_after if self.faults else 0)
+
+    def respond(self, rec: Record, raw: bytes) -> Reply:
+        return self._api(rec.method, rec.path, rec.query, rec.headers)
+
+    def finish(self, reply: Reply, rec: Record) -> None:
         if self.after_request is not None:
             self.after_request(rec)
-        return reply, rec
 
     def _api(self, method: str, path: str, query: str, headers: dict[str, str]) -> Reply:
         ds = self.dataset

@@ -17,13 +17,9 @@ import threading
 import time
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-from tests.simulators.github.common import Reply
-from tests.simulators.github.faults import PASS, Faults, Script, scripted_reply
-from tests.simulators.github.state import Record, Stats
-
-from ..common import SimHandler, SimulatorServer
+from ..common import Faults, Record, Reply, Script, SimHandler, SimulatorServer, seconds
 from . import api, fixtures
 from .data import Workspace
 
@@ -87,13 +83,11 @@ class SlackSimulator(SimulatorServer):
                  tokens: Iterable[str] | None = None,
                  scopes: Iterable[str] = api.DEFAULT_SCOPES,
                  rate_limits: dict[str, tuple[int, float]] | None = None, port: int = 0):
-        super().__init__(port)
+        super().__init__(port, faults)
         self.workspace = workspace
-        self.faults = faults
         self.tokens = set(tokens) if tokens is not None else None
         self.scopes = frozenset(scopes)
         self.rate_limits = RateLimits(rate_limits)
-        self.stats = Stats()
 
     @property
     def api_url(self) -> str:
@@ -108,32 +102,18 @@ class SlackSimulator(SimulatorServer):
                            [{"status": 200, "body": body}] * times)
 
     # -- request handling (called from handler threads) ------------------------------------
-    def handle(self, method: str, target: str, headers: dict[str, str],
-               raw: bytes) -> tuple[Reply | None, Record]:
-        split = urlsplit(target)
-        path = split.path or "/"
-        api_method = path.rsplit("/", 1)[-1] if path.startswith("/api/") else path
-        rec = Record(method, path, split.query, api_method, None, None, False, headers)
-        scripted = self.scripted(method, target)
-        fault = reply = None
-        if isinstance(scripted, dict):
-            reply = scripted_reply(scripted)
-        elif scripted is not None and scripted != PASS:
-            fault = scripted
-        elif scripted is None and self.faults is not None:
-            fault = self.faults.decide(method, path, target)
-        rec.fault = reply.fault if reply else fault
-        if fault == "drop":
-            return None, rec
-        if fault is not None and fault != "truncated":
-            reply = fault_reply(fault, self.faults.retry_after if self.faults else 0)
-        if reply is None:
-            reply = self._api(method, api_method, split.query, headers, raw)
-        if fault == "truncated" and reply.status == 200:
-            reply.fault = "truncated"
+    def route_of(self, path: str) -> str:
+        """The API method (`/api/conversations.history` → conversations.history)."""
+        return path.rsplit("/", 1)[-1] if path.startswith("/api/") else path
+
+    def fault_reply(self, kind: str) -> Reply:
+        return fault_reply(kind, self.faults.retry_after if self.faults else 0)
+
+    def respond(self, rec: Record, raw: bytes) -> Reply:
+        return self._api(rec.method, rec.route, rec.query, rec.headers, raw)
+
+    def finish(self, reply: Reply, rec: Record) -> None:
         reply.headers.setdefault("x-oauth-scopes", ",".join(sorted(self.scopes)))
-        rec.status = reply.status
-        return reply, rec
 
     def _api(self, method: str, api_method: str, query: str, headers: dict[str, str],
              raw: bytes) -> Reply:
@@ -164,8 +144,7 @@ class SlackSimulator(SimulatorServer):
 
 
 def fault_reply(kind: str, retry_after: float) -> Reply:
-    wait = {"retry-after": str(int(retry_after)) if float(retry_after).is_integer()
-            else str(retry_after)}
+    wait = {"retry-after": seconds(retry_after)}
     if kind == "500":
         return Reply(500, {"ok": False, "error": "internal_error"}, fault=kind)
     if kind == "502":
@@ -180,9 +159,8 @@ def fault_reply(kind: str, retry_after: float) -> Reply:
 def ratelimited_reply(retry_after: float, fault: str | None = None) -> Reply:
     """Slack's 429: the recorded body and a Retry-After in seconds."""
     hdrs, body = fixtures.ratelimited()
-    value = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
-    return Reply(429, body, {"retry-after": value}, content_type=hdrs["content-type"],
-                 fault=fault)
+    return Reply(429, body, {"retry-after": seconds(retry_after)},
+                 content_type=hdrs["content-type"], fault=fault)
 
 
 def slack_faults(rate: float = 0.05, *, seed: int = 1, retry_after: float = 0,

@@ -110,15 +110,31 @@ def _page(rows: list, ctx: Ctx, link_path: str) -> Reply:
     return Reply(200, chunk, {"link": link} if link else {})
 
 
+def _listing(kind: str, rows: Callable[[RepoData, Params], list]) -> Handler:
+    """GET /{kind}: the repository's `rows` for the query, paged with Links to
+    /repositories/{id}/{kind}."""
+    def serve(r: RepoData, ctx: Ctx) -> Reply:
+        return _page(rows(r, ctx.params), ctx, f"/repositories/{r.id}/{kind}")
+    return serve
+
+
+def _numbered(get: Callable[[RepoData, int], Any]) -> Handler:
+    """GET /{kind}/{number}: `get(repo, number)`, 404 when it raises KeyError."""
+    def serve(r: RepoData, ctx: Ctx, number: str) -> Reply:
+        try:
+            return Reply(200, get(r, int(number)))
+        except KeyError:
+            return _not_found()
+    return serve
+
+
 # -- repository endpoints -----------------------------------------------------------
 @_sub("", "")
 def _repo(r: RepoData, ctx: Ctx) -> Reply:
     return Reply(200, r.info)
 
 
-@_sub("/commits", "/commits")
-def _commits(r: RepoData, ctx: Ctx) -> Reply:
-    return _page(query.commits(r, ctx.params), ctx, f"/repositories/{r.id}/commits")
+_sub("/commits", "/commits")(_listing("commits", query.commits))
 
 
 @_sub("/commits/(?P<ref>[^/]+)", "/commits/{ref}")
@@ -130,30 +146,10 @@ def _commit(r: RepoData, ctx: Ctx, ref: str) -> Reply:
     return Reply(200, commit_detail(r, r.commit_index[ref]))
 
 
-@_sub("/pulls", "/pulls")
-def _pulls(r: RepoData, ctx: Ctx) -> Reply:
-    return _page(query.pulls(r, ctx.params), ctx, f"/repositories/{r.id}/pulls")
-
-
-@_sub(r"/pulls/(?P<number>\d+)", "/pulls/{number}")
-def _pull(r: RepoData, ctx: Ctx, number: str) -> Reply:
-    try:
-        return Reply(200, r.pull(int(number)))
-    except KeyError:
-        return _not_found()
-
-
-@_sub("/issues", "/issues")
-def _issues(r: RepoData, ctx: Ctx) -> Reply:
-    return _page(query.issues(r, ctx.params), ctx, f"/repositories/{r.id}/issues")
-
-
-@_sub(r"/issues/(?P<number>\d+)", "/issues/{number}")
-def _issue(r: RepoData, ctx: Ctx, number: str) -> Reply:
-    try:
-        return Reply(200, r.issue(int(number)))
-    except KeyError:
-        return _not_found()
+_sub("/pulls", "/pulls")(_listing("pulls", query.pulls))
+_sub(r"/pulls/(?P<number>\d+)", "/pulls/{number}")(_numbered(RepoData.pull))
+_sub("/issues", "/issues")(_listing("issues", query.issues))
+_sub(r"/issues/(?P<number>\d+)", "/issues/{number}")(_numbered(RepoData.issue))
 
 
 @_sub("/actions/runs", "/actions/runs")
@@ -164,12 +160,8 @@ def _runs(r: RepoData, ctx: Ctx) -> Reply:
     return page
 
 
-@_sub(r"/actions/runs/(?P<run_id>\d+)", "/actions/runs/{run_id}")
-def _run(r: RepoData, ctx: Ctx, run_id: str) -> Reply:
-    try:
-        return Reply(200, r.run(int(run_id))[-1])
-    except KeyError:
-        return _not_found()
+_sub(r"/actions/runs/(?P<number>\d+)", "/actions/runs/{run_id}")(
+    _numbered(lambda r, run_id: r.run(run_id)[-1]))
 
 
 @_sub(r"/actions/runs/(?P<run_id>\d+)/attempts/(?P<attempt>\d+)",

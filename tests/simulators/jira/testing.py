@@ -49,7 +49,7 @@ FAST_RETRIES = """http:
 
 def issue_mismatches(store: Any, ds: Dataset, source: str = "jira") -> list[str]:
     """Differences between the stored issues and the dataset (empty = exact)."""
-    got = {d["issue_id"]: d for d in store.iter_records("issues", source)}
+    got = _stored(store, "issues", "issue_id", source)
     problems = []
     if set(got) != set(ds.by_key):
         missing, extra = set(ds.by_key) - set(got), set(got) - set(ds.by_key)
@@ -71,12 +71,9 @@ def issue_mismatches(store: Any, ds: Dataset, source: str = "jira") -> list[str]
 
 
 def sprint_mismatches(store: Any, ds: Dataset, source: str = "jira") -> list[str]:
-    got = {d["sprint_id"]: d for d in store.iter_records("sprints", source)}
+    got = _stored(store, "sprints", "sprint_id", source)
     want = {str(s.id): s for s in ds.sprints.values()}
-    problems = []
-    if set(got) != set(want):
-        problems.append(f"sprint ids differ: missing {sorted(set(want) - set(got))}, "
-                        f"extra {sorted(set(got) - set(want))}")
+    problems = _id_differences("sprint", got, want)
     for sid, s in want.items():
         doc = got.get(sid)
         if doc and (doc["board_id"], doc["state"], doc["name"]) != (
@@ -86,15 +83,25 @@ def sprint_mismatches(store: Any, ds: Dataset, source: str = "jira") -> list[str
 
 
 def user_mismatches(store: Any, ds: Dataset, source: str = "jira") -> list[str]:
-    got = {d["user_id"]: d for d in store.iter_records("users", source)}
+    got = _stored(store, "users", "user_id", source)
     want = {(u.get("accountId") or u["key"]): u for u in ds.users}
-    problems = []
-    if set(got) != set(want):
-        problems.append(f"user ids differ: missing {sorted(set(want) - set(got))}, "
-                        f"extra {sorted(set(got) - set(want))}")
+    problems = _id_differences("user", got, want)
     for uid, u in want.items():
         doc = got.get(uid)
         if doc and (doc["email"], doc["display_name"]) != (u.get("emailAddress"),
                                                            u["displayName"]):
             problems.append(f"user {uid}: stored {doc['email']!r} {doc['display_name']!r}")
     return problems
+
+
+def _stored(store: Any, entity: str, key: str, source: str) -> dict[str, dict[str, Any]]:
+    """The stored records of `entity`, by their id field `key`."""
+    return {d[key]: d for d in store.iter_records(entity, source)}
+
+
+def _id_differences(what: str, got: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """The one problem of stored ids that differ from the expected ones, if they do."""
+    if set(got) == set(want):
+        return []
+    return [f"{what} ids differ: missing {sorted(set(want) - set(got))}, "
+            f"extra {sorted(set(got) - set(want))}"]

@@ -39,7 +39,6 @@ def cli(tmp_path, monkeypatch):
     monkeypatch.setattr(connector.auth, "_sleep", sleeps.append)
     logger = logging.getLogger("dihub")
     saved = logger.handlers[:], logger.level, logger.propagate
-    previous_keyring = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())       # a headless machine, whatever ran before
 
     def invoke(config, *args: str, input: str | None = None):
@@ -52,7 +51,6 @@ def cli(tmp_path, monkeypatch):
     invoke.credentials = config_dir / "credentials.json"
     yield invoke
     state._config = None
-    keyring.set_keyring(previous_keyring)
 
 
 def _app():

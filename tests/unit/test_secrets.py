@@ -5,61 +5,29 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
-import types
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
-from keyring.errors import KeyringLocked, PasswordDeleteError
 
 from dihub import secrets
 from dihub.errors import AuthError
+from tests.support.keyrings import LockedKeyring, MemoryKeyring, fake_redactor, use_memory_keyring
 
 VALUE = "ghp_exampleSecretValue0123456789abcdef"
 
 
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if (service, username) not in self.store:
-            raise PasswordDeleteError("not found")
-        del self.store[(service, username)]
-
-
-class LockedKeyring(MemoryKeyring):
-    def get_password(self, service, username, *rest):
-        raise KeyringLocked("the collection is locked")
-
-    set_password = delete_password = get_password
-
-
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
+    # A config dir that does not exist yet (tests/conftest.py's does): the file store
+    # must create it, and some tests create it themselves.
     monkeypatch.setenv("DIHUB_CONFIG_DIR", str(tmp_path / "cfg"))
     monkeypatch.delenv("DIHUB_TEST_TOKEN", raising=False)
-    previous = keyring.get_keyring()
-    yield
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture
 def memory() -> MemoryKeyring:
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    return backend
+    return use_memory_keyring()
 
 
 @pytest.fixture
@@ -71,11 +39,7 @@ def headless():
 def registered(monkeypatch) -> list[str]:
     """Stand in for dihub.http.redact (no test secret leaks into the process-wide redactor)
     and record what is registered."""
-    seen: list[str] = []
-    fake = types.ModuleType("dihub.http.redact")
-    fake.register_secret = seen.append
-    monkeypatch.setitem(sys.modules, "dihub.http.redact", fake)
-    return seen
+    return fake_redactor(monkeypatch)
 
 
 def cred_file():
@@ -200,8 +164,7 @@ def test_corrupt_file_error_does_not_echo_content(headless):
 def test_keyring_store_removes_stale_plaintext_copy(tmp_path):
     keyring.set_keyring(fail.Keyring())
     secrets.set_secret("github", "token", "old-file-token-1", allow_file=True)
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
+    use_memory_keyring()
     assert secrets.get_secret("github") == ("old-file-token-1", "file")   # keyring empty
     assert secrets.set_secret("github", "token", VALUE) == "keyring"
     assert not cred_file().exists()

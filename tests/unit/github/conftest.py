@@ -1,17 +1,15 @@
-"""Shared helpers for the GitHub connector tests: fixture loading and an in-memory keyring."""
+"""Shared helpers for the GitHub connector tests: fixture loading and an in-memory keyring
+(tests.support.keyrings)."""
 
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
+
+from tests.support.keyrings import MemoryKeyring, fake_redactor, use_memory_keyring
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "github"
 FIXTURES = DATA / "fixtures"
@@ -48,50 +46,20 @@ def items(rel: str, key: str | None = None) -> list[dict[str, Any]]:
     return out
 
 
-class MemoryKeyring(KeyringBackend):
-    """A dict-backed keyring so tests never touch (or need) the OS keyring."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.store:
-            raise PasswordDeleteError("not found")
-        del self.store[(service, username)]
-
-
 @pytest.fixture(autouse=True)
 def registered(monkeypatch) -> list[str]:
     """Stand in for dihub.http.redact: record registered secrets without touching the
     process-wide redactor other tests rely on."""
-    seen: list[str] = []
-    fake = types.ModuleType("dihub.http.redact")
-    fake.register_secret = seen.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "dihub.http.redact", fake)
-    return seen
+    return fake_redactor(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
-def isolated_credentials(tmp_path, monkeypatch):
-    """No test reads the real config dir or a real token from the environment."""
-    monkeypatch.setenv("DIHUB_CONFIG_DIR", str(tmp_path / "config"))
+def isolated_credentials(monkeypatch):
+    """No test reads a real token from the environment (tests/conftest.py keeps the
+    config dir and the keyring backend private to each test)."""
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    previous = keyring.get_keyring()
-    yield
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture
 def memory_keyring() -> MemoryKeyring:
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    return backend
+    return use_memory_keyring()

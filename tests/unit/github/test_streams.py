@@ -114,7 +114,7 @@ def test_missing_token_says_how_to_log_in(monkeypatch):
     from keyring.backends import fail
 
     monkeypatch.delenv(ENV, raising=False)
-    keyring.set_keyring(fail.Keyring())     # restored by conftest's isolated_credentials
+    keyring.set_keyring(fail.Keyring())     # restored by tests/conftest.py
     data = Dataset.generate([REPO], commits_per_repo=5, prs_per_repo=0, issues_per_repo=0,
                             runs_per_repo=0)
     with GitHubSimulator(data) as sim:

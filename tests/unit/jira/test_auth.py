@@ -6,9 +6,7 @@ from __future__ import annotations
 import httpx
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
-from keyring.errors import PasswordDeleteError
 
 from dihub import secrets
 from dihub.connectors.jira import JiraConfig
@@ -17,36 +15,13 @@ from dihub.errors import AuthError
 from tests.simulators.jira import Dataset, JiraSimulator
 from tests.simulators.jira.testing import EMAIL, TOKEN
 from tests.simulators.jira.testing import credentials as sim_credentials
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if (service, username) not in self.store:
-            raise PasswordDeleteError("not found")
-        del self.store[(service, username)]
+from tests.support.keyrings import MemoryKeyring, use_memory_keyring
 
 
 @pytest.fixture
-def ring(tmp_path, monkeypatch):
-    monkeypatch.setenv("DIHUB_CONFIG_DIR", str(tmp_path / "cfg"))
+def ring(monkeypatch) -> MemoryKeyring:
     monkeypatch.delenv("JIRA_TEST_TOKEN", raising=False)
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+    return use_memory_keyring()
 
 
 @pytest.fixture(scope="module", params=["cloud", "datacenter"])
@@ -108,19 +83,14 @@ def test_no_terminal_and_no_token_tells_to_pipe_one(ring, sim):
     assert "--with-token" in err.value.hint
 
 
-def test_without_a_keyring_nothing_is_asked_before_refusing(tmp_path, monkeypatch, sim):
-    monkeypatch.setenv("DIHUB_CONFIG_DIR", str(tmp_path))
-    previous = keyring.get_keyring()
+def test_without_a_keyring_nothing_is_asked_before_refusing(sim):
     keyring.set_keyring(fail.Keyring())
-    try:
-        ask = Prompts(EMAIL, TOKEN) if sim.dataset.cloud else Prompts(TOKEN)
-        with pytest.raises(AuthError, match="no usable keyring"):
-            JiraAuth().login("jira", conf(sim), prompt=ask)
-        assert ask.asked == []
-        assert JiraAuth().login("jira", conf(sim), prompt=ask, allow_file=True)
-        assert secrets.get_secret("jira").where == "file"
-    finally:
-        keyring.set_keyring(previous)
+    ask = Prompts(EMAIL, TOKEN) if sim.dataset.cloud else Prompts(TOKEN)
+    with pytest.raises(AuthError, match="no usable keyring"):
+        JiraAuth().login("jira", conf(sim), prompt=ask)
+    assert ask.asked == []
+    assert JiraAuth().login("jira", conf(sim), prompt=ask, allow_file=True)
+    assert secrets.get_secret("jira").where == "file"
 
 
 def test_credentials_env_first_basic_on_cloud_bearer_on_datacenter(ring, monkeypatch):

@@ -9,7 +9,6 @@ export it with `dihub fetch`, and time `dihub --help`.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -19,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import dihub_argv, machine, run, update_section  # noqa: E402
+from benchmarks.measure import dihub_argv, dihub_env, machine, run  # noqa: E402
+from benchmarks.report import publish, table  # noqa: E402
 from tests.support.gitrepo import generate, rev_count  # noqa: E402
 
 
@@ -32,8 +32,7 @@ def measure(n_commits: int) -> tuple[list, float, int, list[float]]:
         commits = rev_count(repo, "--branches", "--remotes", "--tags")
         cfg = tmp / "dihub.yaml"
         cfg.write_text(f"sources:\n  git:\n    connector: git\n    repo: {repo}\n")
-        env = {**os.environ, "DIHUB_STORE_URI": f"sqlite:///{tmp / 'store.db'}",
-               "HOME": str(tmp)}
+        env = dihub_env(tmp / "store.db", tmp)
         dihub = dihub_argv(sys.executable, "--config", str(cfg))
 
         sync = run([*dihub, "sync", "git", "commits"], env=env)
@@ -70,27 +69,23 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d')} with `python benchmarks/bench_git.py --commits "
         f"{args.commits}`.",
         "",
-        "| commits | step | wall time | records/s | peak RSS, dihub | peak RSS, with git |",
-        "|---:|---|---:|---:|---:|---:|",
     ]
     helps: list[float] = []
+    cells = []
     for size in sizes:
         rows, _gen_s, commits, helps_ = measure(size)
         helps += helps_
-        for name, n, r in rows:
-            lines.append(f"| {commits:,} | {name} | {r.wall_s:.1f} s | {n / r.wall_s:,.0f} | "
-                         f"{r.self_rss_mb:.0f} MB | {r.peak_rss_mb:.0f} MB |")
+        cells += [[f"{commits:,}", name, f"{r.wall_s:.1f} s", f"{n / r.wall_s:,.0f}",
+                   f"{r.self_rss_mb:.0f} MB", f"{r.peak_rss_mb:.0f} MB"] for name, n, r in rows]
+    lines += table(["commits", "step", "wall time", "records/s", "peak RSS, dihub",
+                    "peak RSS, with git"], cells, "rlrrrr")
     helps.sort()
     lines += ["", "The dihub process stays flat across sizes (batches of 1,000; streaming reads "
                   "and writes); the last column includes the `git log --topo-order` child, which "
                   "holds the commit graph in its own memory and grows with the history.",
               "", f"`dihub --help` start-up: median {statistics.median(helps) * 1000:.0f} ms, "
                   f"min {helps[0] * 1000:.0f} ms over {len(helps)} runs (process start to exit)."]
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        update_section(ROOT / "BENCHMARKS.md", "git", "## git connector: up to 100,000 commits"
-                       "\n\n" + text)
+    publish(lines, "git", "## git connector: up to 100,000 commits", args.write)
 
 
 if __name__ == "__main__":

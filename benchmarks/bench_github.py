@@ -12,8 +12,6 @@ child process. --write updates the github section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
 import re
 import sys
 import tempfile
@@ -23,54 +21,43 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import Run, dihub_argv, machine, run, update_section  # noqa: E402
+from benchmarks.measure import (  # noqa: E402
+    Run,
+    SimulatorProcess,
+    dihub_argv,
+    dihub_env,
+    machine,
+    obey,
+    run,
+    stored,
+)
+from benchmarks.report import publish, table  # noqa: E402
 from tests.simulators.github import Dataset, Faults, GitHubSimulator  # noqa: E402
 from tests.support.github import REPOS, TOKEN, TOKEN_ENV, github_config  # noqa: E402
 
 DATA_ENTITIES = ("commits", "pull_requests", "issues", "builds")
 
 
-class Upstream:
-    """The simulator in its own process, so this one stays small: a child's peak RSS
-    starts from its parent's on Linux (ru_maxrss survives fork and exec)."""
-
-    def __init__(self, sizes: dict, faults: dict | None = None):
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, sizes, faults), daemon=True)
-        self.proc.start()
-        self.api_url = self.conn.recv()
-
-    def stats(self) -> dict:
-        self.conn.send("stats")
-        return self.conn.recv()
-
-    def close(self) -> None:
-        self.conn.send("stop")
-        self.proc.join(30)
-
-
 def _serve(conn, sizes: dict, faults: dict | None) -> None:
+    """The simulator's process (see SimulatorProcess)."""
     data = Dataset.generate(REPOS, **sizes)
     with GitHubSimulator(data, rate_limit=1_000_000,
                          faults=Faults(**faults) if faults else None) as sim:
-        conn.send(sim.api_url)
-        while (cmd := conn.recv()) != "stop":
-            conn.send(sim.stats.snapshot() if cmd == "stats" else None)
+        conn.send({"api_url": sim.api_url})
+        obey(conn, {"stats": sim.stats.snapshot})
 
 
-def _sync(sim: Upstream, tmp: Path, name: str) -> tuple[Run, dict, int]:
+def _sync(sim: SimulatorProcess, tmp: Path, name: str) -> tuple[Run, dict, int]:
     cfg = tmp / "dihub.yaml"
     tmp.mkdir(exist_ok=True)
     if not cfg.exists():
         cfg.write_text(github_config(sim.api_url, http="  retry: {backoff_s: [0.2, 0.5, 1]}\n"))
-    env = {**os.environ, "DIHUB_STORE_URI": f"sqlite:///{tmp / 'store.db'}", "HOME": str(tmp),
-           TOKEN_ENV: TOKEN}
-    before = sim.stats()
+    env = dihub_env(tmp / "store.db", tmp, {TOKEN_ENV: TOKEN})
+    before = sim.ask("stats")
     result = run([*dihub_argv(sys.executable, "--config", str(cfg)), "sync", "github", "--all"],
                  env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    after = sim.stats()
+    after = sim.ask("stats")
     delta = {k: after[k] - before[k] for k in ("requests", "not_modified", "quota_spent")}
     delta["faults"] = sum(after["faults"].values()) - sum(before["faults"].values())
     found = re.findall(r"^run \S+: .*; (\d+) inserted, (\d+) updated", result.stderr, re.M)
@@ -80,13 +67,7 @@ def _sync(sim: Upstream, tmp: Path, name: str) -> tuple[Run, dict, int]:
 
 
 def _stored(tmp: Path) -> int:
-    from dihub.store.sqlite import SQLiteStore
-
-    store = SQLiteStore(tmp / "store.db")
-    try:
-        return sum(store.count(e, "github") for e in DATA_ENTITIES)
-    finally:
-        store.close()
+    return stored(tmp / "store.db", "github", *DATA_ENTITIES)
 
 
 def measure(scale: float) -> tuple[list[tuple], int, dict]:
@@ -95,7 +76,7 @@ def measure(scale: float) -> tuple[list[tuple], int, dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="dihub-bench-gh-") as d:
         tmp = Path(d)
-        sim = Upstream(sizes)
+        sim = SimulatorProcess(_serve, sizes, None)
         try:
             first = _sync(sim, tmp / "clean", "first sync")
             records = _stored(tmp / "clean")
@@ -103,7 +84,7 @@ def measure(scale: float) -> tuple[list[tuple], int, dict]:
             rows.append(("no-change re-sync", *_sync(sim, tmp / "clean", "re-sync")))
         finally:
             sim.close()
-        sim = Upstream(sizes, faults={"rate": 0.05, "seed": 3, "retry_after": 0})
+        sim = SimulatorProcess(_serve, sizes, {"rate": 0.05, "seed": 3, "retry_after": 0})
         try:
             faulty = _sync(sim, tmp / "faulty", "faulty sync")
         finally:
@@ -128,17 +109,13 @@ def main() -> None:
         f"SQLite store. Machine: {machine()}. Measured {time.strftime('%Y-%m-%d')} with "
         f"`python benchmarks/bench_github.py`.",
         "",
-        "| run | requests | per 1,000 records | 304s | quota spent | faults | records "
-        "written (with users) | wall time | peak RSS, dihub |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, r, delta, written in rows:
-        per_k = delta["requests"] / records * 1000
-        lines.append(f"| {name} | {delta['requests']:,} | {per_k:.1f} | "
-                     f"{delta['not_modified']:,} | {delta['quota_spent']:,} | "
-                     f"{delta['faults']:,} | {written:,} | {r.wall_s:.1f} s | "
-                     f"{r.self_rss_mb:.0f} MB |")
-    lines += [
+        *table(["run", "requests", "per 1,000 records", "304s", "quota spent", "faults",
+                "records written (with users)", "wall time", "peak RSS, dihub"],
+               [[name, f"{delta['requests']:,}", f"{delta['requests'] / records * 1000:.1f}",
+                 f"{delta['not_modified']:,}", f"{delta['quota_spent']:,}",
+                 f"{delta['faults']:,}", f"{written:,}", f"{r.wall_s:.1f} s",
+                 f"{r.self_rss_mb:.0f} MB"] for name, r, delta, written in rows],
+               "lrrrrrrrr"),
         "",
         "The floor at 100 items a page is 10 requests per 1,000 records. Above it: the "
         "issues API also lists every pull request (here as many items as issues), each "
@@ -151,11 +128,7 @@ def main() -> None:
         "JSON; the connector drops the repository objects no normalizer reads) in two "
         "partitions at once, while up to 1,000 records wait for their batch write.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        update_section(ROOT / "BENCHMARKS.md", "github",
-                       "## github connector: the sync of issue #3\n\n" + text)
+    publish(lines, "github", "## github connector: the sync of issue #3", args.write)
 
 
 if __name__ == "__main__":

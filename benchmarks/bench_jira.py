@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import Run, machine, run, update_section  # noqa: E402
+from benchmarks.measure import Run, dihub_env, machine, run  # noqa: E402
+from benchmarks.report import publish, table  # noqa: E402
 
 TOKEN, EMAIL, TOKEN_ENV = "bench-token-5d1e9a77c3", "bench@example.com", "JIRA_BENCH_TOKEN"
 ISSUE_ROUTES = ("/rest/api/3/search/jql", "/rest/api/{v}/issue/{id}/changelog",
@@ -67,9 +68,8 @@ def sync(tmp: Path, sim: Simulator, name: str, *args: str, top: str = "") -> tup
     cfg = work / "dihub.yaml"
     cfg.write_text(f"{top}sources:\n  jira:\n    connector: jira\n    base_url: {sim.url}\n"
                    f"    deployment: cloud\n    email: {EMAIL}\n    token_env: {TOKEN_ENV}\n")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")},
-           "DIHUB_STORE_URI": f"sqlite:///{work / 'store.db'}", "HOME": str(work),
-           TOKEN_ENV: TOKEN}
+    env = dihub_env(work / "store.db", work, {TOKEN_ENV: TOKEN},
+                    base={k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")})
     result = run([sys.executable, "-m", "dihub", "--config", str(cfg), "-q", "sync", "jira",
                   *args], env=env, cwd=str(ROOT))
     assert result.returncode == 0, result.stderr
@@ -132,13 +132,10 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d')} with "
         f"`python benchmarks/bench_jira.py --issues {n}`.",
         "",
-        "| step | data | HTTP requests | wall time | peak RSS |",
-        "|---|---|---:|---:|---:|",
-    ]
-    for name, what, reqs, r in rows:
-        lines.append(f"| {name} | {what} | {reqs:,} | {r.wall_s:.1f} s | "
-                     f"{r.peak_rss_mb:.0f} MB |")
-    lines += [
+        *table(["step", "data", "HTTP requests", "wall time", "peak RSS"],
+               [[name, what, f"{reqs:,}", f"{r.wall_s:.1f} s", f"{r.peak_rss_mb:.0f} MB"]
+                for name, what, reqs, r in rows],
+               "llrrr"),
         "",
         f"**Requests per 1,000 issues: {per_k:.0f}** (issues stream, first run): "
         f"{searches} searches (one per 100 issues, `fields` limited to what the records "
@@ -157,11 +154,7 @@ def main() -> None:
         "long changelogs cluster among the most recently updated issues, so the last "
         "batches are the heaviest. Nothing is retained between batches.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        update_section(ROOT / "BENCHMARKS.md", "jira",
-                       f"## jira connector: {n:,} issues, 50 sprints\n\n" + text)
+    publish(lines, "jira", f"## jira connector: {n:,} issues, 50 sprints", args.write)
 
 
 if __name__ == "__main__":

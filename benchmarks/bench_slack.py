@@ -16,7 +16,6 @@ slack section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -26,7 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import machine, run, update_section  # noqa: E402
+from benchmarks.measure import (  # noqa: E402
+    SimulatorProcess,
+    dihub_env,
+    machine,
+    obey,
+    run,
+    stored,
+)
+from benchmarks.report import publish, table  # noqa: E402
 from tests.simulators.slack.testing import TOKEN, TOKEN_ENV, config_yaml  # noqa: E402
 
 DAY_US = 86_400 * 1_000_000
@@ -79,45 +86,20 @@ def serve(conn, channels: int, messages: int) -> None:
     ws = Workspace.generate(channels=channels, messages=messages, seed=11)
     gen_s = time.perf_counter() - t0
     sim = SlackSimulator(ws).start()
+
+    def with_faults() -> str:
+        nonlocal sim
+        sim.stop()
+        sim = SlackSimulator(ws, faults=slack_faults(0.05, seed=3, retry_after=0)).start()
+        return sim.api_url
+
     conn.send({"api_url": sim.api_url, "counts": ws.counts(), "users": len(ws.users),
                "gen_s": gen_s})
-    while True:
-        cmd = conn.recv()
-        if cmd == "reset":
-            sim.stats.reset()
-            conn.send(None)
-        elif cmd == "stats":
-            conn.send(sim.stats.snapshot())
-        elif cmd == "recent_changes":
-            conn.send(_recent_changes(ws))
-        elif cmd == "quiet_replies":
-            conn.send(_quiet_replies(ws))
-        elif cmd == "faults":
-            sim.stop()
-            sim = SlackSimulator(ws, faults=slack_faults(0.05, seed=3, retry_after=0)).start()
-            conn.send(sim.api_url)
-        else:
-            sim.stop()
-            conn.send(None)
-            return
-
-
-class Sim:
-    def __init__(self, channels: int, messages: int):
-        ctx = multiprocessing.get_context("fork")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=serve, args=(child, channels, messages), daemon=True)
-        self.proc.start()
-        self.info = self.conn.recv()
-        self.api_url = self.info["api_url"]
-
-    def ask(self, cmd: str):
-        self.conn.send(cmd)
-        return self.conn.recv()
-
-    def close(self) -> None:
-        self.ask("stop")
-        self.proc.join(timeout=10)
+    # lambdas, not bound methods: "faults" replaces `sim`
+    obey(conn, {"reset": lambda: sim.stats.reset(), "stats": lambda: sim.stats.snapshot(),
+                "recent_changes": lambda: _recent_changes(ws),
+                "quiet_replies": lambda: _quiet_replies(ws), "faults": with_faults})
+    sim.stop()
 
 
 # -- measuring -----------------------------------------------------------------------------
@@ -130,11 +112,15 @@ def paced(by_route: dict[str, int]) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def sync(sim: Sim, tmp: Path, name: str, *args: str, extra: str = ""):
+def _label(name: str, stats: dict) -> str:
+    faults = sum(stats["faults"].values())
+    return name + (f" ({faults} injected)" if faults else "")
+
+
+def sync(sim: SimulatorProcess, tmp: Path, name: str, *args: str, extra: str = ""):
     cfg = tmp / f"{name}.yaml"
     cfg.write_text(config_yaml(sim.api_url, extra=extra))
-    env = {**os.environ, "DIHUB_STORE_URI": f"sqlite:///{tmp / (name + '.db')}",
-           "HOME": str(tmp), TOKEN_ENV: TOKEN}
+    env = dihub_env(tmp / f"{name}.db", tmp, {TOKEN_ENV: TOKEN})
     sim.ask("reset")
     result = run([sys.executable, "-m", "dihub", "--config", str(cfg), "-q", "sync", "slack",
                   *args], env=env)
@@ -143,13 +129,7 @@ def sync(sim: Sim, tmp: Path, name: str, *args: str, extra: str = ""):
 
 
 def count_events(tmp: Path, name: str) -> int:
-    from dihub.store.sqlite import SQLiteStore
-
-    store = SQLiteStore(tmp / f"{name}.db")
-    try:
-        return store.count("slack_events", "slack")
-    finally:
-        store.close()
+    return stored(tmp / f"{name}.db", "slack", "slack_events")
 
 
 def main() -> None:
@@ -160,7 +140,8 @@ def main() -> None:
     args = ap.parse_args()
 
     load = os.getloadavg()[0]
-    sim = Sim(args.channels, args.messages)
+    sim = SimulatorProcess(serve, args.channels, args.messages, start_method="fork",
+                           join_s=10)
     counts = sim.info["counts"]
     rows = []
     try:
@@ -201,17 +182,13 @@ def main() -> None:
         f"{load:.1f} when the run started (other work shared the machine). Measured "
         f"{time.strftime('%Y-%m-%d')} with `python benchmarks/bench_slack.py`.",
         "",
-        "| step | events | requests | requests / 1,000 events | wall time | peak RSS "
-        "| Slack tier pacing would need |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, n, r, st in rows:
-        per_k = f"{st['requests'] / n * 1000:,.1f}" if n else "-"
-        faults = sum(st["faults"].values())
-        label = name + (f" ({faults} injected)" if faults else "")
-        lines.append(f"| {label} | {n:,} | {st['requests']:,} | {per_k} | {r.wall_s:.1f} s | "
-                     f"{r.peak_rss_mb:.0f} MB | {paced(st['by_route'])} |")
-    lines += [
+        *table(["step", "events", "requests", "requests / 1,000 events", "wall time",
+                "peak RSS", "Slack tier pacing would need"],
+               [[_label(name, st), f"{n:,}", f"{st['requests']:,}",
+                 f"{st['requests'] / n * 1000:,.1f}" if n else "-", f"{r.wall_s:.1f} s",
+                 f"{r.peak_rss_mb:.0f} MB", paced(st["by_route"])]
+                for name, n, r, st in rows],
+               "lrrrrrr"),
         "",
         "Requests are one `conversations.replies` call per thread (a thread of up to 999 "
         "replies is one page), one `conversations.history` page per 999 messages, and one "
@@ -226,11 +203,8 @@ def main() -> None:
         "methods; set `page_size: 15` and `min_interval_s: {conversations.history: 60, "
         "conversations.replies: 60}` there.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        update_section(ROOT / "BENCHMARKS.md", "slack",
-                       "## slack connector: 20 channels x 2,000 messages with threads\n\n" + text)
+    publish(lines, "slack", "## slack connector: 20 channels x 2,000 messages with threads",
+            args.write)
 
 
 if __name__ == "__main__":

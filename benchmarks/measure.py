@@ -1,14 +1,18 @@
-"""Run a command as a child process and measure its wall time and peak RSS (os.wait4)."""
+"""Run a command as a child process and measure its wall time and peak RSS (os.wait4);
+serve a simulator from a process of its own; read what a run stored."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 import re
 import subprocess
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -71,13 +75,58 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def update_section(path: Path, name: str, body: str) -> None:
-    """Replace the block between <!-- name:start --> and <!-- name:end --> in BENCHMARKS.md."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+def dihub_env(store: Path, home: Path, extra: Mapping[str, str] | None = None, *,
+              base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The environment of a `dihub` run: `base` with the embedded SQLite store at
+    `store`, HOME at `home` and the `extra` variables (a token, say)."""
+    return {**base, "DIHUB_STORE_URI": f"sqlite:///{store}", "HOME": str(home),
+            **(extra or {})}
+
+
+def stored(db: Path, source: str, *entities: str) -> int:
+    """How many records of `entities` from `source` the SQLite store at `db` holds."""
+    # imported here, not at the top: a benchmark process stays small until it asks
+    from dihub.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(db)
+    try:
+        return sum(store.count(e, source) for e in entities)
+    finally:
+        store.close()
+
+
+class SimulatorProcess:
+    """A simulator served from a process of its own, so this one stays small: on Linux a
+    child's peak RSS (ru_maxrss) starts from its parent's, and a parent holding the
+    dataset would inflate what `run` measures.
+
+    `serve(conn, *args)` runs in the child: it sends one dict with at least "api_url"
+    once it serves, then answers commands with `obey`. `ask(cmd)` sends one and
+    returns the answer; `close()` stops the child.
+    """
+
+    def __init__(self, serve: Callable[..., None], *args: Any, start_method: str = "spawn",
+                 join_s: float = 30):
+        ctx = multiprocessing.get_context(start_method)
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=serve, args=(child, *args), daemon=True)
+        self.proc.start()
+        self.join_s = join_s
+        self.info: dict[str, Any] = self.conn.recv()
+        self.api_url: str = self.info["api_url"]
+
+    def ask(self, cmd: str) -> Any:
+        self.conn.send(cmd)
+        return self.conn.recv()
+
+    def close(self) -> None:
+        self.ask("stop")
+        self.proc.join(self.join_s)
+
+
+def obey(conn, commands: Mapping[str, Callable[[], Any]]) -> None:
+    """The child's side of SimulatorProcess: answer each command with what
+    `commands[cmd]()` returns, until "stop" (answered with None)."""
+    while (cmd := conn.recv()) != "stop":
+        conn.send(commands[cmd]())
+    conn.send(None)

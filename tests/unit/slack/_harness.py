@@ -51,15 +51,7 @@ class FakeClient:
             raise err
         return FakeResponse(body, size=100)
 
-    def pages(self, method: str, params, *, channel: str | None = None):
-        query = dict(params)
-        while True:
-            resp = self.call(method, query, channel=channel)
-            yield resp
-            cursor = (resp.data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return
-            query["cursor"] = cursor
+    pages = SlackClient.pages     # the real cursor paging, over the scripted call()
 
     def count(self, method: str) -> int:
         return sum(1 for m, _ in self.calls if m == method)

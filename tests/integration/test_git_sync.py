@@ -119,3 +119,18 @@ def test_dry_run_writes_nothing(dihub, tmp_path):
     store = dihub.store()
     assert store.count("commits", "git") == 0
     assert store.list_states("git") == []
+
+
+def test_branch_names_the_default_branch_on_its_own_history(dihub, tmp_path):
+    """Tags and merged branches on main's history must not claim main's commits."""
+    repo = generate(tmp_path / "repo", 60, branch_every=10, tag_every=20)
+    subprocess.run(["git", "-C", str(repo), "branch", "alias-of-main", "main"], check=True)
+    dihub.write_config(git_config(repo))
+    dihub.run("sync", "git", "commits", check_code=0)
+    branch_of = {d["commit_id"]: d["branch"] for d in dihub.store().iter_records("commits")}
+    on_main = subprocess.run(["git", "-C", str(repo), "rev-list", "main"], capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert {branch_of[s] for s in on_main} == {"main"}
+    others = set(branch_of) - set(on_main)
+    assert others and all(branch_of[s].startswith("feature/") for s in others)
+    assert len(branch_of) == rev_count(repo, *REFS)

@@ -57,26 +57,57 @@ class GitRepo:
         return p.name.removesuffix(".git")
 
     def heads(self, branches: list[str] | None) -> dict[str, str]:
-        """{commit sha: ref name} of the refs to cover (first ref wins for a shared sha)."""
+        """{commit sha: ref name} of the tips to walk, the primary branch first.
+
+        The primary branch is HEAD's (or the first configured one). Tips it already
+        contains (merged branches, tags on it) are left out: they add no commits, and
+        leaving them out lets `git log --source` name the primary branch on its own
+        history instead of whichever tag or merged branch reached a commit first.
+        """
         patterns = ([f"refs/heads/{b}" for b in branches] + [f"refs/remotes/*/{b}" for b in
                                                               branches]) if branches else ALL_REFS
-        out = self._run("for-each-ref", "--format=%(objectname) %(*objectname) %(objecttype) "
-                        "%(*objecttype) %(refname)", *patterns)
-        heads: dict[str, str] = {}
-        for line in out.splitlines():
-            parts = line.split(" ", 4)
-            obj, peeled, kind, peeled_kind, ref = parts
-            sha = peeled if kind == "tag" else obj
-            if (peeled_kind if kind == "tag" else kind) != "commit" or ref.endswith("/HEAD"):
-                continue
-            heads.setdefault(sha, _short(ref))
+        found = self._refs(patterns)
         if branches:
-            found = {r.rsplit("/", 1)[-1] for r in heads.values()}
-            missing = [b for b in branches if b not in found]
+            names = {r.rsplit("/", 1)[-1] for r in found.values()}
+            missing = [b for b in branches if b not in names]
             if missing:
                 raise ConfigError(f"branch(es) not found in {self.path}: {', '.join(missing)}",
                                   key="branches")
-        return heads
+        primary = self._primary(found, branches)
+        if primary is None:
+            return found
+        sha, name = primary
+        inside = set(self._refs(patterns, f"--merged={sha}"))
+        return {sha: name, **{s: r for s, r in found.items() if s not in inside}}
+
+    def _refs(self, patterns, *options: str) -> dict[str, str]:
+        out = self._run("for-each-ref", "--format=%(objectname) %(*objectname) %(objecttype) "
+                        "%(*objecttype) %(refname)", *options, *patterns)
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            obj, peeled, kind, peeled_kind, ref = line.split(" ", 4)
+            sha = peeled if kind == "tag" else obj
+            if (peeled_kind if kind == "tag" else kind) != "commit" or ref.endswith("/HEAD"):
+                continue
+            refs.setdefault(sha, _short(ref))
+        return refs
+
+    def _primary(self, found: dict[str, str], branches: list[str] | None):
+        proc = subprocess.run(["git", "-C", str(self.path), "symbolic-ref", "-q", "HEAD"],
+                              capture_output=True, text=True, check=False)
+        head = _short(proc.stdout.strip()) if proc.returncode == 0 else None
+        wanted = [head] if head and (not branches or head in branches) else []
+        wanted += branches or []
+        for name in wanted:
+            local = subprocess.run(["git", "-C", str(self.path), "rev-parse", "-q", "--verify",
+                                    f"refs/heads/{name}^{{commit}}"], capture_output=True,
+                                   text=True, check=False)
+            if local.returncode == 0 and local.stdout.strip() in found:
+                return local.stdout.strip(), name
+            for sha, ref in found.items():          # a remote-only branch: origin/<name>
+                if ref.split("/", 1)[-1] == name:
+                    return sha, ref
+        return None
 
     def exists(self, sha: str) -> bool:
         proc = subprocess.run(["git", "-C", str(self.path), "cat-file", "-e", f"{sha}^{{commit}}"],

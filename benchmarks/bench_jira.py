@@ -150,7 +150,8 @@ def main() -> None:
         + "; `drop` = connection closed without an answer, `truncated` = half a JSON body) "
         "and stored exactly the clean run's dataset.",
         "Peak RSS is set by the heaviest batch of 1,000 issues (the engine holds a batch's "
-        "raw pages, complete changelogs included, until the batch is written); here the "
+        "normalized records, complete transitions included, until the batch is written, "
+        "and a page's decoded JSON while it is normalized); here the "
         "long changelogs cluster among the most recently updated issues, so the last "
         "batches are the heaviest. Nothing is retained between batches.",
     ]

@@ -36,6 +36,11 @@ def auth(
     cfg = state.config()
     if target in ACTIONS:
         names = [source] if source else list(cfg.sources)
+        needs_login = [n for n in names
+                       if load_connector(cfg.source(n).connector).auth is not None]
+        if not source and not needs_login:
+            typer.echo("no configured source needs a login")
+            return
         for name in names:
             src = cfg.source(name)
             conn = load_connector(src.connector)

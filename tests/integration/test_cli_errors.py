@@ -67,3 +67,12 @@ def test_repo_that_is_not_git_is_a_config_error(dihub, tmp_path):
     assert p.returncode == 2, p.stderr
     assert "is not a git repository" in p.stderr
     _no_traceback(p)
+
+
+def test_auth_on_sources_without_a_login(dihub, tmp_path):
+    dihub.write_config(git_config(tmp_path))
+    assert "no configured source needs a login" in dihub.run("auth", "status",
+                                                             check_code=0).stdout
+    assert "git connector needs no login" in dihub.run("auth", "git", check_code=0).stdout
+    p = dihub.run("auth", "logout", "nosuch", check_code=2)
+    assert "unknown source 'nosuch'" in p.stderr

@@ -101,6 +101,9 @@ class Config:
         return _mask(self.raw)
 
 
+_URI_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+
+
 def _mask(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         return {k: _mask(v, str(k)) for k, v in value.items()}
@@ -108,6 +111,9 @@ def _mask(value: Any, key: str = "") -> Any:
         return [_mask(v, key) for v in value]
     if SECRET_KEY.search(key) and value not in (None, ""):
         return "****"
+    if isinstance(value, str):
+        # mongodb://user:password@host, https://user:token@host
+        return _URI_USERINFO.sub(r"\g<scheme>****@", value)
     return value
 
 

@@ -63,8 +63,15 @@ def to_prometheus(latest) -> str:
 def write_textfile(path: str | os.PathLike, text: str) -> None:
     """Write then rename, so node_exporter never reads a half-written file."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dihub-", suffix=".prom.tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".dihub-", suffix=".prom.tmp", dir=target.parent)
+    except OSError as exc:
+        from dihub.errors import FatalError
+
+        raise FatalError(f"cannot write the metrics textfile {target}: {exc.strerror}",
+                         hint="Point --textfile at a writable folder (node_exporter's "
+                              "--collector.textfile.directory).") from None
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)

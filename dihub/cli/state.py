@@ -87,6 +87,12 @@ def handles_errors(fn):
             sys.stderr.close()
             raise typer.Exit(0) from None
         except Exception as err:   # noqa: BLE001 - the last line of defence
+            from dihub.store.errors import store_error
+
+            translated = store_error(err)
+            if translated is not None:
+                print_error(translated)
+                raise typer.Exit(translated.exit_code) from None
             logging.getLogger("dihub").debug("internal error", exc_info=True)
             print_error(RuntimeError(f"internal error: {type(err).__name__}: {err} "
                                      "(run with -v for the traceback)"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -90,6 +91,7 @@ class Runner:
         self.owner = lease_owner(self.run_id)
         self.secrets = secrets
         self.extras: dict[str, Any] = {}
+        self._stop = threading.Event()     # set on Ctrl-C: running partitions stop at a page
 
     # -- audit ---------------------------------------------------------------
     def audit(self, entry: AuditEntry) -> None:
@@ -125,9 +127,18 @@ class Runner:
             if workers == 1:
                 results = [self._run_partition(ctx, stream, p) for p in partitions]
             else:
-                with ThreadPoolExecutor(workers, thread_name_prefix="dihub-sync") as pool:
-                    results = list(pool.map(lambda p: self._run_partition(ctx, stream, p),
-                                            partitions))
+                pool = ThreadPoolExecutor(workers, thread_name_prefix="dihub-sync")
+                try:
+                    futures = [pool.submit(self._run_partition, ctx, stream, p)
+                               for p in partitions]
+                    results = [f.result() for f in futures]
+                except BaseException:
+                    # Ctrl-C reaches only this thread: tell the workers to stop at their
+                    # next page (what they read so far is written and checkpointed).
+                    self._stop.set()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+                pool.shutdown()
         if not self.options.dry_run:
             self._record_metrics(stream, results, counters, started, time.monotonic() - t0)
         return results
@@ -245,6 +256,9 @@ class Runner:
         ingested_at = now_iso()
         try:
             for page in stream.fetch(ctx, partition, fetch_state):
+                if self._stop.is_set():
+                    raise TemporaryError(f"{result.label}: interrupted; the next run "
+                                         "continues from the last checkpoint")
                 for raw in page.items:
                     try:
                         models = as_records(stream.normalize(raw, ctx, partition))
@@ -256,10 +270,10 @@ class Runner:
                                                error=str(err)))
                         continue
                     result.records += 1
-                page.items = []      # normalized: the raw items need not wait for the write
-                if opts.raw_payloads and page.raw_payload is not None and not dry:
+                items, page.items = len(page.items), []   # normalized: the raw items need
+                if opts.raw_payloads and page.raw_payload is not None and not dry:  # not wait
                     self.audit(self._entry(stream, partition, "page", "ok",
-                                           records=len(page.items),
+                                           records=items,
                                            payload_size=page.raw_size,
                                            raw_payload=page.raw_payload))
                 pending.append(page)
@@ -313,6 +327,11 @@ def _as_dihub_error(exc: BaseException, result: PartitionResult) -> DihubError:
         return exc
     if isinstance(exc, KeyboardInterrupt):
         return TemporaryError(f"{result.label}: interrupted")
+    from dihub.store.errors import store_error
+
+    translated = store_error(exc)
+    if translated is not None:
+        return translated
     log.debug("unexpected error in %s:\n%s", result.label, traceback.format_exc())
     return FatalError(f"{result.label}: unexpected {type(exc).__name__}: {exc}",
                       hint="Run with -v for the traceback and report it if it persists.")

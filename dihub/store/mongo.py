@@ -85,7 +85,7 @@ class MongoStore:
         if client is None:
             from pymongo import MongoClient
 
-            client = MongoClient(uri, appname="dihub")
+            client = MongoClient(uri, appname="dihub", serverSelectionTimeoutMS=10_000)
         self._client = client
         self.database_name = database_from_uri(uri)
         self._db = client[self.database_name]

@@ -123,9 +123,17 @@ class SQLiteStore:
         if self._closed:
             raise FatalError(f"the store {self.path} is closed")
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s,
-                                   isolation_level=None, check_same_thread=False)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA user_version").fetchone()
+            except (OSError, sqlite3.Error) as exc:
+                raise FatalError(
+                    f"cannot open the embedded store {self.path}: {exc}",
+                    hint="Check that its folder exists and is writable, or set store.uri "
+                         "(or DIHUB_STORE_URI) to another sqlite:///path or a mongodb:// URI."
+                ) from None
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
                 conn.execute("PRAGMA journal_mode = WAL")

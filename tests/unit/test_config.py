@@ -80,3 +80,11 @@ def test_masked_hides_secrets():
     cfg = parse_config("sources:\n  git:\n    connector: git\n", None)
     cfg.raw["sources"]["git"]["api_token"] = "s3cr3t"
     assert "s3cr3t" not in str(cfg.masked())
+
+
+def test_masked_hides_credentials_inside_uris(monkeypatch):
+    monkeypatch.setenv("DIHUB_STORE_URI", "mongodb://bob:hunter2@db.example:27017/dihub")
+    cfg = parse_config("sources: {}\n", None)
+    shown = str(cfg.masked())
+    assert "hunter2" not in shown and "bob" not in shown
+    assert "mongodb://****@db.example:27017/dihub" in shown

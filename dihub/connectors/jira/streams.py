@@ -149,7 +149,9 @@ def sprint_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
             yield _page(list((resp.data or {}).get("values") or []), resp, ctx)
     except HttpFatalError as err:
         why = {400: "has no sprints (a kanban board?)", 403: "is not visible to this account",
-               404: "does not exist or is not visible to this account"}[err.status]
+               404: "does not exist or is not visible to this account"}.get(err.status)
+        if why is None:
+            raise
         quoted = f': "{err.upstream_message}"' if err.upstream_message else ""
         raise PartitionSkipped(f"{ctx.source}: board {partition} {why} ({err.status}{quoted})",
                                hint="Remove it from `boards:` in the config, or leave "

@@ -96,7 +96,8 @@ def test_a_commit_pushed_late_with_an_older_date_is_caught_by_the_overlap(tmp_pa
         dihub.run("sync", "github", "commits", check_code=0)
         newest = data.repo(A).commits[-1]["commit"]["committer"]["date"]
         cursor = dihub.store().get_state("github", "commits", A).cursor
-        assert cursor == {"branches": {"main": _minus_minutes(newest, 10)}}
+        assert cursor == {"branches": {"main": _minus_minutes(newest, 10)},
+                          "heads": {"main": data.repo(A).commits[-1]["sha"]}}
 
         late = data.add_commit(A, at=_minus_minutes(newest, 7))   # pushed now, dated earlier
         dihub.run("sync", "github", "commits", check_code=0)
@@ -106,6 +107,32 @@ def test_a_commit_pushed_late_with_an_older_date_is_caught_by_the_overlap(tmp_pa
         assert_free_resync(dihub, sim, "commits")
         states = {(s.stream, s.partition) for s in dihub.store().list_states("github")}
         assert states == {("commits", A), ("commits", B)}      # only the stream asked for
+
+
+def test_a_commit_pushed_long_after_it_was_made_is_read_by_reachability(tmp_path):
+    """A PR merged with a merge commit, or local work pushed a day later: the commit's
+    committer date is far older than the newest one seen, beyond any overlap."""
+    data = small(prs_per_repo=0, issues_per_repo=0, runs_per_repo=0)
+    with GitHubSimulator(data, rate_limit=100_000) as sim:
+        dihub = with_token(Dihub(tmp_path))
+        dihub.write_config(github_config(sim.api_url))
+        dihub.run("sync", "github", "commits", check_code=0)
+        newest = data.repo(A).commits[-1]["commit"]["committer"]["date"]
+
+        feature = data.add_commit(A, at=_minus_minutes(newest, 24 * 60))  # made a day ago
+        merge = data.add_commit(A, message="Merge pull request #9", committer="web-flow")
+        dihub.run("sync", "github", "commits", check_code=0)
+        assert one(dihub, "commits", commit_id=feature["sha"])["timestamp"] == \
+            _minus_minutes(newest, 24 * 60)
+        one(dihub, "commits", commit_id=merge["sha"])
+        assert counts(dihub)["commits"] == 2 * 250 + 2
+        assert_free_resync(dihub, sim, "commits")
+
+        fast_forward = data.add_commit(A, at=_minus_minutes(newest, 3 * 24 * 60))
+        dihub.run("sync", "github", "commits", check_code=0)     # the head itself is old
+        one(dihub, "commits", commit_id=fast_forward["sha"])
+        assert counts(dihub)["commits"] == 2 * 250 + 3
+        assert_free_resync(dihub, sim, "commits")
 
 
 def test_reruns_and_runs_finishing_after_they_leave_the_lookback_window(tmp_path):

@@ -146,6 +146,35 @@ def _commit(r: RepoData, ctx: Ctx, ref: str) -> Reply:
     return Reply(200, commit_detail(r, r.commit_index[ref]))
 
 
+@_sub("/compare/(?P<basehead>.+)", "/compare/{basehead}")
+def _compare(r: RepoData, ctx: Ctx, basehead: str) -> Reply:
+    """GET /compare/{base}...{head} on the linear default-branch history: the commits
+    after `base` up to `head`, oldest first, paged by per_page/page (Link to
+    /repositories/{id}/compare/...). `files` is left empty. 404 when a ref is unknown."""
+    base, sep, head = basehead.partition("...")
+    if not sep:
+        return _not_found()
+    ends = []
+    for ref in (base, head):
+        if ref in ("main", "refs/heads/main", "HEAD") and r.commits:
+            ref = r.commits[-1]["sha"]
+        if ref not in r.commit_index:
+            return _not_found()
+        ends.append(r.commits.index(r.commit_index[ref]))
+    b, h = ends
+    rows = r.commits[b + 1: h + 1]
+    status = "identical" if b == h else "ahead" if h > b else "behind"
+    page = _page(rows, ctx, f"/repositories/{r.id}/compare/{basehead}")
+    html = f"https://github.com/{r.full_name}/compare/{basehead}"
+    page.body = {
+        "url": f"{API}/repos/{r.full_name}/compare/{basehead}", "html_url": html,
+        "permalink_url": html, "diff_url": f"{html}.diff", "patch_url": f"{html}.patch",
+        "base_commit": r.commits[b], "merge_base_commit": r.commits[min(b, h)],
+        "status": status, "ahead_by": max(h - b, 0), "behind_by": max(b - h, 0),
+        "total_commits": len(rows), "commits": page.body, "files": []}
+    return page
+
+
 _sub("/pulls", "/pulls")(_listing("pulls", query.pulls))
 _sub(r"/pulls/(?P<number>\d+)", "/pulls/{number}")(_numbered(RepoData.pull))
 _sub("/issues", "/issues")(_listing("issues", query.issues))

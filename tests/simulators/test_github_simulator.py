@@ -157,6 +157,29 @@ def test_commits_since_until_filter_on_committer_date_inclusive(shared, client):
     assert [c["sha"] for c in got] == want
 
 
+def test_compare_lists_the_commits_after_base_oldest_first_paged(shared, client):
+    commits = shared.dataset.repo(REPO).commits
+    base, head = commits[10]["sha"], commits[40]["sha"]
+    first = client.get(f"/repos/{REPO}/compare/{base}...{head}", params={"per_page": 7})
+    assert first.status_code == 200 and "next" in first.links
+    body = first.json()
+    assert (body["status"], body["ahead_by"], body["behind_by"], body["total_commits"]) == \
+        ("ahead", 30, 0, 30)
+    assert body["merge_base_commit"]["sha"] == body["base_commit"]["sha"] == base
+    got = walk(client, f"/repos/{REPO}/compare/{base}...{head}", {"per_page": 7}, "commits")
+    assert [c["sha"] for c in got] == [c["sha"] for c in commits[11:41]]
+    back = client.get(f"/repos/{REPO}/compare/{head}...{base}").json()
+    assert (back["status"], back["behind_by"], back["commits"]) == ("behind", 30, [])
+    assert back["merge_base_commit"]["sha"] == base
+    same = client.get(f"/repos/{REPO}/compare/{head}...main", params={"per_page": 100}).json()
+    assert same["status"] == "ahead" and same["commits"][-1]["sha"] == commits[-1]["sha"]
+    assert client.get(f"/repos/{REPO}/compare/{'0' * 40}...{head}").status_code == 404
+    again = client.get(f"/repos/{REPO}/compare/{base}...{head}",
+                       headers={"If-None-Match": first.headers["etag"]},
+                       params={"per_page": 7})
+    assert again.status_code == 304
+
+
 def test_pulls_state_and_sort_defaults(shared, client):
     r = shared.dataset.repo(REPO)
     closed = walk(client, f"/repos/{REPO}/pulls", {"state": "closed", "sort": "updated",

@@ -219,3 +219,29 @@ def _minus_minutes(iso: str, minutes: int) -> str:
     from dihub.timeutil import parse, to_iso
 
     return to_iso(parse(iso) - timedelta(minutes=minutes))
+
+
+def test_a_cursor_saved_without_heads_is_upgraded(tmp_path):
+    """Cursors written before heads were kept: one date-based pass, then reachability."""
+    data = small(prs_per_repo=0, issues_per_repo=0, runs_per_repo=0)
+    with GitHubSimulator(data, rate_limit=100_000) as sim:
+        dihub = with_token(Dihub(tmp_path))
+        dihub.write_config(github_config(sim.api_url, [A]))
+        dihub.run("sync", "github", "commits", check_code=0)
+        store = dihub.store()
+        state = store.get_state("github", "commits", A)
+        assert state.cursor.get("heads")
+        state.cursor = {k: v for k, v in state.cursor.items() if k != "heads"}
+        store.put_state(state)
+
+        added = data.add_commit(A)
+        dihub.run("sync", "github", "commits", check_code=0)
+        one(dihub, "commits", commit_id=added["sha"])
+        upgraded = store.get_state("github", "commits", A).cursor
+        assert list(upgraded["heads"].values()) == [added["sha"]]
+
+        late = data.add_commit(A, at=_minus_minutes(
+            added["commit"]["committer"]["date"], 24 * 60))
+        dihub.run("sync", "github", "commits", check_code=0)
+        one(dihub, "commits", commit_id=late["sha"])
+        assert counts(dihub)["commits"] == 250 + 2

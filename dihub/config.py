@@ -100,6 +100,22 @@ class Config:
     def masked(self) -> dict[str, Any]:
         return _mask(self.raw)
 
+    def locate(self, err: ConfigError, source: str) -> ConfigError:
+        """A ConfigError raised during a pass (no file known) with this config's file, the
+        line of the key and its full dotted name."""
+        if err.path is not None or self.path is None:
+            return err
+        key = err.key or ""
+        if key and not key.startswith("sources."):
+            key = f"sources.{source}.{key}"
+        try:
+            root = yaml.compose(self.path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except (OSError, yaml.YAMLError):
+            root = None
+        line = _line_of(root, tuple(key.split("."))) if key and root is not None else None
+        return ConfigError(err.detail, path=str(self.path), line=line, key=key or None,
+                           hint=err.hint)
+
 
 _URI_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 

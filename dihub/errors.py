@@ -35,7 +35,7 @@ class ConfigError(DihubError):
         if key:
             where = f"{where}: {key}"
         super().__init__(f"{where}: {message}", hint=hint)
-        self.path, self.line, self.key = path, line, key
+        self.path, self.line, self.key, self.detail = path, line, key, message
 
 
 class UsageError(DihubError):

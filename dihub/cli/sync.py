@@ -67,5 +67,10 @@ def sync(
                         settings.store.raw_payloads.retention_days)
     finally:
         store.close()
+    from dihub.errors import ConfigError
+
+    for r in results:
+        if isinstance(r.error, ConfigError):
+            r.error = cfg.locate(r.error, source)
     print_summary(results, run_id=runner.run_id, dry_run=dry_run, quiet=state.quiet)
     raise typer.Exit(exit_code(results))

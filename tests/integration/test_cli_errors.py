@@ -76,3 +76,12 @@ def test_auth_on_sources_without_a_login(dihub, tmp_path):
     assert "git connector needs no login" in dihub.run("auth", "git", check_code=0).stdout
     p = dihub.run("auth", "logout", "nosuch", check_code=2)
     assert "unknown source 'nosuch'" in p.stderr
+
+
+def test_config_error_found_during_a_pass_names_file_and_line(dihub, tmp_path):
+    from tests.support.gitrepo import generate
+
+    repo = generate(tmp_path / "repo", 5)
+    dihub.write_config(git_config(repo) + "    branches: [nosuch]\n")
+    p = dihub.run("sync", "git", "commits", check_code=2)
+    assert f"error: {dihub.config}:7: sources.git.branches: branch(es) not found" in p.stderr

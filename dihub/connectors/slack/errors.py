@@ -11,18 +11,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from dihub import errors as _errors
 from dihub.errors import (
     AuthError,
     DihubError,
     FatalError,
+    PartitionSkipped,
     RateLimited,
     RetriableError,
     SkippableRecord,
 )
-
-# The engine's per-partition skip, where that class exists.
-_PartitionSkip: type[DihubError] = getattr(_errors, "PartitionSkipped", DihubError)
 
 AUTH_ERRORS = {
     "invalid_auth": "Slack rejected the token (invalid_auth)",
@@ -38,7 +35,7 @@ _TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
 
-class ChannelSkipped(_PartitionSkip):
+class ChannelSkipped(PartitionSkipped):
     """One channel cannot be read (bot not a member, channel gone); the others go on."""
 
     def __init__(self, message: str, *, channel: str | None = None, hint: str | None = None):

@@ -15,6 +15,8 @@ supplies its routes (`route_of`, `respond`) and its canned fault bodies (`fault_
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -92,6 +94,8 @@ class SimulatorServer:
         self.stats = Stats()
         self.scripts: list[Script] = []
         self._scripts_lock = threading.Lock()
+        self._kill: tuple[int, int, int] | None = None     # (request number, pid, signal)
+        self._seen = 0
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -143,6 +147,27 @@ class SimulatorServer:
             self.scripts.append(item)
         return item
 
+    def kill_at(self, request_number: int, pid: int, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to `pid` when the `request_number`-th request from now arrives, and
+        drop that request unanswered: a client killed at a chosen page."""
+        with self._scripts_lock:
+            self._kill, self._seen = (request_number, pid, sig), 0
+
+    def _kill_due(self) -> bool:
+        with self._scripts_lock:
+            if self._kill is None:
+                return False
+            self._seen += 1
+            number, pid, sig = self._kill
+            if self._seen < number:
+                return False
+            self._kill = None
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        return sig == signal.SIGKILL
+
     def clear_scripts(self) -> None:
         with self._scripts_lock:
             self.scripts.clear()
@@ -166,6 +191,9 @@ class SimulatorServer:
                headers: dict[str, str], raw: bytes) -> tuple[Reply | None, Record]:
         """`handle` once the target is split (a subclass may rewrite it before)."""
         rec = Record(method, path, query, self.route_of(path), None, None, False, headers)
+        if self._kill is not None and self._kill_due():
+            rec.fault = "killed"
+            return None, rec
         scripted = self.scripted(method, target)
         fault, reply = None, None
         if isinstance(scripted, dict):

@@ -49,6 +49,7 @@ def main_options(
 ) -> None:
     from dihub import log
 
+    log_format = log_format.lower()
     if log_format not in ("text", "json"):
         raise typer.BadParameter("must be text or json", param_hint="--log-format")
     state.config_path, state.verbose, state.quiet, state.log_format = (
@@ -66,5 +67,41 @@ app.command("connectors")(inspect.connectors)
 app.add_typer(config_cmd.app, name="config")
 
 
+def _json_requested(argv: list[str]) -> bool:
+    """Whether the command line asks for `--log-format json`, read before click parses it
+    so that its own usage errors can be written as JSON too."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("--log-format="):
+            return arg.split("=", 1)[1].lower() == "json"
+        if arg == "--log-format" and i + 1 < len(argv):
+            return argv[i + 1].lower() == "json"
+    return False
+
+
 def main() -> None:
-    app()
+    import sys
+
+    if not _json_requested(sys.argv[1:]):
+        app()
+        return
+    try:
+        from typer._click import ClickException
+    except ImportError:     # typer releases that use click itself
+        from click import ClickException
+    from dihub import log
+
+    log._format = "json"    # before the options are parsed: their errors are JSON too
+    try:
+        code = app(standalone_mode=False)
+    except ClickException as err:
+        log.emit("error", "error", err.format_message(), exit_code=err.exit_code,
+                 error_type=type(err).__name__,
+                 hint="Run with --help for the commands and options." if err.exit_code == 2
+                 else None)
+        sys.exit(err.exit_code)
+    except typer.Abort:     # end of input at a prompt
+        log.emit("error", "aborted", "aborted", exit_code=1)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -79,15 +79,23 @@ def _style(outcome: str) -> str:
 
 def _log_result(r) -> None:
     w = r.written
+    # With --log-format json these become fields of the line (see dihub.log).
+    fields = {"partition": r.label, "outcome": r.outcome, "records": r.records,
+              "inserted": w.inserted, "updated": w.updated, "unchanged": w.unchanged}
     if r.outcome == "ok":
         log.info("%s: ok, read %d items; records: %d inserted, %d updated, %d unchanged",
-                 r.label, r.records, w.inserted, w.updated, w.unchanged)
+                 r.label, r.records, w.inserted, w.updated, w.unchanged,
+                 extra={"fields": fields})
     else:
         level = logging.WARNING if r.outcome in ("busy", "skipped") else logging.ERROR
-        log.log(level, "%s: %s after %d records: %s", r.label, r.outcome, r.records, r.error)
+        log.log(level, "%s: %s after %d records: %s", r.label, r.outcome, r.records, r.error,
+                extra={"fields": fields})
 
 
 def make_progress(quiet: bool):
-    if not quiet and sys.stderr.isatty():
+    """The live display on a terminal; log lines for cron, --quiet and --log-format json."""
+    from dihub import log as dihub_log
+
+    if not quiet and sys.stderr.isatty() and not dihub_log.json_enabled():
         return RichProgress()
     return LogProgress()

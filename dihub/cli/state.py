@@ -41,7 +41,9 @@ def err_console():
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def print_error(err: Exception, label: str | None = None) -> None:
+def print_error(err: Exception, label: str | None = None, **fields) -> None:
+    """`label: message` and `hint: ...` on stderr; with `--log-format json`, one JSON object
+    (level, event=label, message, hint, error_type and `fields`, e.g. exit_code)."""
     from rich.markup import escape
 
     from dihub.errors import DihubError
@@ -58,6 +60,17 @@ def print_error(err: Exception, label: str | None = None) -> None:
     if label is None:
         temporary = isinstance(err, DihubError) and err.exit_code == 75
         label = "temporary" if temporary else "error"
+    from dihub import log
+    from dihub.errors import ConfigError
+
+    if isinstance(err, ConfigError):
+        fields = {"config_file": err.path, "config_line": err.line, "config_key": err.key,
+                  **fields}
+    # A temporary failure (exit 75) is routine for cron: a warning, not an error.
+    level = "error" if label == "error" else "warning"
+    if log.emit(level, label, text, hint=hint or None, error_type=type(err).__name__,
+                **fields):
+        return
     colour = "red" if label == "error" else "yellow"
     console = err_console()
     console.print(f"[bold {colour}]{label}:[/] {escape(text)}", markup=True, highlight=False)
@@ -77,10 +90,13 @@ def handles_errors(fn):
         except typer.Exit:
             raise
         except DihubError as err:
-            print_error(err)
+            print_error(err, exit_code=err.exit_code)
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
-            err_console().print("interrupted")
+            from dihub import log
+
+            if not log.emit("error", "interrupted", "interrupted", exit_code=130):
+                err_console().print("interrupted")
             raise typer.Exit(130) from None
         except BrokenPipeError:
             # `dihub fetch ... | head`: the reader left; that is not an error.
@@ -91,11 +107,12 @@ def handles_errors(fn):
 
             translated = store_error(err)
             if translated is not None:
-                print_error(translated)
+                print_error(translated, exit_code=translated.exit_code)
                 raise typer.Exit(translated.exit_code) from None
             logging.getLogger("dihub").debug("internal error", exc_info=True)
             print_error(RuntimeError(f"internal error: {type(err).__name__}: {err} "
-                                     "(run with -v for the traceback)"))
+                                     "(run with -v for the traceback)"),
+                        exit_code=EXIT_FAILURE)
             raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper

@@ -39,8 +39,8 @@ def fetch(
         raise UsageError(f"unknown entity {entity!r}",
                          hint=f"Entities: {', '.join(ENTITIES)}")
     cfg = state.config()
-    cfg.source(source)
-    chosen = output.parse_fields(fields, entity)
+    _check_entity(source, cfg.source(source).connector, entity)
+    chosen = _fields(fields, entity)
     since_iso, until_iso = _when(since, "--since"), _when(until, "--until")
     filters = dict(_where(w, entity) for w in where or [])
     if fmt == "table" and limit is None:
@@ -66,15 +66,53 @@ def fetch(
     finally:
         store.close()
     if pager.next_cursor:
-        print(f"more records: continue with --cursor {pager.next_cursor}", file=sys.stderr)
+        from dihub import log
+
+        message = f"more records: continue with --cursor {pager.next_cursor}"
+        if not log.emit("info", "more_records", message, cursor=pager.next_cursor):
+            print(message, file=sys.stderr)
+
+
+def _check_entity(source: str, connector_name: str, entity: str) -> None:
+    """The source's connector must produce `entity` (as a stream's entity or also_emits):
+    `fetch git pull_requests` is a mistake, not an empty result."""
+    from dihub.connectors.registry import load_connector
+    from dihub.errors import UsageError
+
+    try:
+        connector = load_connector(connector_name)
+    except UsageError:
+        return      # the connector is gone; what it stored can still be read
+    produced: list[str] = []
+    for stream in connector.streams.values():
+        for name in (stream.entity, *stream.also_emits):
+            if name not in produced:
+                produced.append(name)
+    if entity not in produced:
+        raise UsageError(f"source {source!r} ({connector.name} connector) has no {entity} "
+                         f"records",
+                         hint=f"Entities of {source}: {', '.join(produced)}")
+
+
+def _fields(spec: str | None, entity: str) -> list[str] | None:
+    from dihub import output
+    from dihub.errors import UsageError
+
+    if spec is not None and not [f for f in spec.split(",") if f.strip()]:
+        raise UsageError(f"--fields {spec!r}: give comma-separated field names",
+                         hint=f"Fields of {entity}: {', '.join(output.entity_fields(entity))}")
+    return output.parse_fields(spec, entity)
 
 
 def _when(value: str | None, flag: str) -> str | None:
     from dihub.errors import UsageError
     from dihub.timeutil import to_iso
 
-    if not value:
+    if value is None:
         return None
+    if not value.strip():
+        raise UsageError(f"{flag}: empty; give a date (2026-01-01) or a time "
+                         f"(2026-01-01T12:00:00Z), or leave {flag} out")
     try:
         return to_iso(value)
     except ValueError:
@@ -87,8 +125,9 @@ def _where(spec: str, entity: str) -> tuple[str, object]:
     from dihub.errors import UsageError
 
     key, sep, value = spec.partition("=")
-    if not sep:
-        raise UsageError(f"--where {spec!r}: use FIELD=VALUE")
+    if not sep or not key.strip():
+        raise UsageError(f"--where {spec!r}: use FIELD=VALUE",
+                         hint=f"Fields of {entity}: {', '.join(output.entity_fields(entity))}")
     output.parse_fields(key, entity)
     if value in ("true", "false"):
         return key, value == "true"

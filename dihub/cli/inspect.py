@@ -20,6 +20,59 @@ def _fmt_check(fmt: str, allowed: tuple[str, ...]) -> None:
         raise UsageError(f"unknown --format {fmt!r}; use one of {', '.join(allowed)}")
 
 
+# Every outcome an audit entry can have (see dihub.models.state.AuditEntry).
+AUDIT_OUTCOMES = ("ok", "failed", "skipped", "warning", "retried")
+
+
+def _check_choice(flag: str, value: str | None, allowed, what: str) -> None:
+    from dihub.errors import UsageError
+
+    if value is not None and value not in allowed:
+        raise UsageError(f"{flag} {value!r}: no such {what}",
+                         hint=f"Use one of: {', '.join(allowed) or 'none'}")
+
+
+def _check_source(store, source: str | None) -> None:
+    """A --source filter must name a configured source, or one the store has state for (a
+    source since removed from the config): a typo is exit 2, not an empty listing."""
+    from dihub.errors import UsageError
+
+    if source is None:
+        return
+    cfg = state.config()
+    if source in cfg.sources:
+        return
+    stored = sorted({s.source for s in store.list_states()} - set(cfg.sources))
+    if source in stored:
+        return
+    where = cfg.path or "the config"
+    known = f"Configured sources ({where}): {', '.join(sorted(cfg.sources)) or 'none'}"
+    if stored:
+        known += f"; others with sync state: {', '.join(stored)}"
+    raise UsageError(f"--source {source!r}: unknown source", hint=known)
+
+
+def _check_stream(store, source: str | None, stream: str | None) -> None:
+    from dihub.connectors.registry import load_connector
+    from dihub.errors import DihubError
+
+    if stream is None:
+        return
+    cfg = state.config()
+    known: set[str] = set()
+    for name, src in cfg.sources.items():
+        if source is None or name == source:
+            try:
+                known |= set(load_connector(src.connector).streams)
+            except DihubError:
+                pass
+    if stream in known:
+        return
+    known |= {s.stream for s in store.list_states(source=source)}
+    _check_choice("--stream", stream, sorted(known), "stream" + (
+        f" for source {source!r}" if source else ""))
+
+
 def _emit(rows: list[dict], fmt: str, columns: list[str], title: str) -> None:
     import sys
 
@@ -45,12 +98,17 @@ def audit(
 ) -> None:
     """Show the audit log: every sync pass, batch, retry, wait and failure."""
     from dihub.cli.fetch import _when
+    from dihub.models import ENTITIES
 
     _fmt_check(fmt, ("table", "json", "jsonl"))
+    _check_choice("--outcome", outcome, AUDIT_OUTCOMES, "outcome")
+    _check_choice("--entity", entity, list(ENTITIES), "entity")
+    since_iso = _when(since, "--since")
     store = state.store()
     try:
+        _check_source(store, source)
         entries = store.query_audit(source=source, entity=entity, outcome=outcome,
-                                    since=_when(since, "--since"), limit=limit)
+                                    since=since_iso, limit=limit)
     finally:
         store.close()
     rows = [e.model_dump(exclude_none=fmt == "table") for e in entries]
@@ -75,6 +133,8 @@ def metrics(
     _fmt_check(fmt, ("table", "json", "prom"))
     store = state.store()
     try:
+        _check_source(store, source)
+        _check_stream(store, source, stream)
         runs = store.query_metrics(source=source, stream=stream, limit=limit)
         if fmt == "prom" or textfile:
             latest = latest_per_stream(store.query_metrics(source=source, stream=stream,
@@ -104,6 +164,7 @@ def status(
     _fmt_check(fmt, ("table", "json"))
     store = state.store()
     try:
+        _check_source(store, source)
         states = store.list_states(source=source)
     finally:
         store.close()
@@ -130,10 +191,11 @@ def connectors(
 
     _fmt_check(fmt, ("table", "json"))
     loaded, broken = all_connectors()
-    for error in broken.values():
-        from dihub.cli.state import err_console
+    for name, error in broken.items():
+        from dihub.cli.state import print_error
+        from dihub.errors import UsageError
 
-        err_console().print(f"[yellow]warning:[/] {error}", highlight=False)
+        print_error(UsageError(error), label="warning", connector=name)
     rows = []
     for c in loaded:
         rows.append({

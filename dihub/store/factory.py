@@ -1,10 +1,30 @@
-"""Open the configured store: MongoDB when a mongodb:// URI is set, else embedded SQLite."""
+"""Open the configured store: MongoDB when a mongodb:// URI is set, else embedded SQLite.
+
+SQLite URIs read as in SQLAlchemy: `sqlite:///relative.db` (three slashes) is a
+path relative to a base folder, `sqlite:////abs/path.db` (four) an absolute
+path, `sqlite:///~/dihub.db` is under the home folder. The base folder of
+`store.uri` in a config file is that file's folder, not the current directory
+(cron runs elsewhere); the base of `DIHUB_STORE_URI` is the current directory,
+since an environment variable has no file. With no URI, the store is
+`dihub.db` in the user data dir.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from dihub.errors import ConfigError
+
+SQLITE_PREFIX = "sqlite:///"
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
+STORE_URI_ENV = "DIHUB_STORE_URI"
+
+_URI_HINT = ("Use sqlite:///relative/to/the/config/folder.db, sqlite:////absolute/path.db, "
+             "mongodb://host:27017/dbname, or omit it for the embedded store in the user "
+             "data dir.")
 
 
 def default_sqlite_path() -> Path:
@@ -13,23 +33,81 @@ def default_sqlite_path() -> Path:
     return Path(user_data_dir("dihub", appauthor=False)) / "dihub.db"
 
 
-def open_store(uri: str | None):
-    """`None` or `sqlite:///path` → SQLiteStore; `mongodb://` or `mongodb+srv://` → MongoStore."""
+def sqlite_path(uri: str | None, base_dir: str | os.PathLike | None = None) -> Path | None:
+    """The absolute file a `sqlite:///` URI (or no URI) names; None for a MongoDB URI.
+
+    `base_dir` anchors a relative path (default: the current directory).
+    """
     if not uri:
+        return Path(os.path.abspath(default_sqlite_path()))
+    if uri.startswith(MONGODB_SCHEMES):
+        return None
+    if not uri.startswith(SQLITE_PREFIX):
+        if uri.startswith("sqlite:"):
+            raise ConfigError(
+                f"{uri!r}: a SQLite URI has three slashes before a relative path and four "
+                "before an absolute one", key="store.uri", hint=_URI_HINT)
+        raise ConfigError("unsupported store URI scheme", key="store.uri", hint=_URI_HINT)
+    rest = uri[len(SQLITE_PREFIX):]
+    if "?" in rest:
+        raise ConfigError(f"{uri!r}: SQLite URI options (?...) are not supported",
+                          key="store.uri", hint="Remove everything from the '?'.")
+    if rest in ("", ":memory:"):
+        raise ConfigError(f"{uri!r}: the embedded store needs a file (an in-memory store "
+                          "would keep nothing)", key="store.uri", hint=_URI_HINT)
+    path = Path(rest).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir if base_dir is not None else os.getcwd()) / path
+    return Path(os.path.abspath(path))
+
+
+def open_store(uri: str | None, base_dir: str | os.PathLike | None = None):
+    """`None` or `sqlite:///path` → SQLiteStore; `mongodb://` or `mongodb+srv://` → MongoStore.
+
+    `base_dir` is the folder a relative `sqlite:///relative.db` is resolved in
+    (default: the current directory); `store_base_dir(config)` gives the right one.
+    """
+    path = sqlite_path(uri, base_dir)
+    if path is not None:
         from dihub.store.sqlite import SQLiteStore
 
-        return SQLiteStore(default_sqlite_path())
-    if uri.startswith("sqlite:///"):
-        from dihub.store.sqlite import SQLiteStore
+        return SQLiteStore(path)
+    from dihub.store.mongo import MongoStore
 
-        return SQLiteStore(Path(uri[len("sqlite:///"):]).expanduser())
-    if uri.startswith(("mongodb://", "mongodb+srv://")):
-        from dihub.store.mongo import MongoStore
+    return MongoStore(uri)
 
-        return MongoStore(uri)
-    raise ConfigError(
-        "unsupported store URI scheme",
-        key="store.uri",
-        hint="Use mongodb://host:27017/dbname, sqlite:///path/to/file.db, or omit it for the "
-             "embedded store.",
-    )
+
+def store_base_dir(config: Any) -> Path:
+    """Where a relative `store.uri` path of `config` (a dihub.config.Config) is resolved.
+
+    The config file's folder; the current directory when the URI comes from
+    DIHUB_STORE_URI (which wins over the file) or there is no config file.
+    """
+    path = getattr(config, "path", None)
+    if os.environ.get(STORE_URI_ENV) or path is None:
+        return Path.cwd()
+    return Path(os.path.abspath(Path(path).expanduser())).parent
+
+
+def open_configured_store(config: Any):
+    """The store `config` (a dihub.config.Config) names, relative paths resolved as documented."""
+    return open_store(config.settings.store.uri, store_base_dir(config))
+
+
+def describe_store(uri: str | None, base_dir: str | os.PathLike | None = None) -> str:
+    """One line naming the store without opening it and without credentials:
+    `sqlite /abs/path/dihub.db` or `mongodb host:27017/dihub`."""
+    path = sqlite_path(uri, base_dir)
+    if path is not None:
+        return f"sqlite {path}"
+    from dihub.store.mongo import database_from_uri
+
+    parts = urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]          # drop user:password@
+    scheme = parts.scheme if parts.scheme == "mongodb+srv" else "mongodb"
+    return f"{scheme} {host}/{database_from_uri(uri)}"
+
+
+def describe_configured_store(config: Any) -> str:
+    """`describe_store` for the store `config` names (what `dihub status` shows)."""
+    return describe_store(config.settings.store.uri, store_base_dir(config))

@@ -4,6 +4,14 @@ Concurrency: one connection per store, shared by the engine's threads under a
 lock; several dihub processes may open the same file at once (WAL journal, a
 busy timeout, and `BEGIN IMMEDIATE` for every write so a writer never has to
 upgrade a read lock — the cause of instant SQLITE_BUSY errors in WAL mode).
+
+Damage: every sqlite3 error is raised as a dihub error naming the file and what
+to do (dihub.store.errors.sqlite_error). A process verifies the file with
+`PRAGMA quick_check` before its first write (one sequential read of the file,
+about a second per GB when cached), so a damaged store fails `sync` as it
+fails `fetch`, and nothing is written into a broken b-tree. Readers are not
+checked up front: they fail, with the same message, on the first bad page they
+touch. `check()` is the full `PRAGMA integrity_check` behind `dihub store check`.
 """
 
 from __future__ import annotations
@@ -12,13 +20,14 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from dihub.errors import FatalError, LeaseHeld
 from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.store.base import QueryPage, UpsertResult
+from dihub.store.errors import CHECK_HINT, StoreDamaged, sqlite_error
 from dihub.store.keyset import (
     DEFAULT_PAGE_SIZE,
     check_entity,
@@ -39,6 +48,7 @@ from dihub.timeutil import now_iso
 SCHEMA_VERSION = 1
 _LEASE_FIELDS = {"lease_owner", "lease_until"}
 _CHUNK = 500  # ids per IN (...) lookup, well under SQLite's bound-parameter limit
+_DOC_TABLES = ("records", "sync_state", "audit_log", "run_metrics")   # with a JSON `doc`
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -88,6 +98,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _problems(rows: list[tuple[str]]) -> list[str]:
+    """The lines of a quick_check/integrity_check answer that report a problem."""
+    lines = [line.strip() for (text,) in rows for line in str(text).splitlines()]
+    return [line for line in lines if line and line != "ok" and not line.startswith("***")]
+
+
 def _filter_sql(name: str, value: Any) -> tuple[str, list[Any]]:
     """MongoDB equality on a top-level field: scalar equal, or an array containing it."""
     path = f"$.{name}"
@@ -113,9 +129,14 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._checked = False        # quick_check passed; done once, before the first write
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+    def describe(self) -> str:
+        """What `dihub status` shows: `sqlite /abs/path.db`."""
+        return f"sqlite {self.path}"
 
     # -- connection and transactions -------------------------------------------------
 
@@ -123,17 +144,23 @@ class SQLiteStore:
         if self._closed:
             raise FatalError(f"the store {self.path} is closed")
         if self._conn is None:
+            if self.path.is_dir():
+                raise FatalError(
+                    f"the embedded store {self.path} is a directory, not a file",
+                    hint="Set store.uri (or DIHUB_STORE_URI) to a file inside it, e.g. "
+                         f"sqlite:///{self.path / 'dihub.db'}.")
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s,
                                        isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA user_version").fetchone()
-            except (OSError, sqlite3.Error) as exc:
+            except OSError as exc:
                 raise FatalError(
-                    f"cannot open the embedded store {self.path}: {exc}",
+                    f"cannot open the embedded store {self.path}: {exc.strerror or exc}",
                     hint="Check that its folder exists and is writable, or set store.uri "
                          "(or DIHUB_STORE_URI) to another sqlite:///path or a mongodb:// URI."
                 ) from None
+            except sqlite3.Error as exc:
+                raise sqlite_error(exc, self.path) from exc
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -145,8 +172,10 @@ class SQLiteStore:
                             conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                     conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 conn.close()
+                if isinstance(exc, sqlite3.Error):
+                    raise sqlite_error(exc, self.path) from exc
                 raise
             self._conn = conn
         return self._conn
@@ -154,19 +183,47 @@ class SQLiteStore:
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            yield self._connection()
+            conn = self._connection()
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise sqlite_error(exc, self.path) from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                if not self._checked:
+                    self._quick_check(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise sqlite_error(exc, self.path) from exc
+
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        """Refuse to write into a damaged file: a write there can spread the damage, and a
+        sync that only touches sound pages would otherwise exit 0 while `fetch` fails."""
+        problems = _problems(conn.execute("PRAGMA quick_check(1)").fetchall())
+        if problems:
+            raise StoreDamaged(f"the embedded store {self.path} is damaged ({problems[0]})",
+                               hint=CHECK_HINT)
+        self._checked = True
+
+    def _loads(self, doc: str) -> Any:
+        try:
+            return json.loads(doc)
+        except (TypeError, ValueError) as exc:
+            raise StoreDamaged(
+                f"the embedded store {self.path} holds a document that is not JSON ({exc})",
+                hint=CHECK_HINT) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -236,7 +293,7 @@ class SQLiteStore:
                "ORDER BY updated_at, id LIMIT ?")
         with self._read() as conn:
             rows = conn.execute(sql, [*params, limit + 1]).fetchall()
-        page = QueryPage(records=[json.loads(doc) for _, _, doc in rows[:limit]])
+        page = QueryPage(records=[self._loads(doc) for _, _, doc in rows[:limit]])
         if len(rows) > limit:
             last_updated, last_id, _ = rows[limit - 1]
             page.next_cursor = encode_cursor(last_updated or None, last_id)
@@ -259,10 +316,9 @@ class SQLiteStore:
 
     # -- sync state and leases -------------------------------------------------------
 
-    @staticmethod
-    def _state(doc: str, lease_owner: str | None, lease_until: str | None) -> SyncState:
+    def _state(self, doc: str, lease_owner: str | None, lease_until: str | None) -> SyncState:
         return SyncState.model_validate(
-            {**json.loads(doc), "lease_owner": lease_owner, "lease_until": lease_until})
+            {**self._loads(doc), "lease_owner": lease_owner, "lease_until": lease_until})
 
     def get_state(self, source: str, stream: str, partition: str) -> SyncState | None:
         with self._read() as conn:
@@ -347,7 +403,7 @@ class SQLiteStore:
             rows = conn.execute(
                 f"SELECT doc, raw_payload FROM audit_log WHERE {' AND '.join(where)} "
                 "ORDER BY timestamp DESC, seq DESC LIMIT ?", [*params, limit]).fetchall()
-        return [AuditEntry.model_validate({**json.loads(doc), "raw_payload": raw})
+        return [AuditEntry.model_validate({**self._loads(doc), "raw_payload": raw})
                 for doc, raw in rows]
 
     def record_metrics(self, metrics: RunMetrics) -> None:
@@ -370,12 +426,12 @@ class SQLiteStore:
             rows = conn.execute(
                 f"SELECT doc FROM run_metrics WHERE {' AND '.join(where)} "
                 "ORDER BY started_at DESC, seq DESC LIMIT ?", [*params, limit]).fetchall()
-        return [RunMetrics.model_validate(json.loads(doc)) for (doc,) in rows]
+        return [RunMetrics.model_validate(self._loads(doc)) for (doc,) in rows]
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
         with self._read() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return self._loads(row[0]) if row else None
 
     def put_meta(self, key: str, value: dict[str, Any]) -> None:
         with self._write() as conn:
@@ -396,3 +452,52 @@ class SQLiteStore:
                 "WHERE timestamp < ? AND raw_payload IS NOT NULL",
                 (cutoff(now_iso, raw_retention_days),)).rowcount
         return {"audit_deleted": deleted, "raw_payloads_removed": stripped}
+
+    def check(self, max_problems: int = 20) -> list[str]:
+        """`PRAGMA quick_check`, `integrity_check`, then a JSON check of every stored document.
+
+        Returns what is wrong (at most `max_problems` lines), [] when the file is sound.
+        Runs on its own connection, writes nothing and creates no file; raises a
+        FatalError when there is no file to check or it cannot be read for another
+        reason (locked, unreadable folder).
+        """
+        if not self.path.is_file():
+            raise FatalError(
+                f"the embedded store {self.path} does not exist" if not self.path.exists()
+                else f"the embedded store {self.path} is not a file",
+                hint="Nothing was synced into it yet, or store.uri (or DIHUB_STORE_URI) "
+                     "names another file: `dihub status` shows the store in use.")
+        conn = None
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s,
+                                   isolation_level=None)
+            # quick_check(1) first: it reports a bad page as a line where a longer check
+            # (which reads on past the first problem) raises "malformed" and says no more.
+            problems = _problems(conn.execute("PRAGMA quick_check(1)").fetchall())
+            if problems:
+                with suppress(sqlite3.DatabaseError):
+                    problems = _problems(conn.execute(
+                        f"PRAGMA quick_check({int(max_problems)})").fetchall()) or problems
+                return problems[:max_problems]
+            problems = _problems(conn.execute(
+                f"PRAGMA integrity_check({int(max_problems)})").fetchall())
+            if problems:
+                return problems[:max_problems]
+            tables = {name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for table in _DOC_TABLES:
+                if table in tables:
+                    (bad,) = conn.execute(
+                        f"SELECT COUNT(*) FROM {table} WHERE json_valid(doc) = 0").fetchone()
+                    if bad:
+                        problems.append(f"{table}: {bad} row(s) whose document is not JSON")
+            return problems
+        except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_CORRUPT,
+                                                          sqlite3.SQLITE_NOTADB):
+                return [str(exc)]
+            raise sqlite_error(exc, self.path) from exc
+        finally:
+            if conn is not None:
+                conn.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 
 from dihub.cli.state import handles_errors, state
@@ -53,24 +56,57 @@ def sync(
                           concurrency=concurrency or http.concurrency,
                           raw_payloads=settings.store.raw_payloads.enabled)
     store = state.store()
-    results = []
+    runner = None
+    stopped = False
     try:
         with make_progress(state.quiet) as progress:
             runner = Runner(store, source, source_cfg, settings, options=options,
                             progress=progress)
-            for name in names:
-                results += runner.run_stream(connector.streams[name])
+            with _signals_stop(runner):
+                for name in names:
+                    runner.run_stream(connector.streams[name])
         if not dry_run:
             from dihub.timeutil import now_iso
 
             store.purge(now_iso(), settings.store.audit_retention_days,
                         settings.store.raw_payloads.retention_days)
+    except KeyboardInterrupt:
+        if runner is None:
+            raise
+        stopped = True
     finally:
         store.close()
     from dihub.errors import ConfigError
 
+    results = runner.results
     for r in results:
         if isinstance(r.error, ConfigError):
             r.error = cfg.locate(r.error, source)
     print_summary(results, run_id=runner.run_id, dry_run=dry_run, quiet=state.quiet)
+    if stopped:
+        from dihub.cli.state import print_error
+        from dihub.errors import TemporaryError
+
+        term = runner.stopped_by == "SIGTERM"
+        print_error(TemporaryError(
+            f"{'terminated (SIGTERM)' if term else 'interrupted'}: what was read is written "
+            "and checkpointed, the leases are released; the next run continues from there"))
+        raise typer.Exit(143 if term else 130)
     raise typer.Exit(exit_code(results))
+
+
+@contextmanager
+def _signals_stop(runner) -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM (cron, systemd, container runtimes) both stop the pass
+    at the next page: what was read is written, leases are released."""
+    import signal
+
+    def handler(signum, frame):
+        runner.interrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

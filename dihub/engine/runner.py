@@ -1,4 +1,4 @@
-"""One sync pass, exactly as in DESIGN.md:
+"""One sync pass:
 
     lease → load state → for each page: normalize → key + signature → upsert
     the batch → checkpoint the cursor → audit → metrics → release the lease.
@@ -6,6 +6,15 @@
 Records are always written before the cursor that covers them is saved, and
 upserts are idempotent, so a crash anywhere loses nothing and duplicates
 nothing (at-least-once delivery + idempotent writes).
+
+A page that carries a cursor is checkpointed at once (its records and those
+buffered before it are written, then the cursor saved), so a run stopped at any
+page (exit 75, SIGKILL, SIGTERM, Ctrl-C, a crash) loses at most the page in
+flight. Pages without a cursor wait in the buffer until `batch_size` records.
+
+Ctrl-C and SIGTERM (`Runner.interrupt`) stop every running partition at its next
+page. A write and its checkpoint are shielded: a signal that arrives during one
+takes effect when it is done, so the counts in the audit log are what was written.
 """
 
 from __future__ import annotations
@@ -16,8 +25,9 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +101,39 @@ class Runner:
         self.owner = lease_owner(self.run_id)
         self.secrets = secrets
         self.extras: dict[str, Any] = {}
+        self.results: list[PartitionResult] = []   # every partition's result, as they end
+        self.stopped_by: str | None = None   # "SIGINT" / "SIGTERM" once interrupt() was called
         self._stop = threading.Event()     # set on Ctrl-C: running partitions stop at a page
+        self._shield = 0                   # > 0 while the main thread writes a batch
+        self._deferred = False             # a signal arrived while shielded
+
+    # -- signals -------------------------------------------------------------
+    def interrupt(self, signal_name: str = "SIGINT") -> None:
+        """Called from a signal handler (main thread): stop at the next page.
+
+        Raises KeyboardInterrupt at once, unless the main thread is writing a batch
+        and its checkpoint: then it is raised as soon as that write is done."""
+        self.stopped_by = self.stopped_by or signal_name
+        self._stop.set()
+        if self._shield and threading.current_thread() is threading.main_thread():
+            self._deferred = True
+            return
+        raise KeyboardInterrupt(signal_name)
+
+    @contextmanager
+    def _shielded(self) -> Iterator[None]:
+        """No interrupt() takes effect inside; one that arrived is raised on leaving."""
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            self._shield += 1
+        try:
+            yield
+        finally:
+            if main:
+                self._shield -= 1
+        if main and not self._shield and self._deferred:
+            self._deferred = False
+            raise KeyboardInterrupt(self.stopped_by or "SIGINT")
 
     # -- audit ---------------------------------------------------------------
     def audit(self, entry: AuditEntry) -> None:
@@ -122,26 +164,52 @@ class Runner:
                     if st.stream == stream.name:   # `status` must not keep saying "ok"
                         st.status, st.error = "failed", str(err)
                         self.store.put_state(st)
+            self.results += results
         else:
-            workers = max(1, min(self.options.concurrency, len(partitions)))
-            if workers == 1:
-                results = [self._run_partition(ctx, stream, p) for p in partitions]
-            else:
-                pool = ThreadPoolExecutor(workers, thread_name_prefix="dihub-sync")
-                try:
-                    futures = [pool.submit(self._run_partition, ctx, stream, p)
-                               for p in partitions]
-                    results = [f.result() for f in futures]
-                except BaseException:
-                    # Ctrl-C reaches only this thread: tell the workers to stop at their
-                    # next page (what they read so far is written and checkpointed).
-                    self._stop.set()
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
-                pool.shutdown()
+            results = []
+            try:
+                self._run_partitions(ctx, stream, partitions, results)
+            except BaseException:
+                # interrupted: what ran is written and checkpointed; count it
+                if not self.options.dry_run:
+                    with self._shielded():
+                        self._record_metrics(stream, results, counters, started,
+                                             time.monotonic() - t0)
+                raise
         if not self.options.dry_run:
-            self._record_metrics(stream, results, counters, started, time.monotonic() - t0)
+            with self._shielded():
+                self._record_metrics(stream, results, counters, started,
+                                     time.monotonic() - t0)
         return results
+
+    def _run_partitions(self, ctx: Context, stream: Stream, partitions: list[str],
+                        results: list[PartitionResult]) -> None:
+        """Runs every partition, appending each result (to `results` and `self.results`)
+        as it ends, so an interrupted stream still reports what it did."""
+        def run(p: str) -> PartitionResult:
+            return self._run_partition(ctx, stream, p, sinks=(results, self.results))
+
+        workers = max(1, min(self.options.concurrency, len(partitions)))
+        if workers == 1:
+            for p in partitions:
+                if self._stop.is_set():
+                    break
+                run(p)
+            return
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="dihub-sync")
+        try:
+            futures = [pool.submit(run, p) for p in partitions]
+            for f in futures:
+                f.result()
+        except BaseException:
+            # Signals reach only this thread: tell the workers to stop at their next page
+            # (what they read so far is written and checkpointed), and wait for them.
+            self._stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+        order = {p: i for i, p in enumerate(partitions)}
+        results.sort(key=lambda r: order.get(r.partition, 0))
 
     def _record_metrics(self, stream: Stream, results: list[PartitionResult],
                         counters: Counters, started: str, duration: float) -> None:
@@ -159,8 +227,13 @@ class Runner:
         ))
 
     # -- one partition -------------------------------------------------------
-    def _run_partition(self, ctx: Context, stream: Stream, partition: str) -> PartitionResult:
+    def _run_partition(self, ctx: Context, stream: Stream, partition: str,
+                       sinks: tuple[list[PartitionResult], ...] = ()) -> PartitionResult:
+        """One partition's pass; its result is appended to each of `sinks` when it ends,
+        also when a signal interrupts it."""
         result = PartitionResult(self.source, stream.name, partition)
+        for sink in sinks:
+            sink.append(result)
         self.progress("start", result=result)
         dry = self.options.dry_run
         try:
@@ -176,20 +249,22 @@ class Runner:
         try:
             self._pass(ctx, stream, partition, state, result)
         except BaseException as exc:   # noqa: BLE001 - every failure is recorded, then judged
-            err = _as_dihub_error(exc, result)
-            result.error = err
-            result.outcome = ("skipped" if isinstance(err, PartitionSkipped) else "failed")
-            if not dry:
-                state.status = "partial" if result.outcome == "skipped" else "failed"
-                state.error = str(err)
-                self.store.put_state(state)
+            with self._shielded():
+                err = _as_dihub_error(exc, result, self.stopped_by)
+                result.error = err
+                result.outcome = ("skipped" if isinstance(err, PartitionSkipped) else "failed")
+                if not dry:
+                    state.status = "partial" if result.outcome == "skipped" else "failed"
+                    state.error = str(err)
+                    self.store.put_state(state)
             if not isinstance(exc, Exception):
                 raise
         finally:
-            if not dry:
-                self._audit_result(stream, result)
-                self.store.release_lease(self.source, stream.name, partition, self.owner)
-            self.progress("end", result=result)
+            with self._shielded():
+                if not dry:
+                    self._audit_result(stream, result)
+                    self.store.release_lease(self.source, stream.name, partition, self.owner)
+                self.progress("end", result=result)
         return result
 
     def _take_lease(self, stream: Stream, partition: str) -> None:
@@ -227,37 +302,42 @@ class Runner:
                 return
             docs = list(buffer.values())
             if not dry:
-                try:
-                    written = self.store.upsert_many(docs) if docs else UpsertResult()
-                except BaseException:
-                    store_failed = True
-                    raise
-                result.written += written
-                moved = [p for p in pending if p.moves_cursor]
-                if moved:
-                    state.cursor = moved[-1].cursor
-                for p in pending:
-                    if p.etags is not None:
-                        state.etags = p.etags
-                self.store.put_state(state)     # checkpoint: only after the write
-                self.audit(self._entry(
-                    stream, partition, "batch", "ok", records=len(docs),
-                    inserted=written.inserted, updated=written.updated,
-                    unchanged=written.unchanged,
-                    payload_size=sum(p.raw_size for p in pending),
-                    detail={"pages": len(pending)}))
-                if time.monotonic() - lease_renewed > opts.lease_ttl_s / 3:
-                    self.store.acquire_lease(self.source, stream.name, partition, self.owner,
-                                             opts.lease_ttl_s)
-                    lease_renewed = time.monotonic()
+                with self._shielded():
+                    write(docs)
             self.progress("batch", result=result, records=len(docs))
             buffer, pending = {}, []
+
+        def write(docs: list[dict[str, Any]]) -> None:
+            nonlocal lease_renewed, store_failed
+            try:
+                written = self.store.upsert_many(docs) if docs else UpsertResult()
+            except BaseException:
+                store_failed = True
+                raise
+            result.written += written
+            moved = [p for p in pending if p.moves_cursor]
+            if moved:
+                state.cursor = moved[-1].cursor
+            for p in pending:
+                if p.etags is not None:
+                    state.etags = p.etags
+            self.store.put_state(state)     # checkpoint: only after the write
+            self.audit(self._entry(
+                stream, partition, "batch", "ok", records=len(docs),
+                inserted=written.inserted, updated=written.updated,
+                unchanged=written.unchanged,
+                payload_size=sum(p.raw_size for p in pending),
+                detail={"pages": len(pending)}))
+            if time.monotonic() - lease_renewed > opts.lease_ttl_s / 3:
+                self.store.acquire_lease(self.source, stream.name, partition, self.owner,
+                                         opts.lease_ttl_s)
+                lease_renewed = time.monotonic()
 
         ingested_at = now_iso()
         try:
             for page in stream.fetch(ctx, partition, fetch_state):
                 if self._stop.is_set():
-                    raise TemporaryError(f"{result.label}: interrupted; the next run "
+                    raise TemporaryError(f"{_stopped(self.stopped_by)}; the next run "
                                          "continues from the last checkpoint")
                 for raw in page.items:
                     try:
@@ -277,7 +357,7 @@ class Runner:
                                            payload_size=page.raw_size,
                                            raw_payload=page.raw_payload))
                 pending.append(page)
-                if len(buffer) >= opts.batch_size:
+                if page.moves_cursor or len(buffer) >= opts.batch_size:
                     flush()
         except BaseException:
             # Pages that arrived whole are still written and checkpointed: the
@@ -322,11 +402,17 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
-def _as_dihub_error(exc: BaseException, result: PartitionResult) -> DihubError:
+def _stopped(signal_name: str | None) -> str:
+    return "terminated (SIGTERM)" if signal_name == "SIGTERM" else "interrupted"
+
+
+def _as_dihub_error(exc: BaseException, result: PartitionResult,
+                    signal_name: str | None = None) -> DihubError:
     if isinstance(exc, DihubError):
         return exc
     if isinstance(exc, KeyboardInterrupt):
-        return TemporaryError(f"{result.label}: interrupted")
+        return TemporaryError(f"{_stopped(signal_name)}; the next run continues from the "
+                              "last checkpoint")
     from dihub.store.errors import store_error
 
     translated = store_error(exc)

@@ -31,7 +31,24 @@ class Record(BaseModel):
         return doc
 
 
+def git_identity_key(name: str | None, email: str | None) -> str | None:
+    """The user key of a git `name <email>` identity, the same in every connector.
+
+    `email:<lower-cased email>`; when the email is empty, `name:<name as written>`, so
+    identities without an email are never merged into one user; None when both are empty.
+    """
+    address = (email or "").strip().lower()
+    if address:
+        return f"email:{address}"
+    written = (name or "").strip()
+    return f"name:{written}" if written else None
+
+
 class User(Record):
+    """A person or account. GitHub accounts are keyed by numeric id; git identities by
+    `email:<lower-cased email>`, or `name:<name as written>` when the email is empty.
+    Git identities carry `updated_at`: the latest committer time at which they were seen."""
+
     entity: ClassVar[str] = "users"
     user_id: str
     source_user_id: str
@@ -41,6 +58,11 @@ class User(Record):
 
 
 class Commit(Record):
+    """A commit. `author_id`/`committer_id` are the user keys (the GitHub account id where
+    there is one); `author_name`/`author_email`/`committer_name`/`committer_email` are the
+    git identity exactly as written in the commit, so commits can be matched by email across
+    sources."""
+
     entity: ClassVar[str] = "commits"
     commit_id: str
     repo: str
@@ -48,6 +70,10 @@ class Commit(Record):
     branches: list[str] = []
     author_id: str | None = None
     committer_id: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    committer_name: str | None = None
+    committer_email: str | None = None
     message: str = ""
     timestamp: str | None = None
     authored_at: str | None = None

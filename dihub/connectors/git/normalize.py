@@ -1,32 +1,70 @@
-"""Pure: one parsed `git log` record → a Commit plus its author and committer as Users."""
+"""Pure: one parsed `git log` record → a Commit plus its author and committer as Users.
+
+A git identity has no account id. It is keyed by its lower-cased email
+(`email:<email>`), or, when the email is empty, by its name as written
+(`name:<name>`), so identities without an email are never merged into one user
+(an identity with neither has no user). The commit itself keeps each name and
+email exactly as written.
+
+A user's `updated_at` is the latest committer time of the commits it was seen in
+during this pass (`seen` carries that maximum from one commit to the next), so
+`fetch git users --since X` finds everyone who committed or authored since X.
+Git reads commits oldest first and the store keeps the last record of a key in a
+batch, so the stored value is the maximum over the pass: the same on every
+full refresh, and a run with no new commits writes nothing.
+"""
 
 from __future__ import annotations
 
 from dihub.models import Commit, Record, User
+from dihub.models.records import git_identity_key
 from dihub.timeutil import to_iso
 
 
-def git_user(source: str, name: str, email: str) -> User:
-    """Git identities have no account id: the lower-cased email is the key."""
-    key = f"email:{email.strip().lower()}"
+def git_user(source: str, name: str, email: str, seen_at: str | None = None) -> User | None:
+    """The User of a git identity; None when both its name and email are empty."""
+    key = git_identity_key(name, email)
+    if key is None:
+        return None
     return User(source=source, source_id=key, user_id=key, source_user_id=key,
-                login=None, display_name=name or None, email=email or None)
+                login=None, display_name=name or None, email=email or None,
+                updated_at=seen_at)
+
+
+def _latest(seen: dict[str, str] | None, key: str | None, at: str | None) -> str | None:
+    """The latest of `at` and the time `key` was last seen in this pass; remembers it."""
+    if seen is None or key is None or at is None:
+        return at
+    best = seen.get(key)
+    if best is None or at > best:
+        seen[key] = best = at
+    return best
 
 
 def normalize_commit(raw: dict[str, str], source: str, repo: str,
-                     branch_of: dict[str, str] | None = None) -> list[Record]:
-    author = git_user(source, raw["author_name"], raw["author_email"])
-    committer = git_user(source, raw["committer_name"], raw["committer_email"])
+                     branch_of: dict[str, str] | None = None,
+                     seen: dict[str, str] | None = None) -> list[Record]:
+    """`seen` ({user key: latest time}) is shared by the commits of one pass; without it a
+    user's `updated_at` is this commit's committer time."""
     committed_at = to_iso(raw["committed_at"])
+    author_key = git_identity_key(raw["author_name"], raw["author_email"])
+    committer_key = git_identity_key(raw["committer_name"], raw["committer_email"])
+    author = git_user(source, raw["author_name"], raw["author_email"],
+                      _latest(seen, author_key, committed_at))
+    committer = git_user(source, raw["committer_name"], raw["committer_email"],
+                         _latest(seen, committer_key, committed_at))
     reached_from = raw.get("source") or ""
     branch = (branch_of or {}).get(reached_from, reached_from) or None
     commit = Commit(
         source=source, source_id=raw["sha"], updated_at=committed_at,
         commit_id=raw["sha"], repo=repo, branch=branch,
-        author_id=author.user_id, committer_id=committer.user_id,
+        author_id=author_key, committer_id=committer_key,
+        author_name=raw["author_name"] or None, author_email=raw["author_email"] or None,
+        committer_name=raw["committer_name"] or None,
+        committer_email=raw["committer_email"] or None,
         message=raw["message"].rstrip("\n"), timestamp=committed_at,
         authored_at=to_iso(raw["authored_at"]),
         parents=raw["parents"].split() if raw["parents"] else [],
     )
-    return [commit, author, committer] if committer.source_id != author.source_id else [
-        commit, author]
+    users = [author] if committer_key == author_key else [author, committer]
+    return [commit, *(u for u in users if u is not None)]

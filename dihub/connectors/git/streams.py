@@ -52,7 +52,8 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
 
 def _normalize(raw: dict, ctx: Context, partition: str):
     return normalize_commit(raw, ctx.source, ctx.extras["git.name"],
-                            ctx.extras.get("git.branch_of"))
+                            ctx.extras.get("git.branch_of"),
+                            ctx.extras.setdefault("git.user_seen", {}))
 
 
 commits = Stream(

@@ -7,7 +7,9 @@ list: the main record first, then the users it mentions (deduplicated). No I/O.
 Keys are stable across renames: commits, pull requests and issues are keyed by the numeric
 repo id (`<repo_id>:<sha>`, `<repo_id>:<number>`); GitHub users by their numeric account id.
 A commit whose author has no GitHub account (`author: null`) is attributed to the git
-identity `email:<lowercased email>` instead.
+identity instead: `email:<lowercased email>`, or `name:<name>` when the email is empty (the
+same keys as the git connector). Every commit also keeps the git author and committer name
+and email as written, so it can be matched by email to the same person in other sources.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from dihub.errors import SkippableRecord
 from dihub.models import Build, Commit, Issue, PullRequest, Record, User
+from dihub.models.records import git_identity_key
 from dihub.timeutil import parse, to_iso
 
 Raw = dict[str, Any]
@@ -57,12 +60,12 @@ def git_identity_user(identity: Raw | None, source: str) -> User | None:
     """A commit author without a GitHub account: the git `name <email>` identity."""
     if not identity:
         return None
-    email = (identity.get("email") or "").strip().lower()
-    if not email:
+    key = git_identity_key(identity.get("name"), identity.get("email"))
+    if key is None:
         return None
-    key = f"email:{email}"
+    email = (identity.get("email") or "").strip().lower()
     return User(source=source, source_id=key, user_id=key, source_user_id=key,
-                display_name=identity.get("name") or None, email=email)
+                display_name=identity.get("name") or None, email=email or None)
 
 
 def _dedupe(records: Iterable[Record | None]) -> list[Record]:
@@ -88,22 +91,29 @@ def normalize_commit(raw: Raw, source: str, repo: str, repo_id: str | int,
     """A commit from GET /repos/{o}/{r}/commits (list) or /commits/{sha} (with `stats`).
 
     timestamp/updated_at = committer date (when it landed), authored_at = author date.
+    author_id/committer_id = the GitHub account id, else the git identity key;
+    author_name/author_email/committer_name/committer_email = `commit.author`/`committer`
+    as written.
     """
     sha = raw["sha"]
     git = raw["commit"]
+    git_author, git_committer = git.get("author") or {}, git.get("committer") or {}
     author = normalize_user(raw.get("author"), source) \
-        or git_identity_user(git.get("author"), source)
+        or git_identity_user(git_author, source)
     committer = normalize_user(raw.get("committer"), source) \
-        or git_identity_user(git.get("committer"), source)
+        or git_identity_user(git_committer, source)
     stats = raw.get("stats") or {}
-    timestamp = to_iso((git.get("committer") or {}).get("date"))
+    timestamp = to_iso(git_committer.get("date"))
     commit = Commit(
         source=source, source_id=f"{repo_id}:{sha}", commit_id=sha, repo=repo,
         branch=branch, branches=[branch] if branch else [],
         author_id=_id(author), committer_id=_id(committer),
+        author_name=git_author.get("name") or None, author_email=git_author.get("email") or None,
+        committer_name=git_committer.get("name") or None,
+        committer_email=git_committer.get("email") or None,
         message=git.get("message") or "",
         timestamp=timestamp, updated_at=timestamp,
-        authored_at=to_iso((git.get("author") or {}).get("date")),
+        authored_at=to_iso(git_author.get("date")),
         parents=[p["sha"] for p in raw.get("parents") or []],
         additions=stats.get("additions"), deletions=stats.get("deletions"),
     )

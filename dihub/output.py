@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
@@ -88,22 +89,45 @@ def _cell(v: Any) -> Any:
 
 
 def write_table(records: Iterable[dict], fields: list[str], console, title: str = "") -> int:
+    """A rich table of the records. Cells are plain text: terminal control sequences are
+    stripped (see `clean`) and `[...]` is not read as rich markup."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title or None, show_lines=False)
     for f in fields:
         table.add_column(f, overflow="fold", max_width=60)
     n = 0
     for r in records:
-        table.add_row(*[_short(r.get(f)) for f in fields])
+        table.add_row(*[Text(_short(r.get(f))) for f in fields])
         n += 1
     console.print(table)
     return n
 
 
+# ESC sequences: CSI (ESC [ ... final), strings ended by BEL or ST (OSC ESC ], DCS ESC P,
+# SOS ESC X, PM ESC ^, APC ESC _) and two-or-more-byte escapes (ESC, intermediates, final);
+# then their 8-bit C1 forms; then any other C0/C1 control character and DEL.
+_CONTROL = re.compile(
+    r"\x1b\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"
+    r"|\x9b[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def clean(text: str) -> str:
+    """Text safe to print on a terminal: ESC sequences (colours, cursor moves, window
+    titles, hyperlinks) and other control characters removed, tabs and newlines as spaces.
+    Only the table format uses it: json, jsonl and csv keep the data as stored."""
+    return _CONTROL.sub("", text).replace("\t", " ").replace("\n", " ")
+
+
 def _short(v: Any, width: int = 80) -> str:
     s = "" if v is None else (_dumps(v) if isinstance(v, dict | list) else str(v))
-    s = s.replace("\n", " ")
+    s = clean(s)
     return s if len(s) <= width else s[: width - 1] + "…"
 
 

@@ -60,23 +60,37 @@ def to_prometheus(latest) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def _cannot_write(target: Path, exc: OSError):
+    from dihub.errors import FatalError
+
+    return FatalError(f"cannot write the metrics textfile {target}: "
+                      f"{exc.strerror or type(exc).__name__}",
+                      hint="Point --textfile at a file in a writable folder (node_exporter's "
+                           "--collector.textfile.directory).")
+
+
 def write_textfile(path: str | os.PathLike, text: str) -> None:
     """Write then rename, so node_exporter never reads a half-written file."""
     target = Path(path)
+    if target.is_dir():
+        from dihub.errors import FatalError
+
+        raise FatalError(
+            f"the metrics textfile {target} is a directory",
+            hint=f"Give a file name: --textfile {target / 'dihub.prom'} (node_exporter reads "
+                 "the *.prom files of its --collector.textfile.directory).")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".dihub-", suffix=".prom.tmp", dir=target.parent)
     except OSError as exc:
-        from dihub.errors import FatalError
-
-        raise FatalError(f"cannot write the metrics textfile {target}: {exc.strerror}",
-                         hint="Point --textfile at a writable folder (node_exporter's "
-                              "--collector.textfile.directory).") from None
+        raise _cannot_write(target, exc) from None
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _cannot_write(target, exc) from None
         raise

@@ -9,6 +9,7 @@ from dihub import __version__
 from dihub.cli import auth, inspect, sync
 from dihub.cli import config as config_cmd
 from dihub.cli import fetch as fetch_cmd
+from dihub.cli import store as store_cmd
 from dihub.cli.state import state
 
 EPILOG = (
@@ -65,6 +66,7 @@ app.command("metrics")(inspect.metrics)
 app.command("status")(inspect.status)
 app.command("connectors")(inspect.connectors)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(store_cmd.app, name="store")
 
 
 def _json_requested(argv: list[str]) -> bool:

@@ -27,9 +27,9 @@ class CliState:
         return self._config
 
     def store(self):
-        from dihub.store import open_store
+        from dihub.store import open_configured_store
 
-        return open_store(self.config().settings.store.uri)
+        return open_configured_store(self.config())
 
 
 state = CliState()

@@ -19,8 +19,14 @@ in the channel) and compares what it sees with the cursor:
   re-read thread likewise;
 * threads whose parent is older than the re-read but whose latest reply is
   inside the window are "followed": one conversations.replies call each pass,
-  or, when fewer history pages would do (judged from the window's message
-  density), the re-read reaches back to their parents instead;
+  or the re-read reaches back to some of their parents instead, wherever
+  that costs fewer calls in all (see `_reach_followed`: the history pages it
+  adds, estimated from the window's message density, plus one replies call
+  per followed thread it does not reach). It only reaches back as far as
+  `known_from`, the point from which the cursor holds a mark for every thread,
+  so no thread in the stretched re-read looks new: a no-change pass costs one
+  history page per channel plus at most min(followed threads, the extra
+  pages), whatever the age of the threads;
 * every `thread_scan_every_hours` (default 24) the re-read goes back
   `thread_lookback_days` (default 30) instead, so a reply to a thread that
   had been quiet for longer than the window is found by its parent's changed
@@ -33,13 +39,27 @@ older than `thread_lookback_days` and that had no reply within `lookback_days`
 is seen only when broadcast to the channel, or on `--full-refresh`. Edits and
 deletions are caught within `lookback_days` (edits of top-level messages also
 during a thread scan). Edits of replies are seen when their thread is re-read
-(a new reply, a deletion), or on every pass with `recheck_threads: true`.
+(a new reply, a deletion), or on every pass with `recheck_threads: true`; a
+deleted reply of a thread older than `thread_lookback_days` that is not
+followed is not noticed (its reply list is not kept).
 
 Cursor (per channel, JSON): {"v": 1, "hwm": ts, "window": [ts, ...],
-"threads": {parent_ts: [latest_reply, reply_count, [reply ts, ...]]},
-"scanned_at": epoch} plus, while a pass is under way, "resume": where the
-history walk stopped, so a killed or rate-limited first sync of a large
-channel continues instead of starting over.
+"threads": {parent_ts: mark}, "known_from": ts, "scanned_at": epoch}. A mark
+is [latest_reply, reply_count, [reply ts, ...]] for a thread whose parent is
+within `thread_lookback_days` of hwm or that is followed, and the compact
+[latest_reply, reply_count] for an older thread from `known_from` on, which
+is the oldest followed parent (the furthest a re-read may reach back). What
+bounds the map: the threads of the last `thread_lookback_days`, the followed
+threads (replies within `lookback_days`), and at most MAX_OLD_MARKS compact
+marks (past that, `known_from` moves up and the oldest followed threads cost
+a replies call each).
+
+While a pass is under way, "resume" says where it stands, checkpointed after
+every history page and every thread read: the history walk resumes at the
+message it stopped after (`latest`), then the followed and broadcast-found
+threads still to read (`todo`). The pass keeps the plan it started with
+(`start`, `scan`), so a run stopped at any page (exit 75, a kill, a crash)
+continues from there and reads again at most the page in flight.
 """
 
 from __future__ import annotations
@@ -57,7 +77,9 @@ from dihub.models import AuditEntry, SyncState
 from dihub.timeutil import now_iso
 
 VERSION = 1
+RESUME = 2                          # resume format; an older one is dropped (the pass restarts)
 DAY_S = 86_400
+MAX_OLD_MARKS = 2_000               # compact marks of threads older than thread_lookback_days
 DELETED = "_dihub_deleted"          # marker item: {DELETED: ts, "thread_ts": ..., "noticed": ts}
 
 
@@ -73,20 +95,24 @@ def fmt(value: float) -> str:
 class Cursor:
     hwm: str | None = None
     window: list[str] = field(default_factory=list)
-    threads: dict[str, list] = field(default_factory=dict)  # parent → [latest, count, [ts]]
+    threads: dict[str, list] = field(default_factory=dict)  # parent → mark (see above)
     scanned_at: float | None = None       # when thread_lookback_days was last re-read
     resume: dict[str, Any] | None = None
+    known_from: str | None = None         # every thread parent from here on has a mark
 
     @classmethod
     def load(cls, raw: Any) -> Cursor | None:
         if not isinstance(raw, dict) or raw.get("v") != VERSION:
             return None
         return cls(raw.get("hwm"), list(raw.get("window") or []),
-                   dict(raw.get("threads") or {}), raw.get("scanned_at"), raw.get("resume"))
+                   dict(raw.get("threads") or {}), raw.get("scanned_at"), raw.get("resume"),
+                   raw.get("known_from"))
 
     def dump(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"v": VERSION, "hwm": self.hwm, "window": self.window,
                                "threads": self.threads, "scanned_at": self.scanned_at}
+        if self.known_from is not None:
+            doc["known_from"] = self.known_from
         if self.resume is not None:
             doc["resume"] = self.resume
         return doc
@@ -94,6 +120,11 @@ class Cursor:
 
 def _mark(parent: dict[str, Any], replies: list[str]) -> list:
     return [parent.get("latest_reply"), int(parent.get("reply_count") or 0), sorted(replies)]
+
+
+def _replies_of(mark: list | None) -> list[str]:
+    """The reply ts a full mark lists (a compact mark has none)."""
+    return list(mark[2]) if mark and len(mark) > 2 else []
 
 
 def _is_parent(m: dict[str, Any]) -> bool:
@@ -120,26 +151,57 @@ class ChannelPass:
         # the window of edits and deletions; a deeper re-read for thread activity is due
         # every thread_scan_every_hours
         self.window_floor = max(start_floor, tsf(prev_hwm) - self.lookback if prev_hwm else 0)
-        last_scan = self.prev.scanned_at if self.prev else None
-        self.scan = (not self.first and self.thread_lookback > self.lookback and (
-            last_scan is None or self.now - last_scan >= cfg.thread_scan_every_hours * 3600))
-        self.start = max(start_floor, tsf(prev_hwm) - self.thread_lookback) if self.scan \
-            else self.window_floor
-        self.start = self._reach_followed(self.start, start_floor)
         resume = self.prev.resume if self.prev else None
-        if not (isinstance(resume, dict) and resume.get("start") == fmt(self.start)):
+        if not (isinstance(resume, dict) and resume.get("r") == RESUME):
             resume = None
-        self.top: str | None = resume["top"] if resume else None
-        self.latest: str | None = resume["latest"] if resume else None
-        self.seen: set[str] = set(resume["seen"]) if resume else set()
+        if resume:                                # keep the plan of the stopped run
+            self.scan, self.start = bool(resume["scan"]), tsf(resume["start"])
+        else:
+            last_scan = self.prev.scanned_at if self.prev else None
+            self.scan = (not self.first and self.thread_lookback > self.lookback and (
+                last_scan is None or self.now - last_scan >= cfg.thread_scan_every_hours * 3600))
+            start = max(start_floor, tsf(prev_hwm) - self.thread_lookback) if self.scan \
+                else self.window_floor
+            self.start = self._reach_followed(start, start_floor)
+        resume = resume or {}
+        self.phase: str = resume.get("phase") or "history"
+        self.top: str | None = resume.get("top")
+        self.latest: str | None = resume.get("latest")   # the walk handled it and all newer
+        self.skip = self.latest                  # ...so it is not handled twice
+        self.saved: str | None = self.latest     # latest of the last checkpoint
+        self.seen: set[str] = set(resume.get("seen") or ())
+        self.extra: dict[str, None] = dict.fromkeys(resume.get("extra") or ())
+        self.todo: list[str] = list(resume.get("todo") or ())
+        self.capped: str | None = resume.get("capped")   # newest compact mark the cap dropped
         # thread marks: carried over, updated by what this pass reads
-        self.threads: dict[str, list] = dict(resume["threads"]) if resume else (
+        self.threads: dict[str, list] = dict(resume["threads"]) if "threads" in resume else (
             dict(self.prev.threads) if self.prev else {})
-        self.read: set[str] = set()                  # threads read in this pass
+        self.read: set[str] = set()                  # threads read in this run
+        self.known_from: float = 0.0
 
     # -- the pass ------------------------------------------------------------------------
     def run(self) -> Iterator[Page]:
-        extra: dict[str, None] = {}                  # threads found via broadcasts
+        if self.phase == "history":
+            yield from self._walk()
+            followed = self._followed()
+            self.todo = followed + [p for p in self.extra if p not in self.read
+                                    and p not in self.threads and p not in followed]
+            self.phase, self.extra = "threads", {}
+            if self.todo:
+                yield self._checkpoint()
+        while self.todo:
+            parent_ts = self.todo[0]
+            yield from self._thread(parent_ts, self.threads.get(parent_ts), with_parent=True)
+            self.todo.pop(0)
+            yield self._checkpoint()
+        gone = self._vanished()
+        if gone:
+            yield Page(gone)
+        yield Page([], cursor=self._final())
+
+    def _walk(self) -> Iterator[Page]:
+        """History from the newest message back to `start`, each changed thread read as
+        its parent comes by; a checkpoint after every thread and every page."""
         for resp in self._history():
             msgs = resp.data.get("messages") or []
             if self.top is None:
@@ -147,26 +209,22 @@ class ChannelPass:
             yield self._page(msgs, resp)
             self.seen.update(m["ts"] for m in msgs if m.get("ts") and self._keep(m["ts"]))
             for m in msgs:
-                if "ts" not in m or m["ts"] in self.read:
+                ts = m.get("ts")
+                if not ts or ts == self.skip:
                     continue
-                known = self._known(m["ts"])
-                if (_is_parent(m) or known is not None) and self._changed(m, known):
-                    yield from self._thread(m["ts"], known)
+                if ts not in self.read:
+                    known = self.threads.get(ts)
+                    if (_is_parent(m) or known is not None) and self._changed(m, known):
+                        yield from self._thread(ts, known)
+                        self.latest = ts
+                        yield self._checkpoint()
                 thread = m.get("thread_ts")
-                if thread and thread != m["ts"] and self._known(thread) is None:
-                    extra[thread] = None
+                if thread and thread != ts and thread not in self.threads:
+                    self.extra[thread] = None
             if msgs:
                 self.latest = msgs[-1]["ts"]
-            yield Page([], cursor=self._checkpoint())
-        for parent_ts in self._followed():
-            yield from self._thread(parent_ts, self._known(parent_ts), with_parent=True)
-        for parent_ts in extra:
-            if parent_ts not in self.read and parent_ts not in self.threads:
-                yield from self._thread(parent_ts, None, with_parent=True)
-        gone = self._vanished()
-        if gone:
-            yield Page(gone)
-        yield Page([], cursor=self._final())
+                if self.latest != self.saved:       # not already saved with its thread
+                    yield self._checkpoint()
 
     def _history(self) -> Iterator[Any]:
         params: dict[str, Any] = {"channel": self.cid, "limit": self.page_size,
@@ -200,14 +258,13 @@ class ChannelPass:
         except ThreadSkipped as err:
             self._audit_thread(parent_ts, err)
             self.threads.pop(parent_ts, None)
-            gone = list(known[2]) if known else []
-            gone_items = [self._deleted(ts, parent_ts) for ts in gone]
+            gone_items = [self._deleted(ts, parent_ts) for ts in _replies_of(known)]
             if with_parent:
                 gone_items.append(self._deleted(parent_ts, None))
             if gone_items:
                 yield Page(gone_items)
             return
-        missing = sorted(set(known[2]) - set(replies)) if known else []
+        missing = sorted(set(_replies_of(known)) - set(replies))
         if missing:
             yield Page([self._deleted(ts, parent_ts) for ts in missing])
         if parent is not None and (parent.get("reply_count") or replies):
@@ -215,29 +272,55 @@ class ChannelPass:
         else:
             self.threads.pop(parent_ts, None)
 
+    def _prev_known_from(self) -> float:
+        """From where the previous cursor has a mark for every thread parent (a cursor
+        from before `known_from` kept every thread of thread_lookback_days)."""
+        if self.prev.known_from is not None:
+            return tsf(self.prev.known_from)
+        return tsf(self.prev.hwm) - self.thread_lookback
+
     def _reach_followed(self, start: float, floor: float) -> float:
-        """Re-read back to the oldest followed parent when that costs fewer history pages
-        (estimated from the window's message density) than one replies call per followed
-        thread: their parents then show their latest_reply like any other."""
+        """Where to start the re-read: `start`, or further back at the parent of a
+        followed thread when that costs fewer calls in all. Reaching back to the i-th
+        oldest followed parent costs the history pages it adds (estimated from the
+        window's message density) plus one replies call for each of the i older
+        followed threads; not reaching back costs one replies call per followed thread.
+        It never reaches back past `known_from`: every thread parent it re-reads has a
+        mark, so none of them costs a replies call unless it changed."""
         if self.first:
             return start
-        followed = [tsf(p) for p, mark in self.prev.threads.items()
-                    if tsf(p) < start and mark[0] and tsf(mark[0]) >= self.window_floor]
+        followed = sorted(tsf(p) for p, mark in self.prev.threads.items()
+                          if floor <= tsf(p) < start and mark[0]
+                          and tsf(mark[0]) >= self.window_floor)
         if not followed:
             return start
-        oldest = max(floor, min(followed))
+        known = self._prev_known_from()
+        hwm = tsf(self.prev.hwm)
         per_s = len(self.prev.window) / max(self.lookback, DAY_S)
-        extra_pages = math.ceil(per_s * (start - oldest) / self.page_size)
-        return oldest if extra_pages < len(followed) else start
+
+        def pages(since: float) -> int:
+            return max(1, math.ceil(per_s * (hwm - since) / self.page_size))
+
+        best, cost = start, len(followed)
+        for older, parent in enumerate(followed):
+            if parent < known:
+                continue
+            reach = pages(parent) - pages(start) + older
+            if reach < cost:
+                best, cost = parent, reach
+        if best != start:
+            self.ctx.log.debug("%s/messages [%s]: re-reading from %s: about %d more history "
+                               "page(s) and %d replies call(s) instead of %d replies calls",
+                               self.ctx.source, self.cid, fmt(best),
+                               pages(best) - pages(start), followed.index(best),
+                               len(followed))
+        return best
 
     # -- comparisons -----------------------------------------------------------------------
-    def _known(self, parent_ts: str) -> list | None:
-        return self.prev.threads.get(parent_ts) if self.prev else None
-
     def _changed(self, m: dict[str, Any], known: list | None) -> bool:
         if known is None:
             return True
-        if self.recheck:
+        if self.recheck and tsf(m["ts"]) >= self.window_floor:
             return True
         return [known[0], known[1]] != [m.get("latest_reply"), int(m.get("reply_count") or 0)]
 
@@ -266,7 +349,7 @@ class ChannelPass:
         items = []
         for ts in gone:
             items.append(self._deleted(ts, None))
-            for reply_ts in (self.prev.threads.get(ts) or [None, 0, []])[2]:
+            for reply_ts in _replies_of(self.prev.threads.get(ts)):
                 items.append(self._deleted(reply_ts, ts))
             self.threads.pop(ts, None)
         return items
@@ -289,24 +372,58 @@ class ChannelPass:
             return True
         return not self.first and self.window_floor <= t <= tsf(self.prev.hwm)
 
-    def _pruned_threads(self) -> dict[str, list]:
-        """Marks of threads whose parent a scan re-reads, or with replies in the window."""
+    def _pruned_threads(self, final: bool) -> dict[str, list]:
+        """Full marks of the threads a scan re-reads or with replies in the window;
+        compact marks of older threads, at most MAX_OLD_MARKS, the newest. At the end
+        of the pass (`final`) only from the oldest followed parent on, the furthest
+        the next pass may reach back, which becomes `known_from`."""
         window = self._window_start()
         scanned = window + self.lookback - self.thread_lookback
-        return {p: mark for p, mark in self.threads.items()
-                if tsf(p) >= scanned or (mark[0] and tsf(mark[0]) >= window)}
+        full: dict[str, list] = {}
+        old: list[str] = []
+        for p, mark in self.threads.items():
+            if tsf(p) >= scanned or (mark[0] and tsf(mark[0]) >= window):
+                full[p] = mark
+            else:
+                old.append(p)
+        old.sort(key=tsf, reverse=True)
+        if final:
+            known = self.start if self.first else min(self.start, self._prev_known_from())
+            if self.capped is not None:
+                known = max(known, tsf(self.capped) + 1e-6)
+            horizon = max(known, min((tsf(p) for p in full if known <= tsf(p) < scanned),
+                                     default=scanned))
+            old = [p for p in old if tsf(p) >= horizon]
+        if len(old) > MAX_OLD_MARKS:
+            dropped = old[MAX_OLD_MARKS]
+            if self.capped is None or tsf(dropped) > tsf(self.capped):
+                self.capped = dropped
+            old = old[:MAX_OLD_MARKS]
+            if final:
+                horizon = tsf(old[-1])
+        if final:
+            self.known_from = horizon
+        full.update((p, list(self.threads[p][:2])) for p in old)
+        return full
 
-    def _checkpoint(self) -> dict[str, Any]:
+    def _checkpoint(self) -> Page:
         base = self.prev or Cursor()
-        resume = {"start": fmt(self.start), "top": self.top, "latest": self.latest,
-                  "seen": sorted(self.seen, key=tsf), "threads": self._pruned_threads()}
-        return Cursor(base.hwm, base.window, base.threads, base.scanned_at, resume).dump()
+        self.saved = self.latest
+        resume = {"r": RESUME, "start": fmt(self.start), "scan": self.scan,
+                  "phase": self.phase, "top": self.top, "latest": self.latest,
+                  "todo": list(self.todo), "extra": list(self.extra),
+                  "seen": sorted(self.seen, key=tsf),
+                  "threads": self._pruned_threads(final=False), "capped": self.capped}
+        return Page([], cursor=Cursor(base.hwm, base.window, base.threads, base.scanned_at,
+                                      resume, base.known_from).dump())
 
     def _final(self) -> dict[str, Any]:
         start = self._window_start()
         window = sorted((ts for ts in self.seen if tsf(ts) >= start), key=tsf)
         scanned = self.now if self.first or self.scan else self.prev.scanned_at
-        return Cursor(self._hwm(), window, self._pruned_threads(), scanned).dump()
+        threads = self._pruned_threads(final=True)
+        return Cursor(self._hwm(), window, threads, scanned, None,
+                      fmt(self.known_from)).dump()
 
     # -- items -----------------------------------------------------------------------------
     def _page(self, items: list[dict[str, Any]], resp: Any) -> Page:

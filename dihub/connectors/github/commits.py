@@ -8,17 +8,33 @@ GET /repos/{o}/{r}/compare/{old}...{new} (oldest first, paged). A "diverged" ans
 (force-push) lists just those commits too; "behind" has none. When the old head is gone
 (404) the branch is read again in full; writes are idempotent, so re-reading is safe.
 
+Every read of a branch starts with `sha=B&per_page=1`, which names its head now. A
+branch with no head kept yet (first sync, or a cursor saved before heads existed) is
+then listed newest first anchored at that head, `sha=<head SHA>&since=..&page=N`: a
+listing anchored at a SHA does not shift while the branch moves, so its page N is the
+same in every run. Commits pushed meanwhile are read by the next pass, from that head.
+
 Cursor (per repository): {"branches": {branch: since}, "heads": {branch: sha}}. `since`
 is the newest committer date seen minus `commit_overlap_minutes` (never moving back); it
-drives the first read of a branch (no head yet: the listing paged newest first, as a
-cursor saved before heads existed is read once, then its head is kept).
+bounds the first read of a branch. While a branch is being read, every page also
+checkpoints where the read stands, beside the finished values of the branches:
 
-No-change runs are free: every pass ends with `sha=B&per_page=1`, which names the head
-that pass finished at, and keeps that ETag only; the next pass starts with the same
-request, answered 304 while the branch has not moved.
+    "backfill": {"branch": B, "mode": "list", "head": sha, "since": S, "page": N,
+                 "newest": date, "etag": ETag of the head request}
+    "backfill": {"branch": B, "mode": "compare", "base": old, "head": new, "page": N,
+                 "got": commits read, "newest": date, "etag": ...}
+
+`page` is the next page to read (None: the branch is read; only its cursor is left). A
+run stopped at any page (quota, crash, kill) continues there; a pass that finishes the
+branch drops the position. A position whose SHAs are gone is dropped and the branch is
+read as if it had none.
+
+No-change runs are free: the ETag of `sha=B&per_page=1` is kept, so the next pass's
+first request is answered 304 while the branch has not moved.
 
 With several `branches`, a commit listed by more than one of them in a pass is
-attributed to the first configured branch that lists it.
+attributed to the first configured branch that lists it (a pass resumed after a kill
+knows only what it read itself).
 """
 
 from __future__ import annotations
@@ -48,22 +64,127 @@ def next_since(since: str | None, newest: str | None, overlap_min: float) -> str
     return max(candidate, since) if since else candidate
 
 
-def _params(branch: str, since: str | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"sha": branch, "per_page": PER_PAGE}
+def _list_params(head: str, since: str | None, page: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"sha": head, "per_page": PER_PAGE}
     if since:
         params["since"] = since
+    if page > 1:
+        params["page"] = page
     return params
-
-
-def _page(items: list[dict], branch: str, resp, ctx: Context) -> Page:
-    for item in items:
-        item[BRANCH_KEY] = branch
-    raw = resp.text if ctx.settings and ctx.settings.store.raw_payloads.enabled else None
-    return Page(items, raw_size=resp.size, raw_payload=raw)
 
 
 def _head_params(branch: str) -> dict[str, Any]:
     return {"sha": branch, "per_page": 1}
+
+
+class _Checkpoints:
+    """The cursor each page carries: the branches finished so far (this pass's values
+    over the saved ones) and the position of the branch being read."""
+
+    def __init__(self, saved: dict[str, Any], saved_heads: dict[str, str]):
+        self.branches: dict[str, str | None] = dict(saved)
+        self.heads: dict[str, str] = dict(saved_heads)
+
+    def at(self, position: dict[str, Any]) -> dict[str, Any]:
+        return {"branches": dict(self.branches), "heads": dict(self.heads),
+                "backfill": dict(position)}
+
+
+class _Branch:
+    """One branch's read: its position (`pos`), the pages it yields, and what it found."""
+
+    def __init__(self, gh: GitHubClient, ctx: Context, repo: str, branch: str,
+                 claimed: set[str] | None, marks: _Checkpoints):
+        self.gh, self.ctx, self.repo, self.branch = gh, ctx, repo, branch
+        self.claimed, self.marks = claimed, marks
+        self.url = f"/repos/{repo}/commits"
+        self.pos: dict[str, Any] = {}
+
+    def read(self, old: str | None, since: str | None, etags: dict[str, str]
+             ) -> Iterator[Page]:
+        """A read from the saved head `old` (by reachability) or, without one, by date."""
+        params = _head_params(self.branch)
+        key = self.gh.key(self.url, params)
+        # with a head kept, a conditional look at the branch: 304 = nothing moved
+        resp = self.gh.get(self.url, params, etag=etags.get(key) if old else None)
+        if resp.not_modified:
+            self.pos = {"branch": self.branch, "mode": "done", "head": old,
+                        "etag": resp.etag or etags.get(key)}
+            return
+        items = list(resp.data or [])
+        head = items[0].get("sha") if items else None
+        if not head:
+            return
+        if old:
+            self.pos = {"branch": self.branch, "mode": "compare", "base": old, "head": head,
+                        "page": 1 if head != old else None, "got": 0}
+        else:
+            self.pos = {"branch": self.branch, "mode": "list", "head": head, "since": since,
+                        "page": 1}
+        self.pos.update(newest=None, etag=resp.etag)
+        yield self.page(items, resp)
+        yield from self.resume()
+
+    def resume(self) -> Iterator[Page]:
+        """Go on from `self.pos` (a saved position, or where `read` got to)."""
+        if self.pos.get("mode") == "list":
+            yield from self.listing()
+            return
+        try:
+            yield from self.compare()
+        except NotFound:            # the old head is gone (force-push): read it all again
+            self.ctx.log.info("%s/commits: %s head %s is gone; reading the branch again",
+                              self.ctx.source, self.branch, str(self.pos["base"])[:12])
+            self.pos = {"branch": self.branch, "mode": "list", "head": self.pos["head"],
+                        "since": self.ctx.config.start_date, "page": 1,
+                        "newest": self.pos.get("newest"), "etag": self.pos.get("etag")}
+            yield from self.listing()
+
+    def listing(self) -> Iterator[Page]:
+        """The commits reachable from the head, newest first, from `since`."""
+        pos = self.pos
+        while pos["page"] is not None:
+            params = _list_params(pos["head"], pos["since"], pos["page"])
+            resp = self.gh.get(self.url, params)
+            items = list(resp.data or [])
+            pos["page"] = pos["page"] + 1 if items and resp.next_url else None
+            yield self.page(items, resp)
+
+    def compare(self) -> Iterator[Page]:
+        """The commits reachable from head and not from base, oldest first."""
+        pos = self.pos
+        url = f"/repos/{self.repo}/compare/{pos['base']}...{pos['head']}"
+        while pos["page"] is not None:
+            params: dict[str, Any] = {"per_page": PER_PAGE}
+            if pos["page"] > 1:
+                params["page"] = pos["page"]
+            resp = self.gh.get(url, params)
+            body = resp.data or {}
+            items = list(body.get("commits") or [])
+            pos["got"] += len(items)
+            done = not items or pos["got"] >= int(body.get("total_commits") or 0)
+            pos["page"] = None if done else pos["page"] + 1
+            yield self.page(items, resp)
+
+    def page(self, items: list[dict], resp) -> Page:
+        """`items` (none committed before start_date) as a page whose cursor is the
+        position after it."""
+        start = self.ctx.config.start_date
+        if start:
+            items = [i for i in items if (committed_at(i) or "") >= start]
+        for item in items:
+            self.pos["newest"] = _max(self.pos.get("newest"), committed_at(item))
+        items = _unclaimed(items, self.claimed)
+        for item in items:
+            item[BRANCH_KEY] = self.branch
+        raw = resp.text if self.ctx.settings and \
+            self.ctx.settings.store.raw_payloads.enabled else None
+        return Page(items, cursor=self.marks.at(self.pos), raw_size=resp.size,
+                    raw_payload=raw)
+
+    def result(self) -> tuple[str | None, str | None, str | None]:
+        """(newest committer date read, head the branch was read to, ETag of its head URL)."""
+        return self.pos.get("newest"), self.pos.get("head"), self.pos.get("etag")
 
 
 def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
@@ -71,8 +192,11 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
     try:
         repo = repo_info(ctx, gh, partition)
         branches = ctx.config.branches or [repo.default_branch or "main"]
-        saved = (state.cursor or {}).get("branches", {})
-        saved_heads = (state.cursor or {}).get("heads", {})
+        cur = state.cursor if isinstance(state.cursor, dict) else {}
+        saved = cur.get("branches") or {}
+        saved_heads = cur.get("heads") or {}
+        backfill = cur.get("backfill") if isinstance(cur.get("backfill"), dict) else None
+        marks = _Checkpoints(saved, saved_heads)
         cursor: dict[str, str | None] = {}
         heads: dict[str, str] = {}
         etags: dict[str, str] = {}
@@ -80,13 +204,12 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
         for branch in branches:
             since = saved.get(branch) or ctx.config.start_date
             old = saved_heads.get(branch)
+            read = _Branch(gh, ctx, repo.full_name, branch, claimed, marks)
             try:
-                if old:
-                    newest, head, key, etag = yield from _by_reachability(
-                        gh, ctx, repo.full_name, branch, old, state.etags, claimed)
+                if backfill and backfill.get("branch") == branch:
+                    yield from _resume(read, backfill, old, since, state.etags)
                 else:
-                    newest, head, key, etag = yield from _by_date(
-                        gh, ctx, repo.full_name, branch, since, state.etags, claimed)
+                    yield from read.read(old, since, state.etags)
             except NotFound:
                 _warn(ctx, partition, f"branch {branch!r} not found in {repo.full_name}")
                 continue
@@ -94,92 +217,33 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
                 if err.status != 409:              # 409: the repository is empty
                     raise
                 continue
-            cursor[branch] = next_since(since, newest, ctx.config.commit_overlap_minutes)
+            newest, head, etag = read.result()
+            cursor[branch] = marks.branches[branch] = next_since(
+                since, newest, ctx.config.commit_overlap_minutes)
             if head:
-                heads[branch] = head
+                heads[branch] = marks.heads[branch] = head
             if etag:
-                etags[key] = etag
+                etags[gh.key(read.url, _head_params(branch))] = etag
         yield Page([], cursor={"branches": cursor, "heads": heads}, etags=etags)
     finally:
         gh.audit_requests("commits", "commits", partition)
 
 
-def _by_reachability(gh: GitHubClient, ctx: Context, repo: str, branch: str, old: str,
-                     etags: dict[str, str], claimed: set[str] | None):
-    """The branch had head `old` last pass: a conditional look at its head (304: nothing
-    moved), then the commits reachable from the new head and not from `old`.
-    Returns (newest date seen, head, ETag key, ETag)."""
-    url, params = f"/repos/{repo}/commits", _head_params(branch)
-    key = gh.key(url, params)
-    resp = gh.get(url, params, etag=etags.get(key))
-    if resp.not_modified:
-        return None, old, key, resp.etag or etags.get(key)
-    items = list(resp.data or [])
-    head = items[0].get("sha") if items else None
-    newest = None
-    if head and head != old:
-        try:
-            newest = yield from _compare(gh, ctx, repo, old, head, branch, claimed)
-        except NotFound:            # the old head is gone (force-push): read it all again
-            ctx.log.info("%s/commits: %s head %s is gone; reading the branch again",
-                         ctx.source, branch, old[:12])
-            newest, _ = yield from _branch(gh, ctx, url, branch, ctx.config.start_date,
-                                           {}, claimed)
-    newest = _max(newest, (yield from _emit(items, branch, resp, ctx, claimed)))
-    return newest, head or old, key, resp.etag
-
-
-def _by_date(gh: GitHubClient, ctx: Context, repo: str, branch: str, since: str | None,
-             etags: dict[str, str], claimed: set[str] | None):
-    """No head known yet (first sync, or a cursor saved before heads were kept): the
-    listing from `since`, then the head that the next pass compares from."""
-    url = f"/repos/{repo}/commits"
-    newest, listed_head = yield from _branch(gh, ctx, url, branch, since, etags, claimed)
-    params = _head_params(branch)
-    resp = gh.get(url, params)
-    items = list(resp.data or [])
-    head = items[0].get("sha") if items else None
-    if listed_head and head and head != listed_head:     # pushed while we were reading
-        try:
-            newest = _max(newest, (yield from _compare(gh, ctx, repo, listed_head, head,
-                                                        branch, claimed)))
-        except NotFound:
-            newest = _max(newest, (yield from _branch(gh, ctx, url, branch, since, {},
-                                                      claimed))[0])
-    newest = _max(newest, (yield from _emit(items, branch, resp, ctx, claimed)))
-    return newest, head, gh.key(url, params), resp.etag
-
-
-def _compare(gh: GitHubClient, ctx: Context, repo: str, base: str, head: str, branch: str,
-             claimed: set[str] | None):
-    """Commits reachable from `head` and not from `base`, oldest first, every page.
-    Raises NotFound when `base` (or `head`) no longer exists."""
-    url = f"/repos/{repo}/compare/{base}...{head}"
-    newest, got, page = None, 0, 1
-    while True:
-        params: dict[str, Any] = {"per_page": PER_PAGE}
-        if page > 1:
-            params["page"] = page
-        resp = gh.get(url, params)
-        body = resp.data or {}
-        items = list(body.get("commits") or [])
-        got += len(items)
-        newest = _max(newest, (yield from _emit(items, branch, resp, ctx, claimed)))
-        if not items or got >= int(body.get("total_commits") or 0):
-            return newest
-        page += 1
-
-
-def _emit(items: list[dict], branch: str, resp, ctx: Context, claimed: set[str] | None):
-    """Yield `items` (none committed before start_date) as a page; the newest date."""
-    start = ctx.config.start_date
-    if start:
-        items = [i for i in items if (committed_at(i) or "") >= start]
-    newest = None
-    for item in items:
-        newest = _max(newest, committed_at(item))
-    yield _page(_unclaimed(items, claimed), branch, resp, ctx)
-    return newest
+def _resume(read: _Branch, position: dict[str, Any], old: str | None, since: str | None,
+            etags: dict[str, str]) -> Iterator[Page]:
+    """Go on with a branch from the position a stopped pass saved; a position whose SHAs
+    are gone (force-push since) is dropped and the branch read as if it had none."""
+    if position.get("mode") not in ("list", "compare") or not position.get("head"):
+        yield from read.read(old, since, etags)
+        return
+    read.pos = dict(position)
+    try:
+        yield from read.resume()
+    except NotFound:
+        read.ctx.log.info("%s/commits: the saved position of %s is gone; reading the "
+                          "branch again", read.ctx.source, read.branch)
+        read.pos = {}
+        yield from read.read(old, since, {})
 
 
 def _max(a: str | None, b: str | None) -> str | None:
@@ -195,27 +259,9 @@ def _unclaimed(items: list[dict], claimed: set[str] | None) -> list[dict]:
     return out
 
 
-def _branch(gh: GitHubClient, ctx: Context, url: str, branch: str, since: str | None,
-            etags: dict[str, str], claimed: set[str] | None):
-    """Read one branch newest first; returns (newest date seen, first listed SHA)."""
-    newest: str | None = None
-    first_sha: str | None = None
-    for index, (_, resp) in enumerate(gh.pages(url, _params(branch, since), etags)):
-        if resp.not_modified:
-            break                   # an unchanged page (the old since URL): nothing new
-        items = list(resp.data or [])
-        if index == 0 and items:
-            first_sha = items[0].get("sha")
-        for item in items:
-            newest = _max(newest, committed_at(item))
-        yield _page(_unclaimed(items, claimed), branch, resp, ctx)
-    return newest, first_sha
-
-
 def _warn(ctx: Context, partition: str, message: str) -> None:
     ctx.log.warning("%s/commits: %s", ctx.source, message)
     if ctx.audit is not None:
         ctx.audit(AuditEntry(run_id=ctx.run_id, source=ctx.source, entity="commits",
                              stream="commits", partition=partition, action="fetch",
                              outcome="warning", error=message, timestamp=now_iso()))
-

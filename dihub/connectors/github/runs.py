@@ -16,6 +16,14 @@ with their ETags: an unchanged page is a free 304, and what the pass needs from 
 
 Cursor: {"newest": created_at, "pages": [[oldest created_at, has next page], ...],
          "open": {run_id: created_at}, "attempts": {run_id: [attempts read below, created_at]}}
+
+During a pass every page (and every earlier attempt read) checkpoints where the pass got
+to, beside the finished pass's `newest` and `pages` (which fix the window it reads):
+"backfill": {"page": next page to read (None: the list is read), "pages": [[oldest,
+has next], ...] read so far, "newest": newest created_at seen so far}; `open` and
+`attempts` are this pass's so far, and the ETags of the pages read are kept. A stopped
+pass (quota, crash, kill) goes on from that page: new runs created meanwhile only shift
+older ones down (re-read, never missed), and the next pass reads them from the top.
 """
 
 from __future__ import annotations
@@ -62,9 +70,11 @@ class _Pass:
 
     def __init__(self, ctx: Context, gh: GitHubClient, repo: RepoInfo, state: SyncState):
         cur = state.cursor if isinstance(state.cursor, dict) else {}
-        self.ctx, self.gh, self.repo, self.etags = ctx, gh, repo, state.etags
+        self.ctx, self.gh, self.repo = ctx, gh, repo
+        self.etags: dict[str, str] = dict(state.etags or {})
         self.start = ctx.config.start_date
-        self.newest: str | None = cur.get("newest")
+        self.saved_newest: str | None = cur.get("newest")
+        self.newest = self.saved_newest
         self.boundary = _boundary(self.newest, ctx.config.runs_lookback_days, self.start)
         self.saved_pages: list[list] = cur.get("pages") or []
         self.open: dict[str, str] = dict(cur.get("open") or {})
@@ -72,15 +82,37 @@ class _Pass:
         self.pages: list[list] = []            # [oldest, has_next] of the pages read
         self.page_etags: list[tuple[str, str | None]] = []
         self.url = f"/repos/{repo.full_name}/actions/runs"
+        self.next_page: int | None = 1
+        backfill = cur.get("backfill")
+        if isinstance(backfill, dict) and isinstance(backfill.get("pages"), list):
+            # a stopped pass: what it read is kept, the list goes on where it got to
+            self.next_page = backfill.get("page")
+            self.newest = backfill.get("newest") or self.newest
+            for n, page in enumerate(backfill["pages"], start=1):
+                key = self.gh.key(self.url, _page_params(n))
+                self.pages.append(list(page))
+                self.page_etags.append((key, self.etags.get(key)))
+
+    def checkpoint(self, next_page: int | None) -> dict[str, Any]:
+        """The cursor of a page in the middle of the pass: the finished pass's values (its
+        `newest` and `pages` set the window) and where this pass got to."""
+        return {"newest": self.saved_newest, "pages": self.saved_pages,
+                "open": dict(self.open), "attempts": dict(self.attempts),
+                "backfill": {"page": next_page, "pages": [list(p) for p in self.pages],
+                             "newest": self.newest}}
+
+    def read_etags(self) -> dict[str, str]:
+        """The ETags known so far: those of the pages read in this pass win."""
+        return {**self.etags, **{k: e for k, e in self.page_etags if e}}
 
     # -- the list -------------------------------------------------------------------------
     def list_pages(self) -> Iterator[Page]:
-        n = 0
-        while True:
-            n += 1
+        n = self.next_page
+        while n is not None:
             params = _page_params(n)
             key = self.gh.key(self.url, params)
             resp = self.gh.get(self.url, params, etag=self.etags.get(key))
+            kept: list[dict[str, Any]] = []
             if resp.not_modified and n <= len(self.saved_pages):
                 oldest, has_next = self.saved_pages[n - 1]
             else:
@@ -93,17 +125,25 @@ class _Pass:
                     created = _created(run)
                     if self.newest is None or created > self.newest:
                         self.newest = created
-                kept = [r for r in runs if not self.start or _created(r) >= self.start]
-                raw = resp.text if self.ctx.settings and \
-                    self.ctx.settings.store.raw_payloads.enabled else None
-                yield Page(self.expand(kept), raw_size=resp.size, raw_payload=raw)
+                kept = yield from self.expand(
+                    [r for r in runs if not self.start or _created(r) >= self.start], n)
             self.pages.append([oldest, has_next])
             self.page_etags.append((key, resp.etag))
             if not has_next or oldest is None or (self.boundary and oldest < self.boundary):
-                return
+                n = None
+            else:
+                n += 1
+            raw = resp.text if not resp.not_modified and self.ctx.settings and \
+                self.ctx.settings.store.raw_payloads.enabled else None
+            yield Page(kept, cursor=self.checkpoint(n), etags=self.read_etags(),
+                       raw_size=resp.size, raw_payload=raw)
 
-    def expand(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The runs plus the earlier attempts of re-runs not read before; tracks open runs."""
+    def expand(self, runs: list[dict[str, Any]], page: int | None = None):
+        """The runs plus the earlier attempts of re-runs not read before; tracks open runs.
+
+        With the list's `page`, each earlier attempt goes out at once as a page of its own
+        that checkpoints it (a stopped pass does not read it again); the rest is returned.
+        """
         out: list[dict[str, Any]] = []
         for run in map(_slim, runs):
             rid = str(run["id"])
@@ -114,8 +154,14 @@ class _Pass:
                     resp = self.gh.get(f"{self.url}/{rid}/attempts/{k}")
                 except NotFound:
                     continue
-                if resp.data:
+                if not resp.data:
+                    continue
+                if page is None:
                     out.append(_slim(resp.data))
+                else:
+                    self.attempts[rid] = [k + 1, _created(run)]
+                    yield Page([_slim(resp.data)], cursor=self.checkpoint(page),
+                               raw_size=resp.size)
             if attempt > 1:
                 self.attempts[rid] = [max(attempt, done_below), _created(run)]
             if run.get("status") == "completed":
@@ -137,7 +183,7 @@ class _Pass:
                 self.open.pop(rid, None)
                 continue
             if not resp.not_modified:
-                yield Page(self.expand([resp.data]), raw_size=resp.size)
+                yield Page((yield from self.expand([resp.data])), raw_size=resp.size)
             if rid in self.open and resp.etag:
                 keep[self.gh.key(url)] = resp.etag
 

@@ -3,9 +3,13 @@
 pull_requests — GET /pulls?state=all&sort=updated&direction=desc (the pulls API has
 no `since`): read newest-updated first and stop at the first item older than the
 cursor. The first page's URL never changes, so its ETag alone makes an unchanged
-repository free (304 → stop). The cursor moves only at the end of the pass.
-Items moving to the top while we page only shift others down (seen twice, never
-missed); anything updated after page 1 was read is newer than the new cursor.
+repository free (304 → stop). The cursor moves to the newest update seen only when
+the pass ends; until then each page checkpoints where it got to beside it:
+{"updated": cursor it started from, "backfill": {"page": next page, "newest": newest
+update seen}}, and a stopped pass (quota, crash, kill) goes on from that page. An item
+updated while we page (or between a stopped pass and its resumption) moves to the top
+and only shifts the others down: they are seen twice, never missed, and the moved item
+is newer than the pass's `newest`, so the next pass reads it.
 
 issues — GET /issues?state=all&sort=updated&direction=asc&since=cursor: the cursor
 moves page by page, so a long first sync resumes where it stopped. Pull requests,
@@ -16,7 +20,7 @@ hide an item at a page boundary; when an issue shows up twice with different
 When the cursor moved, the next run's first URL (`since=<new cursor>`) is requested
 once at the end, so that run can be answered by a 304.
 
-Cursors: {"updated": ISO time}.
+Cursors: {"updated": ISO time}, plus "backfill" while a pull request pass is under way.
 """
 
 from __future__ import annotations
@@ -55,30 +59,59 @@ def _slim_pull(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _pull_params(page: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "desc",
+                              "per_page": PER_PAGE}
+    if page > 1:
+        params["page"] = page
+    return params
+
+
+def _pull_backfill(state: SyncState) -> dict[str, Any] | None:
+    cur = state.cursor
+    backfill = cur.get("backfill") if isinstance(cur, dict) else None
+    if isinstance(backfill, dict) and isinstance(backfill.get("page"), int) \
+            and backfill["page"] > 1:
+        return backfill
+    return None
+
+
 def pull_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
     gh = GitHubClient(ctx)
     try:
         repo = repo_info(ctx, gh, partition)
         url = f"/repos/{repo.full_name}/pulls"
-        params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": PER_PAGE}
         cursor = _cursor(state)
         floor = cursor or ctx.config.start_date
+        first_key = gh.key(url, _pull_params(1))
+        etag = (state.etags or {}).get(first_key)
+        backfill = _pull_backfill(state)
+        page: int | None = 1
         newest = cursor
-        first_key, first = None, None
-        for key, resp in gh.pages(url, params, state.etags):
-            if first is None:
-                first_key, first = key, resp
-                if resp.not_modified:
-                    break
+        if backfill is not None:        # a stopped pass: on from the page it got to
+            page, newest = backfill["page"], backfill.get("newest") or cursor
+        while page is not None:
+            params = _pull_params(page)
+            resp = gh.get(url, params, etag=etag if page == 1 else None)
+            if resp.not_modified:
+                break                   # page 1 unchanged: nothing was updated
+            if page == 1:
+                etag = resp.etag
             data = list(resp.data or [])
             items = [_slim_pull(p) for p in data if floor is None or _updated(p) >= floor]
             for item in items:
                 newest = max(newest or "", _updated(item)) or None
-            yield Page(items, raw_size=resp.size, raw_payload=_raw(resp, ctx))
-            if len(items) < len(data):
-                break                      # reached what the previous pass saw
-        etags = {first_key: first.etag} if first is not None and first.etag else {}
-        yield Page([], cursor={"updated": newest}, etags=etags)
+            # on until an item the previous pass saw, or the end of the list
+            page = page + 1 if data and len(items) == len(data) and resp.next_url else None
+            etags = {first_key: etag} if etag else {}
+            if page is None:
+                yield Page(items, cursor={"updated": newest}, etags=etags,
+                           raw_size=resp.size, raw_payload=_raw(resp, ctx))
+                return
+            yield Page(items, cursor={"updated": cursor,
+                                      "backfill": {"page": page, "newest": newest}},
+                       etags=etags, raw_size=resp.size, raw_payload=_raw(resp, ctx))
+        yield Page([], cursor={"updated": newest}, etags={first_key: etag} if etag else {})
     finally:
         gh.audit_requests("pull_requests", "pull_requests", partition)
 

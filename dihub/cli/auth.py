@@ -25,8 +25,9 @@ def auth(
     """`dihub auth github` logs in (OAuth device flow, or --with-token);
     `dihub auth status [SOURCE]`; `dihub auth logout SOURCE`.
 
-    Tokens go to the system keyring (service "dihub"). In CI, set the environment
-    variable named by the source's `token_env` instead.
+    Tokens go to the system keyring (service "dihub"), bound to the host of the
+    source's base_url: a stored token is never sent to another host. In CI, set the
+    environment variable named by the source's `token_env` instead.
     """
     import sys
 
@@ -90,9 +91,11 @@ def _prompt(text: str, secret: bool = False) -> str:
 
 
 def _print_status(name: str, info: dict) -> None:
+    """One line per source; `host` is the host its credential is bound to (and sent to)."""
     if not info.get("logged_in"):
-        typer.echo(f"{name}: not logged in" + (f" ({info['error']})" if info.get("error") else
-                                               ""))
+        where = f" to {info['host']}" if info.get("host") else ""
+        typer.echo(f"{name}: not logged in{where}" + (f" ({info['error']})"
+                                                       if info.get("error") else ""))
         return
     details = ", ".join(f"{k}: {v}" for k, v in info.items()
                         if k not in ("logged_in",) and v not in (None, "", []))

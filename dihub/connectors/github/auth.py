@@ -8,7 +8,8 @@ to the interval (the response carries the new interval, which wins when present)
 GitHub Enterprise Server serves the same endpoints on its web host.
 
 Tokens are kept by `dihub.secrets` (env var named by `token_env`, keyring, or the
-opt-in 0600 file) and never appear in an exception, a status dict or a repr.
+opt-in 0600 file), bound to the API host they were checked against (api.github.com, or
+the GHES host), and never appear in an exception, a status dict or a repr.
 """
 
 from __future__ import annotations
@@ -147,17 +148,25 @@ class GitHubAuth:
                                     clock=self._clock, source=source)
             secrets.register_for_redaction(token)
             user = _get_user(client, api, token, source)
-        secrets.set_secret(source, TOKEN_NAME, token, allow_file=allow_file)
+        secrets.set_secret(source, TOKEN_NAME, token, allow_file=allow_file,
+                           host=secrets.host_of(api))
         return user["login"]
 
     def status(self, source: str, config: Any, http: httpx.Client | None = None
                ) -> dict[str, Any]:
-        """Who the stored token belongs to and where it came from; never the token."""
+        """Who the stored token belongs to, where it came from and the host it is bound to;
+        never the token."""
         api = _api_base(config)
-        result: dict[str, Any] = {"source": source, "api": api, "logged_in": False,
-                                  "via": None, "user": None, "scopes": None, "error": None}
-        found = secrets.get_secret(source, TOKEN_NAME, env_var=getattr(config, "token_env",
-                                                                        None))
+        host = secrets.host_of(api)
+        result: dict[str, Any] = {"source": source, "api": api, "host": host,
+                                  "logged_in": False, "via": None, "user": None,
+                                  "scopes": None, "error": None}
+        try:
+            found = secrets.get_secret(source, TOKEN_NAME, host=host,
+                                       env_var=getattr(config, "token_env", None))
+        except AuthError as exc:            # stored for another host, or locked keyring
+            result["error"] = str(exc)
+            return result
         if found is None:
             result["error"] = "no token stored"
             return result
@@ -172,11 +181,15 @@ class GitHubAuth:
         return result
 
     def logout(self, source: str) -> bool:
-        """Forget the stored token (keyring and file); an env var is left alone."""
+        """Forget the stored token, for every host (keyring and file); an env var is left
+        alone."""
         return secrets.delete_secret(source, TOKEN_NAME)
 
     def token(self, source: str, config: Any) -> str:
+        """The token for the configured API host: `token_env`, else the login stored for
+        that host (HostMismatch when the stored one is for another host)."""
         return secrets.require_secret(source, TOKEN_NAME, getattr(config, "token_env", None),
+                                      host=secrets.host_of(_api_base(config)),
                                       what="GitHub token")
 
 

@@ -3,9 +3,10 @@ access token (HTTP bearer).
 
 `dihub auth jira` asks for what is missing (the email unless `email:` is configured,
 then the token, not echoed), or reads the token from stdin with `--with-token`,
-checks it against GET /rest/api/{3|2}/myself, and stores it through `dihub.secrets`:
-the keyring, or with `--insecure-store-file` a 0600 file on a machine without one. In
-CI, the variable named by `token_env` holds the token and `email:` the account.
+checks it against GET /rest/api/{3|2}/myself, and stores it through `dihub.secrets`
+bound to the site's host: the keyring, or with `--insecure-store-file` a 0600 file on a
+machine without one. In CI, the variable named by `token_env` holds the token and
+`email:` the account.
 Tokens never appear in an exception, a status dict or a repr.
 """
 
@@ -38,9 +39,15 @@ def login_hint(source: str, config: Any) -> str:
     return f"Log in again with `dihub auth {source}` using {what}{also}."
 
 
+def site_host(config: Any) -> str:
+    """The host stored credentials are bound to: the Jira site's."""
+    return secrets.host_of(config.base_url)
+
+
 def credentials(source: str, config: Any) -> httpx.Auth:
     """The httpx auth for a sync: basic (Cloud) or bearer (Data Center)."""
-    found = secrets.get_secret(source, TOKEN, env_var=getattr(config, "token_env", None))
+    found = secrets.get_secret(source, TOKEN, env_var=getattr(config, "token_env", None),
+                               host=site_host(config))
     if found is None:
         raise AuthError(f"no Jira credentials for source '{source}'",
                         hint=login_hint(source, config))
@@ -58,7 +65,7 @@ def credentials(source: str, config: Any) -> httpx.Auth:
 def _email(source: str, config: Any) -> str | None:
     if getattr(config, "email", None):
         return config.email
-    stored = secrets.get_secret(source, EMAIL)
+    stored = secrets.get_secret(source, EMAIL, host=site_host(config))
     return stored.value if stored else None
 
 
@@ -87,18 +94,25 @@ class JiraAuth:
         secrets.register_for_redaction(token)
         auth = httpx.BasicAuth(email, token) if cloud else BearerAuth(token)
         me = self._myself(source, config, auth)
-        secrets.set_secret(source, TOKEN, token, allow_file=allow_file)
+        host = site_host(config)
+        secrets.set_secret(source, TOKEN, token, allow_file=allow_file, host=host)
         if email:
-            secrets.set_secret(source, EMAIL, email, allow_file=allow_file)
+            secrets.set_secret(source, EMAIL, email, allow_file=allow_file, host=host)
         return _who(me)
 
     def status(self, source: str, config: Any) -> dict[str, Any]:
-        """Who the stored credentials belong to and where they came from; never the token."""
+        """Who the stored credentials belong to, where they came from and the host they are
+        bound to; never the token."""
         result: dict[str, Any] = {
-            "source": source, "site": config.base_url,
+            "source": source, "site": config.base_url, "host": site_host(config),
             "deployment": "cloud" if config.is_cloud else "datacenter",
             "logged_in": False, "via": None, "user": None, "error": None}
-        found = secrets.get_secret(source, TOKEN, env_var=getattr(config, "token_env", None))
+        try:
+            found = secrets.get_secret(source, TOKEN, host=result["host"],
+                                       env_var=getattr(config, "token_env", None))
+        except AuthError as exc:            # stored for another host, or locked keyring
+            result["error"] = str(exc)
+            return result
         if found is None:
             result["error"] = "no token stored"
             return result
@@ -112,7 +126,8 @@ class JiraAuth:
         return result
 
     def logout(self, source: str) -> bool:
-        """Forget the stored token and email (keyring and file); an env var is left alone."""
+        """Forget the stored token and email, for every host (keyring and file); an env
+        var is left alone."""
         removed = secrets.delete_secret(source, TOKEN)
         return secrets.delete_secret(source, EMAIL) or removed
 

@@ -3,7 +3,8 @@
 A Slack app's bot token is copied from the app's "OAuth & Permissions" page;
 there is no device flow. The token is read from stdin (`--with-token`) or
 prompted for without echo, checked with `auth.test`, and stored by
-`dihub.secrets` (keyring, or the opt-in 0600 file). In CI and cron, the
+`dihub.secrets` (keyring, or the opt-in 0600 file), bound to the API host (slack.com
+unless `base_url` says otherwise). In CI and cron, the
 variable named by `token_env` is used instead. The token never appears in a
 message, a status dict or a repr.
 """
@@ -29,6 +30,11 @@ BOT_PREFIX = "xoxb-"
 SCOPES_HINT = ("channels:read, groups:read, channels:history, groups:history, users:read "
                "(and users:read.email for emails)")
 Prompt = Callable[..., str]
+
+
+def api_host(config: Any) -> str:
+    """The host a stored bot token is bound to."""
+    return secrets.host_of(str(getattr(config, "base_url", None) or DEFAULT_BASE_URL))
 
 
 def auth_test(source: str, config: Any, token: str) -> dict[str, Any]:
@@ -75,18 +81,20 @@ class SlackAuth:
                      f"page at https://api.slack.com/apps (scopes: {SCOPES_HINT}).")
         secrets.check_storable(source, TOKEN_NAME, allow_file=allow_file)
         info = auth_test(source, config, token)
-        secrets.set_secret(source, TOKEN_NAME, token, allow_file=allow_file)
+        secrets.set_secret(source, TOKEN_NAME, token, allow_file=allow_file,
+                           host=api_host(config))
         return f"{info['bot_user']} in {info['team']}"
 
     def status(self, source: str, config: Any) -> dict[str, Any]:
-        """Team and bot user of the stored token, and where it came from; never the token."""
+        """Team and bot user of the stored token, where it came from and the host it is
+        bound to; never the token."""
         result: dict[str, Any] = {
             "source": source, "api": str(getattr(config, "base_url", None) or
-                                         DEFAULT_BASE_URL),
+                                         DEFAULT_BASE_URL), "host": api_host(config),
             "logged_in": False, "via": None, "team": None, "bot_user": None, "scopes": None,
             "error": None}
         try:
-            found = secrets.get_secret(source, TOKEN_NAME,
+            found = secrets.get_secret(source, TOKEN_NAME, host=result["host"],
                                        env_var=getattr(config, "token_env", None))
         except AuthError as exc:
             result["error"] = str(exc)
@@ -106,7 +114,8 @@ class SlackAuth:
         return result
 
     def logout(self, source: str) -> bool:
-        """Forget the stored token (keyring and file); an env var is left alone."""
+        """Forget the stored token, for every host (keyring and file); an env var is left
+        alone."""
         return secrets.delete_secret(source, TOKEN_NAME)
 
 

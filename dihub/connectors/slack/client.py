@@ -39,6 +39,8 @@ def method_intervals(overrides: Mapping[str, float] | None) -> dict[str, float]:
 def token_for(source: str, config: Any) -> str:
     """The bot token: the variable named by `token_env`, else the keyring login."""
     return secrets.require_secret(source, TOKEN_NAME, getattr(config, "token_env", None),
+                                  host=secrets.host_of(getattr(config, "base_url", None)
+                                                       or DEFAULT_BASE_URL),
                                   what="Slack token", how=" to store a bot token (xoxb-...)")
 
 

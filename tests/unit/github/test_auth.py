@@ -35,6 +35,7 @@ SUCCESS = body("access-token.success.docs.json")
 EXPIRED = body("access-token.expired_token.json")
 DENIED = body("access-token.access_denied.json")
 USER = {"login": "octocat", "id": 1}
+GH = "api.github.com"
 
 
 class FakeTime:
@@ -210,12 +211,13 @@ def test_device_flow_login_stores_token_and_status_reports_it(memory_keyring, re
     who = auth.login("github", config(), on_code=lambda c, u: None, http=stub.client())
     assert who == "octocat"
     assert registered and set(registered) == {TOKEN}      # known to the log redactor
-    assert memory_keyring.store == {("dihub", "github:token"): TOKEN}
+    assert memory_keyring.store == {("dihub", "github:token@api.github.com"): TOKEN,
+                                    ("dihub", "github:token:hosts"): '["api.github.com"]'}
 
     status = auth.status("github", config(), http=stub.client())
-    assert status == {"source": "github", "api": "https://api.github.com", "logged_in": True,
-                      "via": "keyring", "user": "octocat", "scopes": ["repo", "gist"],
-                      "error": None}
+    assert status == {"source": "github", "api": "https://api.github.com",
+                      "host": "api.github.com", "logged_in": True, "via": "keyring",
+                      "user": "octocat", "scopes": ["repo", "gist"], "error": None}
     assert TOKEN not in repr(status)
     assert auth.token("github", config()) == TOKEN
     assert auth.logout("github") is True
@@ -234,7 +236,7 @@ def test_login_on_ghes_uses_the_web_host_and_api_path(memory_keyring):
         "https://ghe.example.com/login/oauth/access_token",
         "https://ghe.example.com/api/v3/user",
     ]
-    assert ("dihub", "ghe:token") in memory_keyring.store
+    assert ("dihub", "ghe:token@ghe.example.com") in memory_keyring.store
 
 
 def test_with_token_skips_the_device_flow(memory_keyring):
@@ -243,7 +245,7 @@ def test_with_token_skips_the_device_flow(memory_keyring):
                              http=stub.client())
     assert who == "octocat"
     assert [r.url.path for r in stub.requests] == ["/user"]
-    assert memory_keyring.store[("dihub", "github:token")] == TOKEN
+    assert memory_keyring.store[("dihub", "github:token@api.github.com")] == TOKEN
 
 
 def test_rejected_token_is_not_stored_and_never_shown(memory_keyring, registered):
@@ -256,7 +258,7 @@ def test_rejected_token_is_not_stored_and_never_shown(memory_keyring, registered
 
 
 def test_status_with_rejected_token(memory_keyring):
-    secrets.set_secret("github", "token", TOKEN)
+    secrets.set_secret("github", "token", TOKEN, host=GH)
     status = GitHubAuth().status("github", config(), http=GitHubStub([], user_status=401)
                                  .client())
     assert status["logged_in"] is False and status["via"] == "keyring"
@@ -270,7 +272,7 @@ def test_status_without_token(memory_keyring):
 
 
 def test_fine_grained_token_has_no_scopes_header(memory_keyring):
-    secrets.set_secret("github", "token", TOKEN)
+    secrets.set_secret("github", "token", TOKEN, host=GH)
     status = GitHubAuth().status("github", config(), http=GitHubStub([], scopes=None).client())
     assert status["logged_in"] is True and status["scopes"] is None
 
@@ -295,7 +297,7 @@ def test_headless_login_with_opt_in_file(tmp_path):
     keyring.set_keyring(fail.Keyring())
     GitHubAuth().login("github", config(), with_token=TOKEN, allow_file=True,
                        http=GitHubStub([]).client())
-    assert secrets.get_secret("github") == (TOKEN, "file")
+    assert secrets.get_secret("github", host=GH) == (TOKEN, "file")
 
 
 def test_token_lookup_prefers_env_and_explains_absence(memory_keyring, monkeypatch):
@@ -306,7 +308,7 @@ def test_token_lookup_prefers_env_and_explains_absence(memory_keyring, monkeypat
     with pytest.raises(AuthError) as err:
         auth.token("github", config())
     assert "token_env" in err.value.hint
-    secrets.set_secret("github", "token", "from-keyring-123")
+    secrets.set_secret("github", "token", "from-keyring-123", host=GH)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     assert auth.token("github", config(token_env="GITHUB_TOKEN")) == TOKEN
     assert auth.token("github", config()) == "from-keyring-123"
@@ -338,3 +340,27 @@ def test_no_exception_anywhere_contains_the_token(memory_keyring):
     for exc in failures:
         assert_no_token(exc)
     assert memory_keyring.store == {}
+
+
+def test_a_token_stored_for_github_com_is_not_used_for_another_base_url(memory_keyring):
+    """Issue 8: changing base_url (a config edit, or a malicious config) never sends the
+    stored token to the new host; token_env is not bound."""
+    auth = GitHubAuth()
+    auth.login("github", config(), with_token=TOKEN, http=GitHubStub([]).client())
+    moved = config(base_url="https://ghe.example.com/api/v3")
+    with pytest.raises(secrets.HostMismatch) as err:
+        auth.token("github", moved)
+    assert "api.github.com" in str(err.value) and "ghe.example.com" in str(err.value)
+    assert "`dihub auth github`" in str(err.value)
+    assert_no_token(err.value)
+
+    stub = GitHubStub([], api="https://ghe.example.com/api/v3")
+    status = auth.status("github", moved, http=stub.client())
+    assert status["logged_in"] is False and status["host"] == "ghe.example.com"
+    assert "api.github.com" in status["error"] and stub.requests == []   # nothing was sent
+    assert TOKEN not in json.dumps(status)
+
+    # logging in to the new host keeps the first login (one per host, like gh)
+    auth.login("github", moved, with_token=TOKEN, http=stub.client())
+    assert auth.token("github", moved) == auth.token("github", config()) == TOKEN
+    assert auth.logout("github") is True and memory_keyring.store == {}

@@ -37,6 +37,10 @@ def conf(sim, **kw) -> JiraConfig:
     return JiraConfig(connector="jira", base_url=sim.base_url, deployment=dep, **kw)
 
 
+def host(sim) -> str:
+    return secrets.host_of(sim.base_url)
+
+
 class Prompts:
     def __init__(self, *answers: str):
         self.answers, self.asked = list(answers), []
@@ -52,17 +56,18 @@ def test_login_asks_for_what_is_missing_verifies_and_stores(ring, sim):
         who = JiraAuth().login("jira", conf(sim), prompt=ask)
         assert [secret for _, secret in ask.asked] == [False, True]
         assert "account email" in ask.asked[0][0] and "API token" in ask.asked[1][0]
-        assert ring.store[("dihub", "jira:email")] == EMAIL
+        assert ring.store[("dihub", f"jira:email@{host(sim)}")] == EMAIL
         assert who == f"Mia Krystof <{EMAIL}>"
     else:
         ask = Prompts(TOKEN)
         who = JiraAuth().login("jira", conf(sim), prompt=ask)
         assert ask.asked == [("Personal access token", True)]
-        assert ("dihub", "jira:email") not in ring.store
+        assert ("dihub", f"jira:email@{host(sim)}") not in ring.store
         assert who.startswith("Mia Krystof")
-    assert ring.store[("dihub", "jira:token")] == TOKEN
+    assert ring.store[("dihub", f"jira:token@{host(sim)}")] == TOKEN
     status = JiraAuth().status("jira", conf(sim))
     assert status["logged_in"] and status["via"] == "keyring"
+    assert status["host"] == host(sim) == sim.base_url.split("://")[1].rstrip("/")
     assert TOKEN not in repr(status)
     assert JiraAuth().logout("jira") is True
     assert ring.store == {}
@@ -90,7 +95,7 @@ def test_without_a_keyring_nothing_is_asked_before_refusing(sim):
         JiraAuth().login("jira", conf(sim), prompt=ask)
     assert ask.asked == []
     assert JiraAuth().login("jira", conf(sim), prompt=ask, allow_file=True)
-    assert secrets.get_secret("jira").where == "file"
+    assert secrets.get_secret("jira", host=host(sim)).where == "file"
 
 
 def test_credentials_env_first_basic_on_cloud_bearer_on_datacenter(ring, monkeypatch):
@@ -116,5 +121,22 @@ def test_credentials_env_first_basic_on_cloud_bearer_on_datacenter(ring, monkeyp
                           token_env="JIRA_TEST_TOKEN")
     with pytest.raises(AuthError, match="no account email"):
         credentials("jira", no_email)
-    ring.store[("dihub", "jira:email")] = "stored@a.example"
+    ring.store[("dihub", "jira:email@a.atlassian.net")] = "stored@a.example"
     assert credentials("jira", no_email)._auth_header.startswith("Basic ")
+
+
+def test_stored_credentials_are_bound_to_the_site(ring, sim):
+    """Issue 8: the token and email stored for one Jira site are never used for another."""
+    JiraAuth().login("jira", conf(sim, email=EMAIL), with_token=TOKEN)
+    assert credentials("jira", conf(sim, email=EMAIL))          # the site it was issued for
+    other = JiraConfig(connector="jira", base_url="https://evil.example.net",
+                       deployment="cloud" if sim.dataset.cloud else "datacenter")
+    with pytest.raises(secrets.HostMismatch) as err:
+        credentials("jira", other)
+    assert host(sim) in str(err.value) and "evil.example.net" in str(err.value)
+    assert "dihub auth jira" in str(err.value) and TOKEN not in str(err.value)
+    status = JiraAuth().status("jira", other)
+    assert not status["logged_in"] and "evil.example.net" in status["error"]
+    assert status["host"] == "evil.example.net" and TOKEN not in repr(status)
+    JiraAuth().logout("jira")
+    assert ring.store == {}

@@ -73,6 +73,10 @@ def test_commits_cassette_keeps_headers_and_body():
     commits = [r for r in records if r.entity == "commits"]
     assert len(commits) == 30
     assert commits[0].commit_id == "d0af3380182ed7b991a9a23eae3c114b88fe0a14"
+    # the replayed body keeps the git identities next to the account ids
+    assert (commits[0].author_id, commits[0].author_name, commits[0].author_email) == (
+        "486678", "M.Shibuya", "mit.shibuya@gmail.com")
+    assert all(c.author_email and c.committer_email for c in commits)
 
 
 def test_issue_pages_cassette_follows_five_links():

@@ -65,6 +65,10 @@ def test_commit_fields_come_from_the_right_places():
     assert first.parents == ["3ee197541be8547cea6efb1bc9d23878820f010f"]
     assert isinstance(user, User) and user.user_id == user.source_user_id == "486678"
     assert user.login == "mshibuya" and user.email is None
+    # an account holder's commit still keeps the git identity, as written, for email matching
+    assert (first.author_name, first.author_email) == ("M.Shibuya", "mit.shibuya@gmail.com")
+    assert (first.committer_name, first.committer_email) == ("M.Shibuya",
+                                                             "mit.shibuya@gmail.com")
 
     # authored and committed at different times: timestamp is the committer date
     amended = normalize_commit(raws["a4cbb4c7d2bcf260984c400c7b4c9fdc3f67b872"],
@@ -79,6 +83,34 @@ def test_commit_fields_come_from_the_right_places():
     assert merge.message.startswith("Merge pull request #1671 from scarfaceDeb/")
 
 
+def test_every_commit_keeps_the_git_identities_as_written():
+    raws = items("rest/commits-list.rails_admin.octokit-rb.json")
+    for raw in raws:
+        commit = normalize_commit(raw, "github", RAILS_ADMIN, RAILS_ADMIN_ID)[0]
+        git = raw["commit"]
+        assert (commit.author_name, commit.author_email) == (git["author"]["name"],
+                                                             git["author"]["email"])
+        assert (commit.committer_name, commit.committer_email) == (git["committer"]["name"],
+                                                                   git["committer"]["email"])
+        assert commit.author_id == str(raw["author"]["id"])        # the account id stays
+    names = {normalize_commit(r, "github", RAILS_ADMIN, RAILS_ADMIN_ID)[0].author_name
+             for r in raws}
+    assert "Benoit Bénézech" in names                               # not transliterated
+
+
+def test_web_flow_committer_keeps_its_git_identity():
+    # derived from a real item: merged on github.com, GitHub's web-flow account commits it
+    raw = copy.deepcopy(items("rest/commits-list.rails_admin.octokit-rb.json")[0])
+    raw["committer"] = {"login": "web-flow", "id": 19864447, "type": "User"}
+    raw["commit"]["committer"].update(name="GitHub", email="noreply@github.com")
+    commit, author, committer = normalize_commit(raw, "github", RAILS_ADMIN, RAILS_ADMIN_ID)
+    assert (commit.author_id, commit.committer_id) == ("486678", "19864447")
+    assert (commit.author_name, commit.author_email) == ("M.Shibuya", "mit.shibuya@gmail.com")
+    assert (commit.committer_name, commit.committer_email) == ("GitHub", "noreply@github.com")
+    doc = commit.to_doc()
+    assert doc["author_email"] == "mit.shibuya@gmail.com"
+
+
 def test_openapi_example_commit():
     (raw,) = items("rest/commits-list.openapi-example.json")
     commit, user = normalize_commit(raw, "ghe", "octocat/Hello-World", 1296269)
@@ -89,6 +121,8 @@ def test_openapi_example_commit():
     assert commit.timestamp == commit.authored_at == "2011-04-14T16:00:49Z"
     assert commit.parents == ["6dcb09b5b57875f334f61aebed695e2e4193db5e"]
     assert (user.source_id, user.login) == ("1", "octocat")
+    assert (commit.author_name, commit.author_email) == ("Monalisa Octocat",
+                                                         "support@github.com")
 
 
 def test_commit_get_carries_stats():
@@ -114,6 +148,25 @@ def test_commit_without_github_account_falls_back_to_git_email():
     assert author.email == "mit.shibuya@gmail.com" and author.display_name == "M.Shibuya"
     assert author.login is None
     assert commit.committer_id == committer.source_id == "486678"
+    assert (commit.author_name, commit.author_email) == ("M.Shibuya", "Mit.Shibuya@Gmail.com")
+
+
+def test_commit_without_account_or_email_is_keyed_by_name():
+    """Identities with no email are never merged into one user; different names differ."""
+    base = copy.deepcopy(items("rest/commits-list.rails_admin.octokit-rb.json")[0])
+    base["author"] = base["committer"] = None
+    keys = []
+    for name in ("Alice", "Bob", "Alice"):
+        raw = copy.deepcopy(base)
+        raw["commit"]["author"].update(name=name, email="")
+        commit, author, committer = normalize_commit(raw, "github", RAILS_ADMIN,
+                                                     RAILS_ADMIN_ID)
+        assert commit.author_id == author.source_id == f"name:{name}"
+        assert author.email is None and author.display_name == name
+        assert (commit.author_name, commit.author_email) == (name, None)
+        assert committer.source_id == "email:mit.shibuya@gmail.com"
+        keys.append(commit.author_id)
+    assert keys == ["name:Alice", "name:Bob", "name:Alice"]
 
 
 def test_commit_without_sha_is_skippable():

@@ -10,8 +10,13 @@
 Around every call: the circuit breaker (`check`, then success/failure), a
 tenacity retry loop, and around every attempt the rate-limit governor. Errors
 are dihub.errors classes (see dihub.http.errors), their messages name the
-source, method and path, and pass through `redact`. Auth is only sent to the
-base URL's origin.
+source, method and path, and pass through `redact`.
+
+Credentials are only sent to the base URL's origin (scheme, host, port). Redirects
+are followed here, hop by hop, not by httpx: a hop to the base URL's origin gets the
+credentials again; a redirect to another origin is refused (HttpFatalError, exit 1)
+when the client holds credentials, so neither a stored token nor one from `token_env`
+ever reaches a host the config did not name, whatever httpx's own redirect rules are.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ from dihub.http.retry import BackoffWait, Transient, retrying
 from dihub.timeutil import to_iso
 
 USER_AGENT = f"dihub/{__version__}"
+MAX_REDIRECTS = 10
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 _RETRIABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError,
                         httpx.ProxyError, httpx.DecodingError)
 
@@ -57,7 +66,8 @@ def make_httpx_client(settings: HttpSettings, *, base_url: str = "",
                       transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """A pooled httpx.Client: timeouts from settings, `User-Agent: dihub/<version>`,
     keep-alive connections sized for `settings.concurrency` threads, redirects followed
-    (httpx drops Authorization on a redirect to another origin)."""
+    (httpx drops Authorization on a redirect to another origin). HttpClient does not rely
+    on that: it asks for no redirects and follows them itself (see `HttpClient._follow`)."""
     return httpx.Client(
         base_url=base_url,
         timeout=httpx.Timeout(settings.timeout_s),
@@ -127,7 +137,7 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         parts = urlsplit(self.base_url)
-        self._origin = (parts.scheme, parts.netloc.rsplit("@", 1)[-1].lower())
+        self._origin = origin_of(self.base_url)
         self._base_path = parts.path.rstrip("/")
         self._http = make_httpx_client(self.settings, headers=headers, transport=transport)
         self._owns_http = True
@@ -179,8 +189,7 @@ class HttpClient:
         return _etag_key(self.absolute_url(path_or_url), params, method)
 
     def _same_origin(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return (parts.scheme, parts.netloc.rsplit("@", 1)[-1].lower()) == self._origin
+        return origin_of(url) == self._origin
 
     def _relative(self, url: str) -> str:
         path = urlsplit(url).path or "/"
@@ -276,10 +285,7 @@ class HttpClient:
     def _send(self, call: _Call) -> httpx.Response:
         started = time.perf_counter()
         try:
-            r = self._http.request(
-                call.method, call.url, params=call.params, headers=call.headers,
-                data=call.data, json=call.json,
-                auth=self._auth if self._same_origin(call.url) else None)
+            r = self._follow(call)
         except _RETRIABLE_TRANSPORT as exc:
             self.recorder.request((time.perf_counter() - started) * 1000, None)
             raise Transient(f"{type(exc).__name__}: {redact(exc) or 'no response'}") from None
@@ -291,6 +297,47 @@ class HttpClient:
         self.recorder.request((time.perf_counter() - started) * 1000, r.status_code)
         register_authorization(r.request.headers.get("authorization"))
         return r
+
+    def _follow(self, call: _Call) -> httpx.Response:
+        """Send `call` and follow its redirects (up to MAX_REDIRECTS) hop by hop.
+
+        Credentials (`auth`, and any Authorization or Cookie header) go only to the base
+        URL's origin. With credentials, a redirect to another origin is refused before
+        anything is sent there. 303 (and 301/302 after a POST) continue as a GET without
+        the body, as browsers and httpx do; 307/308 repeat the method and body.
+        """
+        method, url, params = call.method, call.url, call.params
+        body: dict[str, Any] = {"data": call.data, "json": call.json}
+        for _ in range(MAX_REDIRECTS + 1):
+            same = self._same_origin(url)
+            headers = call.headers if same else {
+                k: v for k, v in call.headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+            r = self._http.request(method, url, params=params, headers=headers, **body,
+                                   auth=self._auth if same else None, follow_redirects=False)
+            location = r.headers.get("location")
+            if r.status_code not in _REDIRECT_STATUSES or not location:
+                return r
+            target = str(r.url.join(location))
+            if self._auth is not None and not self._same_origin(target):
+                raise self._cross_origin(call, r.status_code, target)
+            if (r.status_code == 303 and method != "HEAD") or (
+                    r.status_code in (301, 302) and method == "POST"):
+                method, body = "GET", {}
+            url, params = target, None      # the Location is the whole next URL
+        raise HttpFatalError(
+            f"{self.source}: {call.method} {call.path}: more than {MAX_REDIRECTS} redirects",
+            status=r.status_code, method=call.method, path=call.path,
+            hint="Check base_url in the config.")
+
+    def _cross_origin(self, call: _Call, status: int, target: str) -> HttpFatalError:
+        there, here = _show_origin(target), _show_origin(self.base_url)
+        return HttpFatalError(
+            redact(f"{self.source}: {call.method} {call.path} -> {status} redirect to "
+                   f"{there}, another host than base_url's {here}: not followed, so the "
+                   "source's credentials are not sent there"),
+            status=status, method=call.method, path=call.path,
+            hint=f"If the service moved to {there}, set base_url to it and log in there with "
+                 f"`dihub auth {self.source}` (or update the variable named by token_env).")
 
     def _act(self, call: _Call, r: httpx.Response, v: c.Verdict,
              decision: Decision) -> Response:
@@ -380,3 +427,23 @@ class HttpClient:
             path=call.path, rate_limit_reason=extra_reason,
             hint="Work done so far is checkpointed; cron will resume after the reset "
                  "(exit 75). Raise http.rate_limit.max_wait_s to wait instead.")
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in; no user info."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _show_origin(url: str) -> str:
+    """`scheme://host[:port]` for a message: never user info, path or query."""
+    scheme, host, port = origin_of(url)
+    if ":" in host:
+        host = f"[{host}]"
+    shown = f"{scheme}://{host}"
+    return shown if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{shown}:{port}"

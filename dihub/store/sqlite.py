@@ -163,7 +163,13 @@ class SQLiteStore:
                 raise sqlite_error(exc, self.path) from exc
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-                conn.execute("PRAGMA journal_mode = WAL")
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                except sqlite3.OperationalError as exc:
+                    # A read-only file (a restored backup) still serves reads in its
+                    # own journal mode; writes fail later, naming the file.
+                    if (exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_READONLY:
+                        raise
                 conn.execute("PRAGMA synchronous = NORMAL")
                 if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                     conn.execute("BEGIN IMMEDIATE")

@@ -138,7 +138,11 @@ def test_check_of_a_garbage_file_reports_it(tmp_path):
     assert SQLiteStore(path).check() == ["file is not a database"]
 
 
-def test_a_read_only_store_reads_but_refuses_writes_by_name(filled):
+@pytest.mark.parametrize("journal", ["wal", "delete"])   # delete: a copy made by another tool
+def test_a_read_only_store_reads_but_refuses_writes_by_name(filled, journal):
+    with sqlite3.connect(filled) as raw:
+        assert raw.execute(f"PRAGMA journal_mode = {journal}").fetchone() == (journal,)
+    raw.close()
     with read_only(filled):
         store = SQLiteStore(filled)
         try:

@@ -84,6 +84,18 @@ class _JsonFormatter(logging.Formatter):
         return _dumps(doc)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record is emitted, like `emit` does."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _redaction_filter() -> logging.Filter | None:
     try:
         from dihub.http.redact import RedactingFilter
@@ -100,7 +112,7 @@ def setup(verbosity: int = 0, quiet: bool = False, fmt: str = "text") -> None:
     global _format
     _format = fmt
     level = logging.WARNING if quiet else logging.DEBUG if verbosity > 0 else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler._dihub = True   # type: ignore[attr-defined]
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())

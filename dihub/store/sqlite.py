@@ -8,7 +8,7 @@ upgrade a read lock — the cause of instant SQLITE_BUSY errors in WAL mode).
 Damage: every sqlite3 error is raised as a dihub error naming the file and what
 to do (dihub.store.errors.sqlite_error). A process verifies the file with
 `PRAGMA quick_check` before its first write (one sequential read of the file,
-about a second per GB when cached), so a damaged store fails `sync` as it
+one to two seconds per GB when cached), so a damaged store fails `sync` as it
 fails `fetch`, and nothing is written into a broken b-tree. Readers are not
 checked up front: they fail, with the same message, on the first bad page they
 touch. `check()` is the full `PRAGMA integrity_check` behind `dihub store check`.

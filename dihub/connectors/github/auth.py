@@ -206,7 +206,9 @@ def _client(http: httpx.Client | None, timeout: float) -> Iterator[httpx.Client]
     if http is not None:
         yield http
         return
-    with httpx.Client(timeout=timeout, headers={"User-Agent": "dihub"}) as own:
+    # no redirects: the token checked against {api}/user goes to that host and no other
+    with httpx.Client(timeout=timeout, headers={"User-Agent": "dihub"},
+                      follow_redirects=False) as own:
         yield own
 
 

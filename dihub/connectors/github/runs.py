@@ -20,8 +20,10 @@ Cursor: {"newest": created_at, "pages": [[oldest created_at, has next page], ...
 During a pass every page (and every earlier attempt read) checkpoints where the pass got
 to, beside the finished pass's `newest` and `pages` (which fix the window it reads):
 "backfill": {"page": next page to read (None: the list is read), "pages": [[oldest,
-has next], ...] read so far, "newest": newest created_at seen so far}; `open` and
-`attempts` are this pass's so far, and the ETags of the pages read are kept. A stopped
+has next], ...] read so far, "newest": newest created_at seen so far, "pending":
+[[run id, attempt, created_at], ...] re-runs of the last page read whose earlier attempts
+are still to read}; `open` and `attempts` (which counts, per run, the earlier attempts
+read) are this pass's so far, and the ETags of the pages read are kept. A stopped
 pass (quota, crash, kill) goes on from that page: new runs created meanwhile only shift
 older ones down (re-read, never missed), and the next pass reads them from the top.
 """
@@ -61,6 +63,10 @@ def _slim(run: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
+def _attempt(run: dict[str, Any]) -> int:
+    return int(run.get("run_attempt") or 1)
+
+
 def _page_params(n: int) -> dict[str, Any]:
     return {"per_page": PER_PAGE, "page": n} if n > 1 else {"per_page": PER_PAGE}
 
@@ -83,10 +89,12 @@ class _Pass:
         self.page_etags: list[tuple[str, str | None]] = []
         self.url = f"/repos/{repo.full_name}/actions/runs"
         self.next_page: int | None = 1
+        self.pending: list[list] = []          # [run id, attempt, created_at]: see below
         backfill = cur.get("backfill")
         if isinstance(backfill, dict) and isinstance(backfill.get("pages"), list):
             # a stopped pass: what it read is kept, the list goes on where it got to
             self.next_page = backfill.get("page")
+            self.pending = [list(p) for p in backfill.get("pending") or []]
             self.newest = backfill.get("newest") or self.newest
             for n, page in enumerate(backfill["pages"], start=1):
                 key = self.gh.key(self.url, _page_params(n))
@@ -99,7 +107,8 @@ class _Pass:
         return {"newest": self.saved_newest, "pages": self.saved_pages,
                 "open": dict(self.open), "attempts": dict(self.attempts),
                 "backfill": {"page": next_page, "pages": [list(p) for p in self.pages],
-                             "newest": self.newest}}
+                             "newest": self.newest,
+                             "pending": [list(p) for p in self.pending]}}
 
     def read_etags(self) -> dict[str, str]:
         """The ETags known so far: those of the pages read in this pass win."""
@@ -107,6 +116,7 @@ class _Pass:
 
     # -- the list -------------------------------------------------------------------------
     def list_pages(self) -> Iterator[Page]:
+        yield from self.read_pending(self.next_page)     # left by a stopped pass
         n = self.next_page
         while n is not None:
             params = _page_params(n)
@@ -125,8 +135,10 @@ class _Pass:
                     created = _created(run)
                     if self.newest is None or created > self.newest:
                         self.newest = created
-                kept = yield from self.expand(
-                    [r for r in runs if not self.start or _created(r) >= self.start], n)
+                kept = [self.track(r) for r in runs
+                        if not self.start or _created(r) >= self.start]
+                self.pending = [[str(r["id"]), _attempt(r), _created(r)] for r in kept
+                                if _attempt(r) > self.done_below(str(r["id"]))]
             self.pages.append([oldest, has_next])
             self.page_etags.append((key, resp.etag))
             if not has_next or oldest is None or (self.boundary and oldest < self.boundary):
@@ -137,37 +149,56 @@ class _Pass:
                 self.ctx.settings.store.raw_payloads.enabled else None
             yield Page(kept, cursor=self.checkpoint(n), etags=self.read_etags(),
                        raw_size=resp.size, raw_payload=raw)
+            yield from self.read_pending(n)
 
-    def expand(self, runs: list[dict[str, Any]], page: int | None = None):
-        """The runs plus the earlier attempts of re-runs not read before; tracks open runs.
+    def read_pending(self, next_page: int | None) -> Iterator[Page]:
+        """The earlier attempts of the re-runs on the page just read, each a page of its
+        own that checkpoints it: a stopped pass does not read one again."""
+        while self.pending:
+            rid, attempt, created = self.pending[0]
+            k = self.done_below(rid)
+            resp = None
+            if k < attempt:
+                try:
+                    resp = self.gh.get(f"{self.url}/{rid}/attempts/{k}")
+                except NotFound:
+                    pass
+                self.attempts[rid] = [k + 1, created]
+            if k + 1 >= attempt:
+                self.pending.pop(0)
+            if resp is not None:
+                yield Page([_slim(resp.data)] if resp.data else [],
+                           cursor=self.checkpoint(next_page), raw_size=resp.size)
 
-        With the list's `page`, each earlier attempt goes out at once as a page of its own
-        that checkpoints it (a stopped pass does not read it again); the rest is returned.
-        """
+    def done_below(self, rid: str) -> int:
+        """Attempts below this one were read before."""
+        return int((self.attempts.get(rid) or [1])[0])
+
+    def track(self, run: dict[str, Any]) -> dict[str, Any]:
+        """The run, slimmed; remembered while it is not completed."""
+        rid = str(run["id"])
+        if run.get("status") == "completed":
+            self.open.pop(rid, None)
+        else:
+            self.open[rid] = _created(run)
+        return _slim(run)
+
+    def expand(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The runs plus the earlier attempts of re-runs not read before; tracks open runs."""
         out: list[dict[str, Any]] = []
-        for run in map(_slim, runs):
+        for run in map(self.track, runs):
             rid = str(run["id"])
-            attempt = int(run.get("run_attempt") or 1)
-            done_below = int((self.attempts.get(rid) or [1])[0])
+            attempt = _attempt(run)
+            done_below = self.done_below(rid)
             for k in range(done_below, attempt):
                 try:
                     resp = self.gh.get(f"{self.url}/{rid}/attempts/{k}")
                 except NotFound:
                     continue
-                if not resp.data:
-                    continue
-                if page is None:
+                if resp.data:
                     out.append(_slim(resp.data))
-                else:
-                    self.attempts[rid] = [k + 1, _created(run)]
-                    yield Page([_slim(resp.data)], cursor=self.checkpoint(page),
-                               raw_size=resp.size)
             if attempt > 1:
                 self.attempts[rid] = [max(attempt, done_below), _created(run)]
-            if run.get("status") == "completed":
-                self.open.pop(rid, None)
-            else:
-                self.open[rid] = _created(run)
             out.append(run)
         return out
 
@@ -183,7 +214,7 @@ class _Pass:
                 self.open.pop(rid, None)
                 continue
             if not resp.not_modified:
-                yield Page((yield from self.expand([resp.data])), raw_size=resp.size)
+                yield Page(self.expand([resp.data]), raw_size=resp.size)
             if rid in self.open and resp.etag:
                 keep[self.gh.key(url)] = resp.etag
 

@@ -2,23 +2,38 @@
 
 Found via `--config`, `$DIHUB_CONFIG`, `./dihub.yaml`, then the user config
 dir (`~/.config/dihub/config.yaml` on Linux). Environment overrides:
-`DIHUB_STORE_URI` (store.uri). Every error names the file, line and key.
+`DIHUB_STORE_URI` (store.uri).
+
+Every error is a ConfigError (exit 2) that names the file, line and key, and one
+load reports every problem of a file at once: one `file:line: key: message` line
+each. The YAML is parsed once, with libyaml when PyYAML has it; the node tree
+keeps the line numbers the messages need.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dihub.errors import ConfigError
+from dihub.errors import ConfigError, UsageError
+
+try:
+    _Loader: type = yaml.CSafeLoader        # libyaml: about 15x faster than the pure loader
+except AttributeError:
+    _Loader = yaml.SafeLoader
 
 SECRET_KEY = re.compile(r"(token|secret|password|passwd|api_key|apikey|private_key)$", re.I)
 ENV_OVERRIDES = {"DIHUB_STORE_URI": ("store", "uri")}
+SOURCE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+MAX_LISTED = 50         # problems listed in one error; the rest are counted
+_URI_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 
 
 class _Strict(BaseModel):
@@ -35,6 +50,54 @@ class StoreSettings(_Strict):
     raw_payloads: RawPayloads = RawPayloads()
     audit_retention_days: int = Field(365, ge=1)
     batch_size: int = Field(1000, ge=1, le=100_000)
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, v: str | None) -> str | None:
+        """The scheme is one the store factory opens; a MongoDB URI parses (no connection)."""
+        if not v:
+            return v
+        if v.startswith("sqlite:///"):
+            if not v[len("sqlite:///"):]:
+                raise ValueError("needs a file path: sqlite:///path/to/file.db")
+            return v
+        if v.startswith(("mongodb://", "mongodb+srv://")):
+            problem = _mongodb_uri_problem(v)
+            if problem:
+                raise ValueError(f"not a valid MongoDB URI: {problem}")
+            return v
+        scheme = v.split("://", 1)[0] if "://" in v else None
+        what = f"unsupported URI scheme {scheme!r}" if scheme else "not a URI"
+        raise ValueError(f"{what}: use mongodb://host:27017/dbname, "
+                         "sqlite:///path/to/file.db, or leave it out for the embedded store")
+
+
+def _mongodb_uri_problem(uri: str) -> str | None:
+    """What pymongo's own URI parser says is wrong with `uri`, or None. Never connects and
+    never resolves DNS: a mongodb+srv:// URI gets the syntax checks only."""
+    import warnings
+
+    try:
+        from pymongo.errors import ConfigurationError
+        from pymongo.uri_parser import parse_uri
+    except ImportError:
+        return None
+    if uri.startswith("mongodb+srv://"):
+        try:
+            # the checks parse_uri makes before its DNS lookups
+            from pymongo.uri_parser_shared import _validate_uri as check
+        except ImportError:     # an older pymongo: checked when the store connects
+            return None
+    else:
+        check = parse_uri       # no DNS for mongodb://
+    try:
+        with warnings.catch_warnings():
+            # the client itself only warns about unknown options: so does this check
+            warnings.simplefilter("ignore")
+            check(uri, warn=True)
+    except (ConfigurationError, ValueError, TypeError) as exc:
+        return _URI_USERINFO.sub(r"\g<scheme>****@", str(exc).split("\n", 1)[0])
+    return None
 
 
 class RetrySettings(_Strict):
@@ -65,20 +128,15 @@ class Settings(_Strict):
     store: StoreSettings = StoreSettings()
     http: HttpSettings = HttpSettings()
     lease_ttl_s: float = Field(600, gt=0)
-    sources: dict[str, Any] = {}
-
-    @field_validator("sources")
-    @classmethod
-    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for name in v:
-            if not re.fullmatch(r"[a-z][a-z0-9_-]*", str(name)):
-                raise ValueError(
-                    f"source name {name!r} must be lower-case letters, digits, '-' or '_'")
-        return v
+    sources: dict[str, Any] = {}       # name -> raw body; see Config.sources for the models
 
 
 class Config:
-    """A loaded config: settings, validated per-source models, and where it came from."""
+    """A loaded config: settings, validated per-source models, and where it came from.
+
+    `path` is the config file as found (None when there is none); `base_dir` is the
+    folder relative paths in it are read from (the file's folder, else the cwd).
+    """
 
     def __init__(self, settings: Settings, sources: dict[str, Any], path: Path | None,
                  raw: dict[str, Any]):
@@ -86,14 +144,25 @@ class Config:
         self.sources = sources          # name -> connector config model
         self.path = path
         self.raw = raw
+        self._root: Any = None          # the YAML node tree, composed again on first need
+
+    @property
+    def base_dir(self) -> Path:
+        return (self.path.parent if self.path else Path.cwd()).resolve()
 
     def source(self, name: str):
-        from dihub.errors import UsageError
-
+        if not self.sources:
+            hint = (f"Add a source under `sources:`; {example_location()} shows every "
+                    "connector's keys.")
+            if self.path is None:
+                raise UsageError("no config file found (--config, $DIHUB_CONFIG, ./dihub.yaml, "
+                                 f"{user_config_path()}), so no sources are configured",
+                                 hint=hint)
+            raise ConfigError(f"no sources are configured (asked for {name!r})",
+                              path=str(self.path), hint=hint)
         if name not in self.sources:
-            known = ", ".join(sorted(self.sources)) or "none"
-            where = self.path or "the config"
-            raise UsageError(f"unknown source {name!r} (configured in {where}: {known})",
+            known = ", ".join(sorted(self.sources))
+            raise UsageError(f"unknown source {name!r} (configured in {self.path}: {known})",
                              hint="Add it under `sources:` or check the spelling.")
         return self.sources[name]
 
@@ -101,23 +170,34 @@ class Config:
         return _mask(self.raw)
 
     def locate(self, err: ConfigError, source: str) -> ConfigError:
-        """A ConfigError raised during a pass (no file known) with this config's file, the
+        """A ConfigError raised after loading (no file known) with this config's file, the
         line of the key and its full dotted name."""
         if err.path is not None or self.path is None:
             return err
         key = err.key or ""
         if key and not key.startswith("sources."):
             key = f"sources.{source}.{key}"
-        try:
-            root = yaml.compose(self.path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-        except (OSError, yaml.YAMLError):
-            root = None
-        line = _line_of(root, tuple(key.split("."))) if key and root is not None else None
+        if self._root is None and key:
+            try:
+                self._root, _ = _parse_yaml(read_config_text(self.path), str(self.path),
+                                            construct=False)
+            except ConfigError:
+                pass
+        line = _line_of(self._root, tuple(key.split("."))) if key and self._root else None
         return ConfigError(err.detail, path=str(self.path), line=line, key=key or None,
                            hint=err.hint)
 
 
-_URI_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+def example_location() -> str:
+    """Where a person finds the documented example config."""
+    here = Path(__file__).resolve().parents[1] / "config.example.yaml"
+    return str(here) if here.is_file() else "config.example.yaml (in the dihub repository)"
+
+
+def user_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("dihub", appauthor=False)) / "config.yaml"
 
 
 def _mask(value: Any, key: str = "") -> Any:
@@ -133,99 +213,317 @@ def _mask(value: Any, key: str = "") -> Any:
     return value
 
 
+# --- finding and reading the file -------------------------------------------------------
+
 def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
-    if explicit:
+    if explicit is not None:
+        if not str(explicit).strip():
+            raise ConfigError("the config file path is empty", path="--config",
+                              hint="Give the path of a YAML file, or leave --config out to "
+                                   "use ./dihub.yaml or " f"{user_config_path()}.")
         p = Path(explicit).expanduser()
-        if not p.is_file():
-            raise ConfigError("config file not found", path=str(p),
-                              hint="Pass an existing file with --config.")
+        _check_file(p, "config file not found", "Pass an existing file with --config.")
         return p
     env = os.environ.get("DIHUB_CONFIG")
     if env:
         p = Path(env).expanduser()
-        if not p.is_file():
-            raise ConfigError("config file named by $DIHUB_CONFIG not found", path=str(p))
+        _check_file(p, "config file named by $DIHUB_CONFIG not found",
+                    "Set $DIHUB_CONFIG to an existing file, or unset it.")
         return p
     local = Path("dihub.yaml")
     if local.is_file():
         return local
-    from platformdirs import user_config_dir
-
-    user = Path(user_config_dir("dihub", appauthor=False)) / "config.yaml"
+    user = user_config_path()
     return user if user.is_file() else None
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _check_file(p: Path, not_found: str, hint: str) -> None:
+    """A regular file we may open; never opens it (a FIFO would block)."""
+    try:
+        mode = p.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(not_found, path=str(p), hint=hint) from None
+    except OSError as exc:
+        raise _unreadable(p, exc) from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+        raise ConfigError(f"not a regular file ({kind})", path=str(p),
+                          hint="The config is a YAML file; pass its path.")
+
+
+def _unreadable(p: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot read the config file: {exc.strerror or exc}", path=str(p),
+                       hint="Check the file's permissions: the user running dihub must be "
+                            "able to read it.")
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text: UTF-8 (a BOM is dropped), or UTF-16 with a BOM."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    return decode_config(raw, str(path))
+
+
+def decode_config(raw: bytes, shown: str = "<config>") -> str:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ConfigError("not valid UTF-16 (the file starts with a UTF-16 byte order mark)",
+                              path=shown, hint="Save the file as UTF-8.") from None
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise ConfigError(f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at column {column}",
+                          path=shown, line=line,
+                          hint="dihub reads its config as UTF-8: save the file as UTF-8 "
+                               "(e.g. `iconv -f latin1 -t utf-8`).") from None
 
 
 def load_config(explicit: str | os.PathLike | None = None) -> Config:
     path = find_config(explicit)
-    text = path.read_text(encoding="utf-8") if path else ""
+    text = read_config_text(path) if path else ""
     return parse_config(text, path)
 
 
+# --- parsing and validation ---------------------------------------------------------------
+
 def parse_config(text: str, path: Path | None = None) -> Config:
     shown = str(path) if path else "<config>"
-    try:
-        root_node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"not valid YAML: {problem}", path=shown, line=line,
-                          hint="Check indentation and quoting around that line.") from None
+    root, data = _parse_yaml(text, shown)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping (store:, sources:, ...)",
                           path=shown, line=1)
+    problems = _Problems(root, shown)
+    _duplicate_keys(root, (), problems, depth=3)
+    for section in ("store", "http", "sources"):
+        if section in data and data[section] is None:
+            data[section] = {}      # a section whose keys are all commented out
+    from_env: dict[tuple, str] = {}
     for env, (section, key) in ENV_OVERRIDES.items():
-        if os.environ.get(env):
-            data.setdefault(section, {})
-            if isinstance(data[section], dict):
-                data[section][key] = os.environ[env]
+        if os.environ.get(env) and isinstance(data.setdefault(section, {}), dict):
+            data[section][key] = os.environ[env]
+            from_env[(section, key)] = env
+    raw_sources = data.get("sources")
+    # source names and bodies are checked one by one below, each on its own line
+    core = {**data, "sources": {}} if isinstance(raw_sources, dict) else data
+    settings = None
     try:
-        settings = Settings.model_validate(data)
+        settings = Settings.model_validate(core)
     except ValidationError as exc:
-        raise _config_error(exc, root_node, shown, ()) from None
-    sources = {}
-    from dihub.connectors.registry import load_connector
-
-    for name, body in settings.sources.items():
-        prefix = ("sources", name)
-        if not isinstance(body, dict):
-            raise ConfigError("must be a mapping with at least `connector:`", path=shown,
-                              line=_line_of(root_node, prefix), key=".".join(prefix))
-        connector_name = body.get("connector", name)
-        body = {"connector": connector_name, **body}
-        connector = load_connector(connector_name, context=(shown, _line_of(
-            root_node, (*prefix, "connector")), f"sources.{name}.connector"))
-        try:
-            sources[name] = connector.config_model.model_validate(
-                body, context={"base_dir": path.parent if path else Path.cwd(), "name": name})
-        except ValidationError as exc:
-            raise _config_error(exc, root_node, shown, prefix) from None
+        problems.add_validation(exc, (), from_env)
+    sources: dict[str, Any] = {}
+    if isinstance(raw_sources, dict):
+        base_dir = path.parent if path else Path.cwd()
+        for name, body in raw_sources.items():
+            model = _source(name, body, problems, base_dir)
+            if model is not None:
+                sources[name] = model
+    problems.raise_if_any()
+    settings.sources = raw_sources if isinstance(raw_sources, dict) else {}
     return Config(settings, sources, path, data)
 
 
-def _config_error(exc: ValidationError, root, shown: str, prefix: tuple) -> ConfigError:
-    err = exc.errors()[0]
-    loc = (*prefix, *err["loc"])
-    key = ".".join(str(p) for p in loc)
+def _source(name: Any, body: Any, problems: _Problems, base_dir: Path):
+    from dihub.connectors.registry import load_connector
+
+    prefix = ("sources", name)
+    if not isinstance(name, str) or not SOURCE_NAME.fullmatch(name):
+        problems.add(prefix, f"source name {name!r} must start with a lower-case letter, "
+                             "then lower-case letters, digits, '-' or '_'")
+        return None
+    if not isinstance(body, dict):
+        problems.add(prefix, "must be a mapping with at least `connector:`",
+                     hint="See config.example.yaml.")
+        return None
+    connector_name = body.get("connector", name)
+    if not isinstance(connector_name, str):
+        problems.add((*prefix, "connector"), "must be a connector name (see `dihub connectors`)")
+        return None
+    key = (*prefix, "connector")
+    try:
+        connector = load_connector(connector_name, context=(
+            problems.shown, _line_of(problems.root, key), ".".join(key)))
+    except ConfigError as err:
+        problems.append(err)
+        return None
+    except UsageError as err:       # installed but broken: the plugin's fault, not the file's
+        problems.add(key, str(err), hint=err.hint)
+        return None
+    try:
+        return connector.config_model.model_validate(
+            {"connector": connector_name, **body},
+            context={"base_dir": base_dir, "name": name})
+    except ValidationError as exc:
+        problems.add_validation(exc, prefix)
+        return None
+
+
+class _Problems:
+    """Every problem found in one file; raise_if_any() raises them as one ConfigError."""
+
+    def __init__(self, root, shown: str):
+        self.root, self.shown = root, shown
+        self.errors: list[ConfigError] = []
+        self.more = 0       # beyond MAX_LISTED: counted, not located
+
+    def append(self, err: ConfigError) -> None:
+        if len(self.errors) < MAX_LISTED:
+            self.errors.append(err)
+        else:
+            self.more += 1
+
+    def add(self, loc: tuple, message: str, *, hint: str | None = None,
+            env: str | None = None) -> None:
+        if len(self.errors) >= MAX_LISTED:
+            self.more += 1
+            return
+        key = ".".join(str(p) for p in loc) or None
+        if env:     # the value came from the environment, not from the file
+            self.errors.append(ConfigError(message, path=f"${env}", key=key, hint=hint))
+        else:
+            self.errors.append(ConfigError(message, path=self.shown,
+                                           line=_line_of(self.root, loc), key=key, hint=hint))
+
+    def add_validation(self, exc: ValidationError, prefix: tuple,
+                       from_env: dict[tuple, str] | None = None) -> None:
+        for err in exc.errors(include_url=False):
+            loc = (*prefix, *err["loc"])
+            message, hint = _describe(err, loc)
+            self.add(loc, message, hint=hint, env=(from_env or {}).get(tuple(loc[:2])))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise combined_error(self.errors, self.shown, more=self.more)
+
+
+def combined_error(errors: list[ConfigError], shown: str, *, more: int = 0) -> ConfigError:
+    """One ConfigError for several: its message lists each `file:line: key: message` on a
+    line of its own, in file order. The errors are kept in `.problems`."""
+    if len(errors) == 1 and not more:
+        errors[0].problems = list(errors)
+        return errors[0]
+    ordered = sorted(errors, key=lambda e: (e.line is None, e.line or 0))
+    lines = [str(e) for e in ordered]
+    if more:
+        lines.append(f"... and {more} more")
+    hints = list(dict.fromkeys(e.hint for e in ordered if e.hint))
+    combined = ConfigError(f"{len(errors) + more} problems:\n" + "\n".join(lines), path=shown,
+                           hint=" ".join(hints[:3]) or None)
+    combined.problems = ordered
+    return combined
+
+
+def _describe(err: dict, loc: tuple) -> tuple[str, str | None]:
+    """A pydantic error as (message, hint)."""
     kind = err["type"]
     if kind == "extra_forbidden":
-        msg = f"unknown key {str(loc[-1])!r}"
-        hint = "See config.example.yaml for every key this section accepts."
-    elif kind == "missing":
-        msg = "required key is missing"
-        hint = "See config.example.yaml."
-    else:
-        got = err.get("input")
-        shown_input = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        msg = f"{err['msg']}{shown_input}"
-        hint = None
-    more = len(exc.errors()) - 1
-    if more:
-        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ConfigError(msg, path=shown, line=_line_of(root, loc), key=key, hint=hint)
+        return (f"unknown key {str(loc[-1])!r}",
+                "See config.example.yaml for every key this section accepts.")
+    if kind == "missing":
+        return "required key is missing", "See config.example.yaml."
+    cause = (err.get("ctx") or {}).get("error")
+    if kind in ("value_error", "assertion_error") and cause is not None:
+        return str(cause), None
+    got = err.get("input")
+    secret = any(SECRET_KEY.search(str(p)) for p in loc)
+    if isinstance(got, dict | list) or secret:
+        return err["msg"], None
+    return f"{err['msg']} (got {_mask(got)!r})", None
+
+
+def _duplicate_keys(node, loc: tuple, problems: _Problems, depth: int) -> None:
+    """A key given twice in one mapping (the later one would silently win), down to `depth`
+    levels of nested mappings: the sections and each source's keys."""
+    if not isinstance(node, yaml.MappingNode) or depth <= 0:
+        return
+    seen: dict[tuple, int] = {}
+    for k, v in node.value:
+        if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = k.start_mark.line + 1
+        first = seen.setdefault((k.tag, k.value), line)
+        if first != line:
+            if len(problems.errors) < MAX_LISTED:
+                problems.errors.append(ConfigError(
+                    f"duplicate key (first given on line {first}; YAML would silently keep "
+                    "only the last one)", path=problems.shown, line=line,
+                    key=".".join(map(str, (*loc, k.value)))))
+            else:
+                problems.more += 1
+        _duplicate_keys(v, (*loc, k.value), problems, depth - 1)
+
+
+def _parse_yaml(text: str, shown: str, *, construct: bool = True) -> tuple[Any, Any]:
+    """(node tree, data) from one parse: the tree gives line numbers to error messages."""
+    loader = _Loader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, text, shown) from None
+        except RecursionError:
+            raise ConfigError("not valid YAML: nested too deeply", path=shown) from None
+        if root is None or not construct:
+            return root, None
+        try:
+            return root, loader.construct_document(root)
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, text, shown) from None
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            # e.g. `start_date: 2024-13-45`: YAML reads it as a timestamp, which fails
+            line, key = _bad_scalar(root)
+            raise ConfigError(f"not valid YAML: {exc}", path=shown, line=line, key=key,
+                              hint="Quote the value if it is meant as a string.") from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, shown: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark else None
+    problem = getattr(exc, "problem", None)
+    if isinstance(exc, yaml.reader.ReaderError):
+        at = exc.position
+        if _Loader is not yaml.SafeLoader:      # libyaml counts UTF-8 bytes
+            at = len(text.encode("utf-8", "surrogatepass")[:at].decode("utf-8", "ignore"))
+        line = text.count("\n", 0, at) + 1
+        problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}" \
+            if isinstance(exc.character, int) else exc.reason
+    return ConfigError(f"not valid YAML: {problem or str(exc).splitlines()[0]}", path=shown,
+                       line=line, hint="Check indentation and quoting around that line.")
+
+
+def _bad_scalar(root) -> tuple[int | None, str | None]:
+    """Line and key of the first scalar that cannot be constructed (only on the error path)."""
+    constructor = yaml.SafeLoader("")
+    stack: list[tuple[Any, tuple]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node)
+            except Exception:   # noqa: BLE001 - whatever it is, this node is the bad one
+                return node.start_mark.line + 1, ".".join(map(str, loc)) or None
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in reversed(node.value):
+                stack += [(v, (*loc, k.value)), (k, loc)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(v, (*loc, i)) for i, v in reversed(list(enumerate(node.value)))]
+    return None, None
 
 
 def _line_of(node, loc: tuple) -> int | None:

@@ -23,6 +23,13 @@ class GitConfig(SourceConfig):
         p = Path(v).expanduser()
         return str(p if p.is_absolute() or base is None else (Path(base) / p).resolve())
 
+    def check_offline(self) -> None:
+        """What `dihub config validate` checks beyond the keys: `repo` is a git repository
+        (runs `git rev-parse` there; no network). Raises ConfigError with key `repo`."""
+        from dihub.connectors.git.client import GitRepo
+
+        GitRepo.open(self.repo)
+
 
 connector = Connector(
     name="git",

@@ -145,3 +145,21 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(dihub, tmp_path):
     plain = dihub.run("sync", "git", "commits", "--full-refresh", check_code=0)
     assert "\x1b[" not in plain.stderr
     assert "git/commits: ok, read 120 items; records: 0 inserted" in plain.stderr
+
+
+def test_views_of_a_source_no_longer_configured(synced):
+    """A --source filter accepts a source that was synced and then removed from the config
+    (its history is still there); a name that is neither is exit 2 naming both kinds."""
+    synced.write_config("sources:\n  other:\n    connector: git\n    repo: /nonexistent\n")
+    status = json.loads(synced.run("status", "--source", "git", "--format", "json",
+                                   check_code=0).stdout)
+    assert [(s["source"], s["stream"]) for s in status] == [("git", "commits")]
+    assert json.loads(synced.run("audit", "--source", "git", "--format", "json",
+                                 check_code=0).stdout)
+    p = synced.run("status", "--source", "gti", check_code=2)
+    assert "--source 'gti': unknown source" in p.stderr
+    assert ": other; others with sync state: git" in p.stderr
+    p = synced.run("metrics", "--source", "git", "--stream", "comits", check_code=2)
+    assert "--stream 'comits'" in p.stderr and "commits" in p.stderr
+    assert json.loads(synced.run("metrics", "--source", "git", "--stream", "commits",
+                                 "--format", "json", check_code=0).stdout)

@@ -80,13 +80,17 @@ def open_store(uri: str | None, base_dir: str | os.PathLike | None = None):
 def store_base_dir(config: Any) -> Path:
     """Where a relative `store.uri` path of `config` (a dihub.config.Config) is resolved.
 
-    The config file's folder; the current directory when the URI comes from
-    DIHUB_STORE_URI (which wins over the file) or there is no config file.
+    The config file's folder (`config.base_dir`, as for every relative path in the
+    file); the current directory when the URI comes from DIHUB_STORE_URI (which wins
+    over the file) or there is no config file.
     """
-    path = getattr(config, "path", None)
-    if os.environ.get(STORE_URI_ENV) or path is None:
+    if os.environ.get(STORE_URI_ENV):
         return Path.cwd()
-    return Path(os.path.abspath(Path(path).expanduser())).parent
+    base = getattr(config, "base_dir", None)
+    if base is not None:
+        return Path(base)
+    path = getattr(config, "path", None)
+    return Path(os.path.abspath(Path(path).expanduser())).parent if path else Path.cwd()
 
 
 def open_configured_store(config: Any):

@@ -98,7 +98,12 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except ClickException as err:
-        log.emit("error", "error", err.format_message(), exit_code=err.exit_code,
+        message = err.format_message()
+        ctx = getattr(err, "ctx", None)
+        if not message and ctx is not None:     # a command group given no command
+            typer.echo(ctx.get_help())
+            message = f"{ctx.command_path}: missing command"
+        log.emit("error", "error", message, exit_code=err.exit_code,
                  error_type=type(err).__name__,
                  hint="Run with --help for the commands and options." if err.exit_code == 2
                  else None)

@@ -88,6 +88,8 @@ def test_config_and_usage_errors_are_json(dihub, tmp_path):
     assert "--concurrency" in err["message"]
     [err] = jrun(dihub, "status", "--no-such-option", code=2)
     assert "--no-such-option" in err["message"]
+    [err] = jrun(dihub, "config", code=2)             # a group without its command
+    assert err["message"].endswith("config: missing command")
 
     # without the option, the same errors stay text for people
     p = dihub.run("sync", "gitlab", "commits", check_code=2)

@@ -104,12 +104,20 @@ class Workspace:
     def generate(cls, channels: int = 3, messages: int = 100, *, thread_ratio: float = 0.10,
                  max_replies: int = 30, users: int = 20, private: int = 0,
                  not_member: int = 0, bot_ratio: float = 0.05, days: float = 60,
-                 start: str = "2026-01-01T00:00:00Z", seed: int = 7) -> Workspace:
+                 start: str = "2026-01-01T00:00:00Z", seed: int = 7,
+                 long_threads: float = 0.0) -> Workspace:
         """`channels` public channels the bot is in, each with `messages` top-level
         messages over `days`; exactly round(thread_ratio * messages) of them are
         thread parents with 1..max_replies replies. Plus `private` private channels
         (bot is a member) and `not_member` public channels the bot is not in, with
-        the same content. About `bot_ratio` of the messages come from the deploy bot."""
+        the same content. About `bot_ratio` of the messages come from the deploy bot.
+
+        Replies come within three days of their parent, except in
+        round(long_threads * threads) threads of each channel (at least one when
+        long_threads > 0): those stay active from their parent to the end, replies
+        spread over the whole time, the latest within the last three days. Their
+        parents are spread over `days` like the others, so most are months old
+        when `days` is (thread activity as real workspaces show it)."""
         ws = cls(start=start)
         rng = random.Random(seed)
         ws._rng = random.Random(seed + 1)
@@ -121,7 +129,8 @@ class Workspace:
                  + [("public", False)] * not_member)
         for n, (kind, member) in enumerate(kinds):
             ch = ws._add_channel(n, private=kind == "private", member=member, created=begin)
-            ws._fill(ch, rng, messages, thread_ratio, max_replies, bot_ratio, begin, span)
+            ws._fill(ch, rng, messages, thread_ratio, max_replies, bot_ratio, begin, span,
+                     long_threads)
         ws.clock_us = begin + span + 60_000_000
         return ws
 
@@ -151,19 +160,33 @@ class Workspace:
         return ch
 
     def _fill(self, ch: Channel, rng: random.Random, n: int, thread_ratio: float,
-              max_replies: int, bot_ratio: float, begin: int, span: int) -> None:
+              max_replies: int, bot_ratio: float, begin: int, span: int,
+              long_threads: float = 0.0) -> None:
         times = sorted(rng.sample(range(span), n)) if n else []
         for i, off in enumerate(times):
             by_bot = rng.random() < bot_ratio
             self._put(ch, self._new_message(ch, begin + off, i, rng, by_bot))
         parents = rng.sample(range(n), round(thread_ratio * n)) if n else []
         end = begin + span
+        recent = 3 * 86_400 * 1_000_000
+        long: set[int] = set()
+        if long_threads > 0 and parents:
+            # a draw of its own, so the other threads stay as they are without long ones
+            pick = random.Random(f"{ch.id}:{n}:{len(parents)}:long")
+            long = set(pick.sample(parents, max(1, min(len(parents),
+                                                       round(long_threads * len(parents))))))
         for p in sorted(parents):
             parent = ch.messages[p]
             t0 = us_of(parent["ts"])
             k = rng.randint(1, max_replies)
-            window = max(k + 1, min(3 * 86_400 * 1_000_000, end - t0))
-            for off in sorted(rng.sample(range(1, window), k)):
+            if p in long and end - t0 > recent + k + 1:
+                # active until now: replies over the whole time, the latest recent
+                offs = sorted(rng.sample(range(1, end - recent - t0), k - 1)) + [
+                    rng.randrange(end - recent - t0, end - t0)]
+            else:
+                window = max(k + 1, min(recent, end - t0))
+                offs = sorted(rng.sample(range(1, window), k))
+            for off in offs:
                 self._reply(ch, parent, t0 + off, rng, refresh=False)
             self._refresh_parent(ch, parent["ts"])
 

@@ -109,8 +109,14 @@ def test_a_long_rate_limit_checkpoints_and_exits_75_then_resumes(dihub):
                     if e.action == "wait"]
         assert deferred and deferred[0].detail["rate_limit_reason"] == \
             "jira-quota-tenant-based"
+        assert cursor["resume"]["token"]                      # the refused page's token
         dihub.run("sync", "jira", "issues", check_code=0)
-        searches = [parse_qs(r.query)["jql"][0] for r in sim.stats.log
+        searches = [(r.status, parse_qs(r.query)) for r in sim.stats.log
                     if "search/jql" in r.path]
     assert issue_mismatches(store, ds) == []
-    assert "1970" in searches[0] and "1970" not in searches[-1]   # resumed from the cursor
+    # resumed at the refused page: the same query and token, then the last page
+    assert [status for status, _ in searches] == [200, 429, 200, 200]
+    refused, resumed = searches[1][1], searches[2][1]
+    assert resumed["nextPageToken"] == refused["nextPageToken"] == [cursor["resume"]["token"]]
+    assert resumed["jql"] == refused["jql"]
+    assert isinstance(store.get_state("jira", "issues", "*").cursor, str)   # pass complete

@@ -28,7 +28,7 @@ from dihub.connectors.jira.fields import discover_sprint_field, story_point_fiel
 from dihub.connectors.jira.jql import jql_date
 from dihub.errors import ConfigError, FatalError, UsageError
 from dihub.http import HttpClient, HttpFatalError, NotFound, Response
-from dihub.timeutil import parse
+from dihub.timeutil import parse, to_iso
 
 AGILE = "/rest/agile/1.0"
 CHANGELOG_PAGE = 100          # the changelog endpoint's maximum
@@ -58,11 +58,47 @@ class Site:
         extra = [*self.story_points_fields, *([self.sprint_field] if self.sprint_field else [])]
         return base + [f for f in extra if f not in base]
 
+    # An interrupted pass keeps its Site in the checkpoint and its resumed run uses it
+    # (no /myself and /field requests, the same field mapping for the whole pass) as long
+    # as the config keys that shape it are unchanged.
+    def to_json(self, config: Any) -> dict[str, Any]:
+        return {"zone": self.zone_name, "zone_known": self.zone_known,
+                "story_points_fields": list(self.story_points_fields),
+                "sprint_field": self.sprint_field, "config": _site_keys(config)}
+
+    @classmethod
+    def from_json(cls, data: Any, config: Any) -> Site | None:
+        """The Site saved by `to_json`; None if it is unreadable or the config changed."""
+        if not isinstance(data, dict) or data.get("config") != _site_keys(config):
+            return None
+        try:
+            known = data["zone_known"] is True
+            zone = ZoneInfo(data["zone"]) if known else UTC_ZONE
+            points = tuple(str(f) for f in data["story_points_fields"])
+            sprint = data["sprint_field"]
+            return cls(zone, str(data["zone"]), known, points,
+                       str(sprint) if sprint is not None else None)
+        except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
+            return None
+
+
+def _site_keys(config: Any) -> list[str | None]:
+    return [config.timezone, config.story_points_field, config.sprint_field]
+
 
 @dataclass
 class SearchPage:
+    """One search response. `next` is where the request after it starts, for a
+    checkpoint (Cloud: {"token"}; Data Center: {"lower", "start_at", "seen"}); None on
+    the last page."""
+
     issues: list[dict[str, Any]]
     response: Response
+    next: dict[str, Any] | None = None
+
+
+class StaleToken(Exception):  # noqa: N818 - a condition, not a failure to report
+    """Jira refused a nextPageToken saved by an earlier run (expired or invalid)."""
 
 
 class JiraClient:
@@ -123,11 +159,12 @@ class JiraClient:
         return urlsplit(self.config.base_url).path.rstrip("/") + "/rest/"
 
     # -- site -----------------------------------------------------------------------------
-    def site(self, extras: dict[str, Any]) -> Site:
+    def site(self, extras: dict[str, Any], resumed: Site | None = None) -> Site:
+        """The run's Site: discovered once per run, or `resumed` (an interrupted pass's)."""
         with _lock:
             site = extras.get("jira.site")
         if site is None:
-            site = self._discover()
+            site = resumed or self._discover()
             with _lock:
                 extras.setdefault("jira.site", site)
         return site
@@ -166,23 +203,35 @@ class JiraClient:
                          "to it.") from None
             raise self._explain(err) from None
 
-    def search_cloud(self, jql: str, fields: list[str]) -> Iterator[SearchPage]:
-        """/rest/api/3/search/jql: follow nextPageToken until isLast."""
-        token = None
+    def search_cloud(self, jql: str, fields: list[str], token: str | None = None
+                     ) -> Iterator[SearchPage]:
+        """/rest/api/3/search/jql: follow nextPageToken until isLast. With `token` (saved
+        by an interrupted run, for this same `jql`), start at that page; StaleToken if
+        Jira refuses it (before anything is yielded)."""
+        resumed = token is not None
         while True:
             params = {"jql": jql, "fields": ",".join(fields), "expand": "changelog",
                       "maxResults": self.config.page_size}
             if token:
                 params["nextPageToken"] = token
-            resp = self._search(f"{self.api}/search/jql", params, jql)
+            try:
+                resp = self._search(f"{self.api}/search/jql", params, jql)
+            except JqlError:
+                if resumed:
+                    raise StaleToken() from None
+                raise
+            resumed = False
             data = resp.data if isinstance(resp.data, dict) else {}
-            yield SearchPage(list(data.get("issues") or []), resp)
             token = data.get("nextPageToken")
-            if data.get("isLast") is True or not token:
+            last = data.get("isLast") is True or not token
+            yield SearchPage(list(data.get("issues") or []), resp,
+                             None if last else {"token": token})
+            if last:
                 return
 
     def search_dc(self, jql_for: Callable[[datetime | None], str], since: datetime | None,
-                  fields: list[str], zone: ZoneInfo) -> Iterator[SearchPage]:
+                  fields: list[str], zone: ZoneInfo, start: int = 0,
+                  seen: dict[str, str] | None = None) -> Iterator[SearchPage]:
         """/rest/api/2/search with startAt, restarted from the newest minute read.
 
         Plain offset paging over `ORDER BY updated` skips an issue whenever one already
@@ -190,9 +239,13 @@ class JiraClient:
         each page restarts the query at the minute of the newest issue read, with
         startAt 0, and drops issues already read at the same `updated`; startAt only
         grows while a whole page falls in that one minute (a bulk edit).
+
+        Each page's `next` ({"lower", "start_at", "seen"}) is the next request's query
+        and the issues already read that it returns again; `start` and `seen` resume
+        there (an interrupted run's checkpoint).
         """
-        lower, start = since, 0
-        seen: dict[str, str] = {}
+        lower = since
+        seen = dict(seen or {})
         while True:
             jql = jql_for(lower)
             params = {"jql": jql, "fields": ",".join(fields), "expand": "changelog",
@@ -203,9 +256,9 @@ class JiraClient:
             fresh = [i for i in issues if seen.get(str(i.get("id"))) != _updated(i)]
             for i in issues:
                 seen[str(i.get("id"))] = _updated(i)
-            yield SearchPage(fresh, resp)
             total = data.get("total")
             if not issues or (isinstance(total, int) and start + len(issues) >= total):
+                yield SearchPage(fresh, resp)
                 return
             newest = max((parse(u) for i in issues if (u := _updated(i))), default=None)
             if newest is not None and (lower is None or
@@ -215,6 +268,12 @@ class JiraClient:
                 seen = {k: u for k, u in seen.items() if u and parse(u) >= keep}
             else:
                 start += len(issues)
+            # what the next query returns again: issues from the minute of `lower` on
+            again = lower - timedelta(minutes=1) if lower is not None else None
+            yield SearchPage(fresh, resp, {
+                "lower": to_iso(lower), "start_at": start,
+                "seen": {k: u for k, u in seen.items()
+                         if u and (again is None or parse(u) >= again)}})
 
     # -- changelog ------------------------------------------------------------------------
     def changelog(self, issue_id: str, embedded: dict[str, Any] | None = None
@@ -253,43 +312,50 @@ class JiraClient:
 
     # -- agile ----------------------------------------------------------------------------
     def _agile_pages(self, path: str, params: dict[str, Any],
-                     raw_errors: tuple[int, ...] = ()) -> Iterator[Response]:
-        start = 0
+                     raw_errors: tuple[int, ...] = (), start: int = 0
+                     ) -> Iterator[tuple[Response, int | None]]:
+        """Each page with the startAt of the next one (None after the last)."""
         while True:
             resp = self.get(path, {**params, "startAt": start, "maxResults": AGILE_PAGE},
                             raw_errors=raw_errors)
             data = resp.data if isinstance(resp.data, dict) else {}
             values = data.get("values") or []
-            yield resp
             start += len(values)
             total = data.get("total")
-            if data.get("isLast") is True or not values or (
-                    isinstance(total, int) and start >= total):
+            last = data.get("isLast") is True or not values or (
+                isinstance(total, int) and start >= total)
+            yield resp, None if last else start
+            if last:
                 return
 
     def boards(self) -> list[dict[str, Any]]:
-        return [b for resp in self._agile_pages(f"{AGILE}/board", {})
+        return [b for resp, _ in self._agile_pages(f"{AGILE}/board", {})
                 for b in (resp.data or {}).get("values") or []]
 
-    def board_sprints(self, board_id: str) -> Iterator[Response]:
-        """Raises HttpFatalError as is for 400 (a board without sprints), 403 and 404."""
+    def board_sprints(self, board_id: str, start: int = 0
+                      ) -> Iterator[tuple[Response, int | None]]:
+        """Pages of the board's sprints from `start`, each with the next startAt (None
+        after the last). Raises HttpFatalError as is for 400 (a board without sprints),
+        403 and 404."""
         return self._agile_pages(f"{AGILE}/board/{board_id}/sprint",
-                                 {"state": "future,active,closed"}, raw_errors=(400, 403, 404))
+                                 {"state": "future,active,closed"}, raw_errors=(400, 403, 404),
+                                 start=start)
 
     # -- users ----------------------------------------------------------------------------
-    def user_pages(self) -> Iterator[Response]:
-        """Cloud /users/search or DC /user/search, until an empty page (both may return
-        short pages before the end, so a short page is not the last)."""
+    def user_pages(self, start: int = 0) -> Iterator[tuple[Response, int | None]]:
+        """Cloud /users/search or DC /user/search from `start`, until an empty page (both
+        may return short pages before the end, so a short page is not the last). Each
+        page comes with the next startAt; the empty one that ends the list with None."""
         path = f"{self.api}/users/search" if self.cloud else f"{self.api}/user/search"
         extra = {} if self.cloud else {"username": "."}
-        start = 0
         while True:
             resp = self.get(path, {**extra, "startAt": start, "maxResults": USERS_PAGE})
             values = resp.data if isinstance(resp.data, list) else []
             if not values:
+                yield resp, None
                 return
-            yield resp
             start += len(values)
+            yield resp, start
 
 
 def _updated(issue: dict[str, Any]) -> str:

@@ -1,27 +1,39 @@
 """The Jira streams: issues (incremental by `updated`), sprints (per board), users.
 
-issues  Cursor: the newest `updated` read, as UTC ISO. Each pass searches
-        `(jql) AND updated >= <cursor - overlap_minutes>` ordered by `updated` ASC,
-        100 issues a request with `expand=changelog` and only the fields the record
-        needs. After each page the newest `updated` in it is safe to checkpoint:
-        everything older was on this page or an earlier one. Issues re-read inside
-        the overlap normalize to the same signature, so they are not written again.
-        Changelogs Jira truncated in the search are completed from the issue's
-        changelog endpoint (those requests only), a few at a time.
+Every stream checkpoints after each page, so a run stopped at any page (exit 75,
+SIGKILL, Ctrl-C...) continues at that page on the next run:
+
+issues  Cursor, between passes: the newest `updated` read, as UTC ISO. Each pass
+        searches `(jql) AND updated >= <cursor - overlap_minutes>` ordered by `updated`
+        ASC, 100 issues a request with `expand=changelog` and only the fields the
+        record needs. Issues re-read inside the overlap normalize to the same
+        signature, so they are not written again. Changelogs Jira truncated in the
+        search are completed from the issue's changelog endpoint (those requests only),
+        a few at a time, before the page is handed over: they are part of its page.
+        During a pass the cursor is {"updated": <newest so far>, "resume": {...}}: the
+        next request of the pass (Cloud: the query's lower bound and nextPageToken;
+        Data Center: the restarted query's lower bound, startAt and the issues it would
+        return again), with a digest of its JQL. A resumed run sends that request; if
+        the JQL would now differ (`jql`, `projects` or the zone changed) or Jira refuses
+        the saved token, it searches from `updated` minus the overlap instead. The last
+        page of a pass leaves the plain `updated` cursor.
 sprints Every sprint (future, active, closed) of each board: `boards:` from the
         config, else every board that can have sprints. Re-read in full each pass
-        (a site has hundreds, not millions); unchanged ones are not written.
-users   Every account the credentials can list, with email where Jira shows it.
+        (a site has hundreds, not millions); unchanged ones are not written. During a
+        pass the cursor is {"start_at": N} (the next page); None once the board is read.
+users   Every account the credentials can list, with email where Jira shows it. The
+        cursor works as for sprints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from dihub.connectors.jira.client import JiraClient, SearchPage
+from dihub.connectors.jira.client import JiraClient, SearchPage, Site, StaleToken
 from dihub.connectors.jira.jql import lower_bound, search_jql
 from dihub.connectors.jira.normalize import (
     changelog_is_truncated,
@@ -35,7 +47,7 @@ from dihub.engine.stream import Context, Page, Stream
 from dihub.errors import PartitionSkipped, SkippableRecord
 from dihub.http import HttpFatalError
 from dihub.models import SyncState
-from dihub.timeutil import to_iso
+from dihub.timeutil import parse, to_iso
 
 UNKNOWN_ZONE_MARGIN = timedelta(hours=14)     # the widest UTC offset in use
 SKIP = "_dihub_skip"
@@ -57,33 +69,79 @@ def _page(items: list[dict], resp: Any, ctx: Context, **cursor: Any) -> Page:
 def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
     cfg = ctx.config
     client = JiraClient.of(ctx)
-    site = client.site(ctx.extras)
+    saved = state.cursor if isinstance(state.cursor, dict) else {"updated": state.cursor}
+    resume = saved.get("resume") if isinstance(saved.get("resume"), dict) else None
+    site = client.site(ctx.extras, Site.from_json((resume or {}).get("site"), cfg))
     margin = timedelta()
     if not site.zone_known:
         margin = UNKNOWN_ZONE_MARGIN
         ctx.log.warning("%s: the account's time zone (%s) is unknown here; searching %d h "
                         "earlier to be safe (set `timezone:` to avoid it)", ctx.source,
                         site.zone_name, UNKNOWN_ZONE_MARGIN.total_seconds() // 3600)
-    since = lower_bound(state.cursor, cfg.start_date, cfg.overlap_minutes, margin)
-    fields = site.fields()
+    cursor = saved.get("updated")
+    since = lower_bound(cursor, cfg.start_date, cfg.overlap_minutes, margin)
 
-    def jql_for(lower):
+    def jql_for(lower: datetime | None) -> str:
         return search_jql(cfg.jql, cfg.projects, lower, site.zone)
 
-    if client.cloud:
-        pages = client.search_cloud(jql_for(since), fields)
-    else:
-        pages = client.search_dc(jql_for, since, fields, site.zone)
-    cursor = state.cursor
+    pages = _search_pages(ctx, client, jql_for, since, resume, site)
+    saved_site = site.to_json(cfg)
     workers = max(1, client.http.settings.concurrency)
     with ThreadPoolExecutor(workers, thread_name_prefix="jira-changelog") as pool:
-        for page in pages:
+        for page, nxt in pages:
             _complete_changelogs(client, page, pool)
-            newest = max((_updated_iso(i) for i in page.issues), default=None)
+            newest = max((u for i in page.issues if (u := _updated_iso(i))), default=None)
             if newest and (cursor is None or newest > cursor):
                 cursor = newest
             yield _page(page.issues, page.response, ctx,
-                        **({"cursor": cursor} if cursor else {}))
+                        cursor=cursor if nxt is None else
+                        {"updated": cursor, "resume": {**nxt, "site": saved_site}})
+
+
+def _search_pages(ctx: Context, client: JiraClient, jql_for: Callable[[Any], str],
+                  since: datetime | None, resume: Any, site: Site
+                  ) -> Iterator[tuple[SearchPage, dict[str, Any] | None]]:
+    """The pass's search pages, each with where the next request starts (None after the
+    last): from `resume` (an interrupted pass's next request) when it still applies,
+    else from `since`."""
+    fields = site.fields()
+
+    def marked(pages: Iterator[SearchPage], lower: datetime | None):
+        for page in pages:
+            nxt = page.next
+            if nxt is not None:
+                at = parse(nxt["lower"]) if nxt.get("lower") else lower
+                nxt = {**nxt, "lower": to_iso(at), "jql": _digest(jql_for(at))}
+            yield page, nxt
+
+    if isinstance(resume, dict):
+        lower = parse(resume["lower"]) if resume.get("lower") else None
+        token, start = resume.get("token"), resume.get("start_at")
+        if resume.get("jql") != _digest(jql_for(lower)):
+            ctx.log.info("%s: the search changed since the interrupted pass (jql, projects "
+                         "or time zone); searching again from the last `updated` read",
+                         ctx.source)
+        elif client.cloud and isinstance(token, str):
+            try:
+                yield from marked(client.search_cloud(jql_for(lower), fields, token=token),
+                                  lower)
+                return
+            except StaleToken:
+                ctx.log.info("%s: Jira no longer accepts the saved page token; searching "
+                             "again from the last `updated` read", ctx.source)
+        elif not client.cloud and isinstance(start, int):
+            seen = resume.get("seen") if isinstance(resume.get("seen"), dict) else {}
+            yield from marked(client.search_dc(jql_for, lower, fields, site.zone, start,
+                                               seen), lower)
+            return
+    if client.cloud:
+        yield from marked(client.search_cloud(jql_for(since), fields), since)
+    else:
+        yield from marked(client.search_dc(jql_for, since, fields, site.zone), since)
+
+
+def _digest(jql: str) -> str:
+    return hashlib.sha256(jql.encode()).hexdigest()[:16]
 
 
 def _updated_iso(issue: dict[str, Any]) -> str | None:
@@ -142,11 +200,23 @@ def board_partitions(ctx: Context) -> list[str]:
     return sprint_board_ids(JiraClient.of(ctx).boards())
 
 
+def _start_at(state: SyncState) -> int:
+    """Where an interrupted pass of a paged stream stopped (0: from the start)."""
+    cursor = state.cursor
+    start = cursor.get("start_at") if isinstance(cursor, dict) else None
+    return start if isinstance(start, int) and start > 0 else 0
+
+
+def _position(start: int | None) -> dict[str, int] | None:
+    return None if start is None else {"start_at": start}
+
+
 def sprint_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
     client = JiraClient.of(ctx)
     try:
-        for resp in client.board_sprints(partition):
-            yield _page(list((resp.data or {}).get("values") or []), resp, ctx)
+        for resp, nxt in client.board_sprints(partition, _start_at(state)):
+            yield _page(list((resp.data or {}).get("values") or []), resp, ctx,
+                        cursor=_position(nxt))
     except HttpFatalError as err:
         why = {400: "has no sprints (a kanban board?)", 403: "is not visible to this account",
                404: "does not exist or is not visible to this account"}.get(err.status)
@@ -174,8 +244,9 @@ sprints = Stream(
 
 
 def user_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
-    for resp in JiraClient.of(ctx).user_pages():
-        yield _page(list(resp.data), resp, ctx)
+    for resp, nxt in JiraClient.of(ctx).user_pages(_start_at(state)):
+        yield _page(list(resp.data) if isinstance(resp.data, list) else [], resp, ctx,
+                    cursor=_position(nxt))
 
 
 def _normalize_user(raw: dict[str, Any], ctx: Context, partition: str):

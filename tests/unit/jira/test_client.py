@@ -84,7 +84,7 @@ def test_boards_with_sprints_skip_kanban(sim):
     boards = client_for(sim).boards()
     assert [b["type"] for b in boards].count("kanban") == 1
     assert sprint_board_ids(boards) == ["1", "2", "3"]
-    sprints = [s for r in client_for(sim).board_sprints("3") for s in r.data["values"]]
+    sprints = [s for r, _ in client_for(sim).board_sprints("3") for s in r.data["values"]]
     assert len(sprints) == len(sim.dataset.board_sprints(3))
 
 

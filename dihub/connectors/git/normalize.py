@@ -6,12 +6,11 @@ A git identity has no account id. It is keyed by its lower-cased email
 (an identity with neither has no user). The commit itself keeps each name and
 email exactly as written.
 
-A user's `updated_at` is the latest committer time of the commits it was seen in
-during this pass (`seen` carries that maximum from one commit to the next), so
-`fetch git users --since X` finds everyone who committed or authored since X.
-Git reads commits oldest first and the store keeps the last record of a key in a
-batch, so the stored value is the maximum over the pass: the same on every
-full refresh, and a run with no new commits writes nothing.
+A user's `updated_at` is the latest committer time of the commits it was seen in,
+so `fetch git users --since X` finds everyone who committed or authored since X.
+`seen` carries that maximum from one commit to the next; the stream starts it from
+the stored users, so the value never moves back: a full refresh rewrites no user,
+and a run with no new commits writes nothing.
 """
 
 from __future__ import annotations

@@ -50,10 +50,21 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
                raw_size=sum(len(i["message"]) + 200 for i in items))
 
 
+def _user_seen(ctx: Context) -> dict[str, str]:
+    """{user key: latest commit time seen}, starting from the stored users on the first
+    commit of a run, so a user's `updated_at` never moves back: not when a later pass reads
+    older-dated commits, nor batch by batch during a full refresh."""
+    seen = ctx.extras.get("git.user_seen")
+    if seen is None:
+        stored = ctx.store.iter_records("users", ctx.source) if ctx.store is not None else ()
+        seen = ctx.extras["git.user_seen"] = {
+            d["user_id"]: d["updated_at"] for d in stored if d.get("updated_at")}
+    return seen
+
+
 def _normalize(raw: dict, ctx: Context, partition: str):
     return normalize_commit(raw, ctx.source, ctx.extras["git.name"],
-                            ctx.extras.get("git.branch_of"),
-                            ctx.extras.setdefault("git.user_seen", {}))
+                            ctx.extras.get("git.branch_of"), _user_seen(ctx))
 
 
 commits = Stream(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -134,3 +135,80 @@ def test_branch_names_the_default_branch_on_its_own_history(dihub, tmp_path):
     others = set(branch_of) - set(on_main)
     assert others and all(branch_of[s].startswith("feature/") for s in others)
     assert len(branch_of) == rev_count(repo, *REFS)
+
+
+def _commit(repo: Path, name: str, email: str, when: str, message: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+           "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
+           "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    subprocess.run(["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", message],
+                   env=env, check=True)
+
+
+def _jsonl(dihub, *args: str) -> list[dict]:
+    out = dihub.run("fetch", "git", *args, "--format", "jsonl", check_code=0).stdout
+    return [json.loads(ln) for ln in out.splitlines()]
+
+
+def test_users_since_finds_who_committed_since_then_with_no_churn(dihub, tmp_path):
+    """Users carry updated_at = the latest commit time they were seen at; stable on re-syncs."""
+    repo = generate(tmp_path / "repo", 120, branch_every=30, tag_every=60)
+    # after the generated history: a newcomer, then a known dev with an older committer date
+    _commit(repo, "New Dev", "New.Dev@Example.com", "2030-01-02T00:00:00Z", "late work")
+    _commit(repo, "Dev 3", "dev3@example.com", "2030-01-01T00:00:00Z", "back-dated")
+    _commit(repo, "New Dev", "new.dev@example.com", "2029-12-31T00:00:00Z", "earlier date")
+    dihub.write_config(git_config(repo, batch_size=25))
+    dihub.run("sync", "git", "commits", check_code=0)
+
+    recent = _jsonl(dihub, "users", "--since", "2030-01-01")
+    assert {(u["user_id"], u["updated_at"]) for u in recent} == {
+        ("email:new.dev@example.com", "2030-01-02T00:00:00Z"),
+        ("email:dev3@example.com", "2030-01-01T00:00:00Z")}
+    older = _jsonl(dihub, "users", "--until", "2030-01-01")
+    everyone = {u["user_id"] for u in _jsonl(dihub, "users")}
+    assert len(older) + len(recent) == len(everyone) == 26
+    assert all(u["updated_at"] < "2024" for u in older)
+
+    again = summary_counts(dihub.run("sync", "git", "commits", check_code=0).stderr)
+    assert (again["inserted"], again["updated"]) == (0, 0)
+    full = summary_counts(dihub.run("sync", "git", "commits", "--full-refresh",
+                                    check_code=0).stderr)
+    assert (full["inserted"], full["updated"]) == (0, 0)     # not even batch by batch
+    assert full["records"] == 123 and full["unchanged"] >= 123 + 26
+
+
+def test_identities_without_email_stay_apart_and_commits_keep_them_as_written(dihub,
+                                                                              tmp_path):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    _commit(repo, "Alice", "", "2026-01-01T00:00:00Z", "one")
+    _commit(repo, "Bob", "", "2026-01-02T00:00:00Z", "two")
+    _commit(repo, "Carol", "Carol@Example.COM", "2026-01-03T00:00:00Z", "three")
+    dihub.write_config(git_config(repo))
+    dihub.run("sync", "git", "commits", check_code=0)
+
+    users = {u["user_id"]: u for u in _jsonl(dihub, "users")}
+    assert set(users) == {"name:Alice", "name:Bob", "email:carol@example.com"}
+    assert users["name:Bob"]["display_name"] == "Bob" and users["name:Bob"]["email"] is None
+    commits = {c["message"]: c for c in _jsonl(dihub, "commits")}
+    assert [(c["author_id"], c["author_name"], c["author_email"], c["committer_name"],
+             c["committer_email"]) for c in commits.values()] == [
+        ("name:Alice", "Alice", None, "Alice", None),
+        ("name:Bob", "Bob", None, "Bob", None),
+        ("email:carol@example.com", "Carol", "Carol@Example.COM", "Carol", "Carol@Example.COM")]
+    mine = _jsonl(dihub, "commits", "--where", "author_email=Carol@Example.COM")
+    assert [c["message"] for c in mine] == ["three"]
+
+
+def test_table_output_strips_terminal_control_sequences(dihub, tmp_path):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    message = "paint \x1b[31mred\x1b[0m \x1b]0;title\x07done"
+    _commit(repo, "Eve", "eve@example.com", "2026-01-01T00:00:00Z", message)
+    dihub.write_config(git_config(repo))
+    dihub.run("sync", "git", "commits", check_code=0)
+
+    table = dihub.run("fetch", "git", "commits", check_code=0).stdout
+    assert "paint red done" in table
+    assert "\x1b" not in table and "\x07" not in table and "title" not in table
+    assert [c["message"] for c in _jsonl(dihub, "commits")] == [message]   # stored as is

@@ -122,3 +122,32 @@ def test_fetch_cursor_and_broken_plugin_warning_are_json(dihub, repo, tmp_path):
     assert warnings and warnings[0]["connector"] == "broken"
     assert "git" in {c["connector"] for c in json.loads(p.stdout)}
 
+
+
+def test_json_on_a_terminal_has_no_live_display(dihub, repo):
+    """On a TTY the text format shows rich's live display; JSON mode logs lines instead."""
+    import os
+    import pty
+    import subprocess
+
+    dihub.write_config(git_config(repo, batch_size=10))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(dihub.argv("--log-format", "json", "sync", "git", "commits"),
+                            env=dihub.env, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait() == 0
+    text = out.decode().replace("\r\n", "\n")
+    assert "\x1b[" not in text
+    docs = json_lines(text)
+    assert [d["records"] for d in docs if d["event"] == "summary"] == [30]

@@ -111,4 +111,8 @@ def main() -> None:
     except typer.Abort:     # end of input at a prompt
         log.emit("error", "aborted", "aborted", exit_code=1)
         sys.exit(1)
+    except Exception as err:    # noqa: BLE001 - outside the commands' own error boundary
+        log.emit("error", "error", f"internal error: {type(err).__name__}: {err}",
+                 exit_code=1, error_type=type(err).__name__)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -45,7 +45,8 @@ def generate(path: Path, megabytes: float) -> int:
                      f"    projects: [{projects}]\n    overlap_minutes: 10\n")
         else:
             branches = "".join(f"      - \"feature/{i}-{j}\"\n" for j in range(200))
-            block = f"  git{i}:\n    connector: git\n    repo: ./repo{i}\n    branches:\n{branches}"
+            block = (f"  git{i}:\n    connector: git\n    repo: {ROOT}\n"
+                     f"    branches:\n{branches}")
         parts.append(block)
         size += len(block)
         i += 1

@@ -417,11 +417,13 @@ def combined_error(errors: list[ConfigError], shown: str, *, more: int = 0) -> C
         errors[0].problems = list(errors)
         return errors[0]
     ordered = sorted(errors, key=lambda e: (e.line is None, e.line or 0))
+    more += max(0, len(ordered) - MAX_LISTED)
+    ordered = ordered[:MAX_LISTED]
     lines = [str(e) for e in ordered]
     if more:
         lines.append(f"... and {more} more")
     hints = list(dict.fromkeys(e.hint for e in ordered if e.hint))
-    combined = ConfigError(f"{len(errors) + more} problems:\n" + "\n".join(lines), path=shown,
+    combined = ConfigError(f"{len(ordered) + more} problems:\n" + "\n".join(lines), path=shown,
                            hint=" ".join(hints[:3]) or None)
     combined.problems = ordered
     return combined
@@ -469,9 +471,10 @@ def _duplicate_keys(node, loc: tuple, problems: _Problems, depth: int) -> None:
 
 def _parse_yaml(text: str, shown: str, *, construct: bool = True) -> tuple[Any, Any]:
     """(node tree, data) from one parse: the tree gives line numbers to error messages."""
-    loader = _Loader(text)
+    loader = None
     try:
         try:
+            loader = _Loader(text)      # the pure loader checks the characters here
             root = loader.get_single_node()
         except yaml.YAMLError as exc:
             raise _yaml_error(exc, text, shown) from None
@@ -489,7 +492,8 @@ def _parse_yaml(text: str, shown: str, *, construct: bool = True) -> tuple[Any, 
             raise ConfigError(f"not valid YAML: {exc}", path=shown, line=line, key=key,
                               hint="Quote the value if it is meant as a string.") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, shown: str) -> ConfigError:

@@ -94,7 +94,7 @@ def write_table(records: Iterable[dict], fields: list[str], console, title: str 
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title or None, show_lines=False)
+    table = Table(title=Text(title) if title else None, show_lines=False)
     for f in fields:
         table.add_column(f, overflow="fold", max_width=60)
     n = 0

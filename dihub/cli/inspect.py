@@ -160,8 +160,12 @@ def status(
     source: str = typer.Option(None, "--source", help="Only this source."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Show the sync state of every source, stream and partition."""
+    """Show the sync state of every source, stream and partition, and the store in use
+    (`sqlite /abs/path.db` or `mongodb host/db`) in the table's title."""
+    from dihub.store.factory import describe_configured_store
+
     _fmt_check(fmt, ("table", "json"))
+    where = describe_configured_store(state.config())
     store = state.store()
     try:
         _check_source(store, source)
@@ -179,7 +183,7 @@ def status(
             row["lease"] = f"{s.lease_owner} until {s.lease_until}" if s.lease_owner else ""
         rows.append(row)
     _emit(rows, fmt, ["source", "stream", "partition", "status", "last_success_at", "cursor",
-                      "lease", "error"], "sync state")
+                      "lease", "error"], f"sync state in {where}")
 
 
 @handles_errors

@@ -82,17 +82,18 @@ def sync(
     for r in results:
         if isinstance(r.error, ConfigError):
             r.error = cfg.locate(r.error, source)
-    print_summary(results, run_id=runner.run_id, dry_run=dry_run, quiet=state.quiet)
+    term = runner.stopped_by == "SIGTERM"
+    code = (143 if term else 130) if stopped else exit_code(results)
+    print_summary(results, run_id=runner.run_id, dry_run=dry_run, quiet=state.quiet, code=code)
     if stopped:
         from dihub.cli.state import print_error
         from dihub.errors import TemporaryError
 
-        term = runner.stopped_by == "SIGTERM"
         print_error(TemporaryError(
             f"{'terminated (SIGTERM)' if term else 'interrupted'}: what was read is written "
-            "and checkpointed, the leases are released; the next run continues from there"))
-        raise typer.Exit(143 if term else 130)
-    raise typer.Exit(exit_code(results))
+            "and checkpointed, the leases are released; the next run continues from there"),
+            exit_code=code)
+    raise typer.Exit(code)
 
 
 @contextmanager

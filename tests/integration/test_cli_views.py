@@ -163,3 +163,19 @@ def test_views_of_a_source_no_longer_configured(synced):
     assert "--stream 'comits'" in p.stderr and "commits" in p.stderr
     assert json.loads(synced.run("metrics", "--source", "git", "--stream", "commits",
                                  "--format", "json", check_code=0).stdout)
+
+
+def test_status_names_the_store_relative_to_the_config_folder(dihub, tmp_path):
+    """`sqlite:///rel.db` lives beside the config file, whatever the current directory, and
+    `status` says where, so nobody thinks their data was lost."""
+    repo = generate(tmp_path / "repo", 5)
+    conf_dir = tmp_path / "etc"
+    conf_dir.mkdir()
+    dihub.config = conf_dir / "dihub.yaml"
+    dihub.write_config(git_config(repo, extra="  uri: sqlite:///data/hub.db\n"))
+    del dihub.env["DIHUB_STORE_URI"]
+    dihub.run("sync", "git", "commits", check_code=0)     # runs with cwd = tmp_path
+    db = conf_dir / "data" / "hub.db"
+    assert db.is_file() and not (tmp_path / "data").exists()
+    out = dihub.run("status", check_code=0).stdout
+    assert f"sqlite {db}" in out.replace("\n", "")

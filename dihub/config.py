@@ -54,22 +54,32 @@ class StoreSettings(_Strict):
     @field_validator("uri")
     @classmethod
     def _uri(cls, v: str | None) -> str | None:
-        """The scheme is one the store factory opens; a MongoDB URI parses (no connection)."""
+        """A URI the store factory opens (its own rules, no I/O); a MongoDB URI that pymongo
+        parses (no connection, no DNS)."""
         if not v:
-            return v
-        if v.startswith("sqlite:///"):
-            if not v[len("sqlite:///"):]:
-                raise ValueError("needs a file path: sqlite:///path/to/file.db")
             return v
         if v.startswith(("mongodb://", "mongodb+srv://")):
             problem = _mongodb_uri_problem(v)
             if problem:
-                raise ValueError(f"not a valid MongoDB URI: {problem}")
+                raise Invalid(f"not a valid MongoDB URI: {problem}",
+                              hint="See the connection string format in the MongoDB "
+                                   "manual; percent-encode ':', '/' and '@' in the password.")
             return v
-        scheme = v.split("://", 1)[0] if "://" in v else None
-        what = f"unsupported URI scheme {scheme!r}" if scheme else "not a URI"
-        raise ValueError(f"{what}: use mongodb://host:27017/dbname, "
-                         "sqlite:///path/to/file.db, or leave it out for the embedded store")
+        from dihub.store.factory import sqlite_path
+
+        try:
+            sqlite_path(v)
+        except ConfigError as err:
+            raise Invalid(err.detail, hint=err.hint) from None
+        return v
+
+
+class Invalid(ValueError):
+    """A validator's error with a hint for the person fixing the file."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 def _mongodb_uri_problem(uri: str) -> str | None:
@@ -148,7 +158,7 @@ class Config:
 
     @property
     def base_dir(self) -> Path:
-        return (self.path.parent if self.path else Path.cwd()).resolve()
+        return Path(os.path.abspath(self.path.parent if self.path else Path.cwd()))
 
     def source(self, name: str):
         if not self.sources:
@@ -439,7 +449,7 @@ def _describe(err: dict, loc: tuple) -> tuple[str, str | None]:
         return "required key is missing", "See config.example.yaml."
     cause = (err.get("ctx") or {}).get("error")
     if kind in ("value_error", "assertion_error") and cause is not None:
-        return str(cause), None
+        return str(cause), getattr(cause, "hint", None)
     got = err.get("input")
     secret = any(SECRET_KEY.search(str(p)) for p in loc)
     if isinstance(got, dict | list) or secret:

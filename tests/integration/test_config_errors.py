@@ -66,7 +66,8 @@ def test_bad_store_uri_names_file_and_line(dihub):
     dihub.env = env
     dihub.write_config("sources: {}\nstore:\n  uri: postgres://db/x\n")
     p = dihub.run("status", check_code=2)
-    assert f"error: {dihub.config}:3: store.uri: unsupported URI scheme 'postgres'" in p.stderr
+    assert f"error: {dihub.config}:3: store.uri: unsupported store URI scheme" in p.stderr
+    assert "hint: Use sqlite:///" in p.stderr
     _clean(p)
 
 

@@ -186,9 +186,10 @@ def test_base_dir_is_the_config_files_folder(tmp_path):
 
 
 @pytest.mark.parametrize("uri, says", [
-    ("foo://db/x", "unsupported URI scheme 'foo'"),
-    ("db.example:27017", "not a URI"),
-    ("sqlite:///", "needs a file path"),
+    ("foo://db/x", "unsupported store URI scheme"),
+    ("db.example:27017", "unsupported store URI scheme"),
+    ("sqlite://dihub.db", "'sqlite://dihub.db': a SQLite URI has three slashes"),
+    ("sqlite:///", "'sqlite:///': the embedded store needs a file"),
     ("mongodb://", "not a valid MongoDB URI: Must provide at least one hostname"),
     ("mongodb://bob:pa:ss@db/x", "not a valid MongoDB URI: Username and password must be "
                                  "escaped"),
@@ -203,6 +204,7 @@ def test_store_uri_errors_name_file_and_line(uri, says, loader):
     assert (err.line, err.key) == (4, "store.uri")
     assert str(err).startswith(f"/etc/dihub/config.yaml:4: store.uri: {says}"), str(err)
     assert "pa:ss" not in str(err)
+    assert err.hint
 
 
 def test_store_uris_are_checked_without_dns(monkeypatch):
@@ -230,7 +232,7 @@ def test_store_uris_are_checked_without_dns(monkeypatch):
 def test_store_uri_from_the_environment_names_the_variable(monkeypatch):
     monkeypatch.setenv("DIHUB_STORE_URI", "postgres://db/x")
     err = _err(GOOD)
-    assert str(err).startswith("$DIHUB_STORE_URI: store.uri: unsupported URI scheme 'postgres'")
+    assert str(err).startswith("$DIHUB_STORE_URI: store.uri: unsupported store URI scheme")
 
 
 def test_every_problem_of_a_file_in_one_error(loader):

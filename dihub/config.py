@@ -62,8 +62,9 @@ class StoreSettings(_Strict):
             problem = _mongodb_uri_problem(v)
             if problem:
                 raise Invalid(f"not a valid MongoDB URI: {problem}",
-                              hint="See the connection string format in the MongoDB "
-                                   "manual; percent-encode ':', '/' and '@' in the password.")
+                              hint="The form is mongodb://[user:password@]host[:port]"
+                                   "[,host...]/database[?options]; percent-encode ':', '/' "
+                                   "and '@' in the user name and password.")
             return v
         from dihub.store.factory import sqlite_path
 

@@ -95,7 +95,10 @@ def test_rate_limit_answers_like_jira():
     ds = Dataset.generate(5, sprints=3)
     with JiraSimulator(ds, rate_limit=RateLimit(2, window_s=30)) as s, httpx.Client() as c:
         codes = [c.get(f"{s.base_url}/rest/api/3/myself") for _ in range(3)]
+        s.rate_limit.next_window()                  # the next window starts at once
+        after = [c.get(f"{s.base_url}/rest/api/3/myself").status_code for _ in range(3)]
     assert [r.status_code for r in codes] == [200, 200, 429]
+    assert after == [200, 200, 429]
     h = codes[-1].headers
     assert int(h["retry-after"]) >= 1 and h["ratelimit-reason"] == "jira-burst-based"
     reset = datetime.fromisoformat(h["x-ratelimit-reset"].replace("Z", "+00:00"))

@@ -34,6 +34,7 @@ AGILE = "/rest/agile/1.0"
 CHANGELOG_PAGE = 100          # the changelog endpoint's maximum
 AGILE_PAGE = 50               # the Agile API's maximum
 USERS_PAGE = 1000
+SEEN_KEPT = 1000              # issues a Data Center checkpoint lists as read (see search_dc)
 UTC_ZONE = ZoneInfo("UTC")
 _lock = threading.Lock()
 
@@ -268,12 +269,8 @@ class JiraClient:
                 seen = {k: u for k, u in seen.items() if u and parse(u) >= keep}
             else:
                 start += len(issues)
-            # what the next query returns again: issues from the minute of `lower` on
-            again = lower - timedelta(minutes=1) if lower is not None else None
-            yield SearchPage(fresh, resp, {
-                "lower": to_iso(lower), "start_at": start,
-                "seen": {k: u for k, u in seen.items()
-                         if u and (again is None or parse(u) >= again)}})
+            yield SearchPage(fresh, resp, {"lower": to_iso(lower), "start_at": start,
+                                           "seen": _seen_again(seen, lower)})
 
     # -- changelog ------------------------------------------------------------------------
     def changelog(self, issue_id: str, embedded: dict[str, Any] | None = None
@@ -356,6 +353,17 @@ class JiraClient:
                 return
             start += len(values)
             yield resp, start
+
+
+def _seen_again(seen: dict[str, str], lower: datetime | None) -> dict[str, str]:
+    """The issues already read that a query from `lower` (by the minute) can return
+    again: those a resumed run must not hand over twice. At most SEEN_KEPT, the newest:
+    without the others a resumed run only re-reads a few issues from the same page."""
+    again = lower - timedelta(minutes=1) if lower is not None else None
+    kept = [(parse(u), k, u) for k, u in seen.items() if u]
+    kept = [x for x in kept if again is None or x[0] >= again]
+    kept.sort(reverse=True)
+    return {k: u for _, k, u in kept[:SEEN_KEPT]}
 
 
 def _updated(issue: dict[str, Any]) -> str:

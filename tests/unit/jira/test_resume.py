@@ -163,3 +163,20 @@ def test_sprints_and_users_continue_at_the_next_page():
         rest = list(user_pages(ctx, "*", state({"start_at": 2000}, "users")))
         assert sum(len(p.items) for p in rest) == len(ds.users) - 2000
         assert rest[-1].cursor is None and sim.stats.requests == 2
+
+
+def test_a_data_center_checkpoint_lists_only_issues_the_next_query_returns_again():
+    from datetime import UTC, datetime, timedelta
+
+    from dihub.connectors.jira.client import SEEN_KEPT, _seen_again
+
+    lower = datetime(2025, 6, 1, 10, 0, 30, tzinfo=UTC)
+    old = {"1": "2025-06-01T09:50:00.000+0000", "2": "2025-06-01T09:58:59.000+0000"}
+    bulk = {str(100 + n): (lower + timedelta(seconds=n % 20)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000+0000") for n in range(SEEN_KEPT + 500)}
+    kept = _seen_again({**old, **bulk, "3": "2025-06-01T09:59:40.000+0000"}, lower)
+    assert "1" not in kept and "2" not in kept and len(kept) == SEEN_KEPT
+    dropped = [bulk[k] for k in set(bulk) - set(kept)]
+    assert len(dropped) == 500 and max(dropped) <= min(kept.values())   # the newest kept
+    assert _seen_again({"3": "2025-06-01T09:59:40.000+0000"}, lower) == \
+        {"3": "2025-06-01T09:59:40.000+0000"}             # the minute before: kept

@@ -366,10 +366,10 @@ def _source(name: Any, body: Any, problems: _Problems, base_dir: Path):
         return None
     key = (*prefix, "connector")
     try:
-        connector = load_connector(connector_name, context=(
-            problems.shown, _line_of(problems.root, key), ".".join(key)))
+        # the line is found only on error: looking it up for every source is quadratic
+        connector = load_connector(connector_name, context=(problems.shown, None, None))
     except ConfigError as err:
-        problems.append(err)
+        problems.add(key, err.detail, hint=err.hint)
         return None
     except UsageError as err:       # installed but broken: the plugin's fault, not the file's
         problems.add(key, str(err), hint=err.hint)
@@ -470,13 +470,10 @@ def _duplicate_keys(node, loc: tuple, problems: _Problems, depth: int) -> None:
         line = k.start_mark.line + 1
         first = seen.setdefault((k.tag, k.value), line)
         if first != line:
-            if len(problems.errors) < MAX_LISTED:
-                problems.errors.append(ConfigError(
-                    f"duplicate key (first given on line {first}; YAML would silently keep "
-                    "only the last one)", path=problems.shown, line=line,
-                    key=".".join(map(str, (*loc, k.value)))))
-            else:
-                problems.more += 1
+            problems.append(ConfigError(
+                f"duplicate key (first given on line {first}; YAML would silently keep only "
+                "the last one)", path=problems.shown, line=line,
+                key=".".join(map(str, (*loc, k.value)))))
         _duplicate_keys(v, (*loc, k.value), problems, depth - 1)
 
 

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,8 +84,7 @@ MAX_OLD_MARKS = 2_000               # compact marks of threads older than thread
 DELETED = "_dihub_deleted"          # marker item: {DELETED: ts, "thread_ts": ..., "noticed": ts}
 
 
-def tsf(ts: Any) -> float:
-    return float(ts)
+tsf = float                         # a Slack ts ("1767225600.000123") as a number
 
 
 def fmt(value: float) -> str:
@@ -125,6 +125,23 @@ def _mark(parent: dict[str, Any], replies: list[str]) -> list:
 def _replies_of(mark: list | None) -> list[str]:
     """The reply ts a full mark lists (a compact mark has none)."""
     return list(mark[2]) if mark and len(mark) > 2 else []
+
+
+def _pack(parent: str, mark: list, full: bool) -> str:
+    """A mark as the resume keeps it: "parent latest count[ reply,reply,...]"."""
+    head = f"{parent} {mark[0] or '-'} {int(mark[1])}"
+    return f"{head} {','.join(_replies_of(mark))}" if full else head
+
+
+def _unpack(text: str) -> dict[str, list]:
+    marks: dict[str, list] = {}
+    for entry in text.split(";") if text else ():
+        parent, latest, count, *replies = entry.split(" ")
+        mark: list = [None if latest == "-" else latest, int(count)]
+        if replies:
+            mark.append([r for r in replies[0].split(",") if r])
+        marks[parent] = mark
+    return marks
 
 
 def _is_parent(m: dict[str, Any]) -> bool:
@@ -169,13 +186,18 @@ class ChannelPass:
         self.latest: str | None = resume.get("latest")   # the walk handled it and all newer
         self.skip = self.latest                  # ...so it is not handled twice
         self.saved: str | None = self.latest     # latest of the last checkpoint
-        self.seen: set[str] = set(resume.get("seen") or ())
+        self.seen: set[str] = set((resume.get("seen") or "").split())
         self.extra: dict[str, None] = dict.fromkeys(resume.get("extra") or ())
         self.todo: list[str] = list(resume.get("todo") or ())
         self.capped: str | None = resume.get("capped")   # newest compact mark the cap dropped
-        # thread marks: carried over, updated by what this pass reads
-        self.threads: dict[str, list] = dict(resume["threads"]) if "threads" in resume else (
+        # thread marks: carried over, updated by what this pass reads (through _set/_drop,
+        # which keep each mark's resume form ready: a checkpoint after every thread read
+        # then costs a join of strings, not a walk over every mark)
+        self.threads: dict[str, list] = _unpack(resume["marks"]) if "marks" in resume else (
             dict(self.prev.threads) if self.prev else {})
+        self._packed_for: float | None = None    # the window start the forms are for
+        self._full: dict[str, str] = {}          # parent → packed full mark
+        self._old: list[tuple[float, str, str]] = []   # (ts, parent, packed), compact, sorted
         self.read: set[str] = set()                  # threads read in this run
         self.known_from: float = 0.0
 
@@ -257,7 +279,7 @@ class ChannelPass:
                 yield self._page(items, resp)
         except ThreadSkipped as err:
             self._audit_thread(parent_ts, err)
-            self.threads.pop(parent_ts, None)
+            self._drop(parent_ts)
             gone_items = [self._deleted(ts, parent_ts) for ts in _replies_of(known)]
             if with_parent:
                 gone_items.append(self._deleted(parent_ts, None))
@@ -268,9 +290,9 @@ class ChannelPass:
         if missing:
             yield Page([self._deleted(ts, parent_ts) for ts in missing])
         if parent is not None and (parent.get("reply_count") or replies):
-            self.threads[parent_ts] = _mark(parent, replies)
+            self._set(parent_ts, _mark(parent, replies))
         else:
-            self.threads.pop(parent_ts, None)
+            self._drop(parent_ts)
 
     def _prev_known_from(self) -> float:
         """From where the previous cursor has a mark for every thread parent (a cursor
@@ -351,7 +373,7 @@ class ChannelPass:
             items.append(self._deleted(ts, None))
             for reply_ts in _replies_of(self.prev.threads.get(ts)):
                 items.append(self._deleted(reply_ts, ts))
-            self.threads.pop(ts, None)
+            self._drop(ts)
         return items
 
     # -- cursor ----------------------------------------------------------------------------
@@ -372,37 +394,78 @@ class ChannelPass:
             return True
         return not self.first and self.window_floor <= t <= tsf(self.prev.hwm)
 
-    def _pruned_threads(self, final: bool) -> dict[str, list]:
-        """Full marks of the threads a scan re-reads or with replies in the window;
-        compact marks of older threads, at most MAX_OLD_MARKS, the newest. At the end
-        of the pass (`final`) only from the oldest followed parent on, the furthest
-        the next pass may reach back, which becomes `known_from`."""
+    def _scan_floor(self, window: float) -> float:
+        return window + self.lookback - self.thread_lookback
+
+    def _is_full(self, parent: str, mark: list, window: float) -> bool:
+        """A full mark: the thread is within thread_lookback_days or followed."""
+        return tsf(parent) >= self._scan_floor(window) or bool(
+            mark[0] and tsf(mark[0]) >= window)
+
+    def _forget(self, parent: str) -> None:
+        if self._full.pop(parent, None) is None:
+            i = bisect_left(self._old, (tsf(parent), parent))
+            if i < len(self._old) and self._old[i][1] == parent:
+                del self._old[i]
+
+    def _remember(self, parent: str) -> None:
+        mark = self.threads[parent]
+        if self._is_full(parent, mark, self._packed_for):
+            self._full[parent] = _pack(parent, mark, True)
+        else:
+            item = (tsf(parent), parent, _pack(parent, mark, False))
+            self._old.insert(bisect_left(self._old, item), item)
+
+    def _set(self, parent: str, mark: list) -> None:
+        if self._packed_for is not None:
+            self._forget(parent)
+        self.threads[parent] = mark
+        if self._packed_for is not None:
+            self._remember(parent)
+
+    def _drop(self, parent: str) -> None:
+        if self.threads.pop(parent, None) is not None and self._packed_for is not None:
+            self._forget(parent)
+
+    def _packed_marks(self) -> str:
+        """The marks for the resume: full ones, and at most MAX_OLD_MARKS compact ones
+        (the newest; `capped` remembers the newest one left out)."""
         window = self._window_start()
-        scanned = window + self.lookback - self.thread_lookback
+        if window != self._packed_for:
+            self._packed_for, self._full, self._old = window, {}, []
+            for parent in self.threads:
+                self._remember(parent)
+        if len(self._old) > MAX_OLD_MARKS:
+            dropped = self._old[-MAX_OLD_MARKS - 1][1]
+            if self.capped is None or tsf(dropped) > tsf(self.capped):
+                self.capped = dropped
+        old = [item[2] for item in self._old[-MAX_OLD_MARKS:]]
+        return ";".join([*self._full.values(), *old])
+
+    def _pruned_threads(self) -> dict[str, list]:
+        """The marks the next pass needs: full marks of the threads a scan re-reads or
+        with replies in the window; compact marks of older threads from the oldest
+        followed parent on (the furthest the next pass may reach back), at most
+        MAX_OLD_MARKS, the newest. Sets `known_from`."""
+        window = self._window_start()
+        scanned = self._scan_floor(window)
         full: dict[str, list] = {}
         old: list[str] = []
         for p, mark in self.threads.items():
-            if tsf(p) >= scanned or (mark[0] and tsf(mark[0]) >= window):
+            if self._is_full(p, mark, window):
                 full[p] = mark
             else:
                 old.append(p)
-        old.sort(key=tsf, reverse=True)
-        if final:
-            known = self.start if self.first else min(self.start, self._prev_known_from())
-            if self.capped is not None:
-                known = max(known, tsf(self.capped) + 1e-6)
-            horizon = max(known, min((tsf(p) for p in full if known <= tsf(p) < scanned),
-                                     default=scanned))
-            old = [p for p in old if tsf(p) >= horizon]
+        known = self.start if self.first else min(self.start, self._prev_known_from())
+        if self.capped is not None:
+            known = max(known, tsf(self.capped) + 1e-6)
+        horizon = max(known, min((tsf(p) for p in full if known <= tsf(p) < scanned),
+                                 default=scanned))
+        old = sorted((p for p in old if tsf(p) >= horizon), key=tsf, reverse=True)
         if len(old) > MAX_OLD_MARKS:
-            dropped = old[MAX_OLD_MARKS]
-            if self.capped is None or tsf(dropped) > tsf(self.capped):
-                self.capped = dropped
             old = old[:MAX_OLD_MARKS]
-            if final:
-                horizon = tsf(old[-1])
-        if final:
-            self.known_from = horizon
+            horizon = tsf(old[-1])
+        self.known_from = horizon
         full.update((p, list(self.threads[p][:2])) for p in old)
         return full
 
@@ -412,8 +475,8 @@ class ChannelPass:
         resume = {"r": RESUME, "start": fmt(self.start), "scan": self.scan,
                   "phase": self.phase, "top": self.top, "latest": self.latest,
                   "todo": list(self.todo), "extra": list(self.extra),
-                  "seen": sorted(self.seen, key=tsf),
-                  "threads": self._pruned_threads(final=False), "capped": self.capped}
+                  "seen": " ".join(self.seen), "marks": self._packed_marks(),
+                  "capped": self.capped}
         return Page([], cursor=Cursor(base.hwm, base.window, base.threads, base.scanned_at,
                                       resume, base.known_from).dump())
 
@@ -421,7 +484,7 @@ class ChannelPass:
         start = self._window_start()
         window = sorted((ts for ts in self.seen if tsf(ts) >= start), key=tsf)
         scanned = self.now if self.first or self.scan else self.prev.scanned_at
-        threads = self._pruned_threads(final=True)
+        threads = self._pruned_threads()
         return Cursor(self._hwm(), window, threads, scanned, None,
                       fmt(self.known_from)).dump()
 

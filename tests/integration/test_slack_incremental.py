@@ -76,3 +76,46 @@ def test_incremental_run_picks_up_exactly_the_changes(dihub):
         again = dihub.run("sync", "slack", "messages", check_code=0)
         c = summary_counts(again.stderr)
         assert (c["inserted"], c["updated"]) == (0, 0)
+
+
+def test_with_thread_activity_over_6_months_a_resync_costs_channels_not_threads(dihub):
+    """Threads whose parent is months old and whose replies are recent, in every
+    channel: a re-sync with nothing new reads history pages, not every old thread, and
+    new replies to old threads cost one call each."""
+    ws = Workspace.generate(channels=6, messages=1500, days=180, long_threads=0.2, seed=23)
+    n = len(ws.channels)
+    old_active = {}
+    for ch in ws.channels.values():
+        end = ch.keys[-1]
+        old_active[ch.id] = [m for m in ch.messages if m.get("reply_count")
+                             and us_of(m["ts"]) < end - 60 * DAY_US
+                             and us_of(m["latest_reply"]) > end - 7 * DAY_US]
+        assert len(old_active[ch.id]) >= 3, ch.id
+    with SlackSimulator(ws) as sim:
+        dihub.write_config(config_yaml(sim.api_url))
+        dihub.env[TOKEN_ENV] = TOKEN
+        dihub.run("sync", "slack", "messages", check_code=0)
+        store = dihub.store()
+        assert mismatches(store, ws) == []
+
+        sim.stats.reset()
+        again = dihub.run("sync", "slack", "messages", check_code=0)
+        c = summary_counts(again.stderr)
+        assert (c["inserted"], c["updated"]) == (0, 0)
+        stats = sim.stats.snapshot()
+        assert stats["by_route"].get("GET conversations.replies", 0) == 0
+        assert stats["requests"] <= n + 2 * n, stats["by_route"]
+
+        # a few new replies to old threads, in half of the channels
+        new = []
+        for cid in list(old_active)[::2]:
+            for parent in old_active[cid][:2]:
+                new.append(ws.add_reply(cid, parent["ts"]))
+        sim.stats.reset()
+        inc = dihub.run("sync", "slack", "messages", check_code=0)
+        c = summary_counts(inc.stderr)
+        assert mismatches(store, ws) == []
+        assert (c["inserted"], c["updated"]) == (len(new), len(new))   # replies, parents
+        stats = sim.stats.snapshot()
+        assert stats["by_route"]["GET conversations.replies"] == len(new)
+        assert stats["requests"] <= n + 2 * n + len(new), stats["by_route"]

@@ -41,14 +41,15 @@ def _run(raw: dict[str, Any], ctx: Context, partition: str):
 commits = Stream(
     name="commits", entity="commits", partitions=repo_partitions, cursor_field="timestamp",
     fetch=commit_pages, normalize=_commit, also_emits=("users",),
-    description="Commits of the default branch (or `branches:`), incremental by committer "
-                "date with an overlap window; authors and committers as users.")
+    description="Commits of the default branch (or `branches:`), incremental by "
+                "reachability from the head the last pass finished; resumable mid-pass; "
+                "authors and committers as users.")
 
 pull_requests = Stream(
     name="pull_requests", entity="pull_requests", partitions=repo_partitions,
     cursor_field="updated_at", fetch=pull_pages, normalize=_pull, also_emits=("users",),
-    description="Pull requests in every state, newest update first down to the cursor; "
-                "authors as users.")
+    description="Pull requests in every state, newest update first down to the cursor "
+                "(an interrupted pass resumes at its page); authors as users.")
 
 issues = Stream(
     name="issues", entity="issues", partitions=repo_partitions, cursor_field="updated_at",

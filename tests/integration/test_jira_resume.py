@@ -1,12 +1,14 @@
 """A Jira sync stopped at any page continues from that page on the next run: a
 partition that needs 3 quota windows finishes in 3 runs, and a run SIGKILLed at 20
-random requests, then rerun, stores exactly what an uninterrupted run stores, with
-at most 5% more requests in all."""
+random requests (or stopped by SIGTERM or Ctrl-C), then rerun, stores exactly what an
+uninterrupted run stores, with at most 5% more requests in all."""
 
 from __future__ import annotations
 
 import math
 import random
+import signal
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
@@ -131,3 +133,34 @@ def test_sigkill_at_20_random_requests_then_rerun_equals_an_uninterrupted_run(tm
     assert any(k == ["changelog"] for _, k, *_ in results), table
     assert all(rc2 == 0 and same for *_, rc2, _, same in results), table
     assert all(req <= total * 1.05 for *_, req, _ in results), table
+
+
+def test_sigterm_and_ctrl_c_at_a_page_resume_there(tmp_path):
+    # as above, smaller: SIGTERM in the minute 15 issues share, Ctrl-C while an issue's
+    # changelog is read (its page is redone, nothing else)
+    ds = Dataset.generate(40, sprints=3, seed=29, bulk_edit=15, long_changelogs=0.1)
+    with JiraSimulator(ds, credentials=credentials()) as sim:
+        clean = _dihub(tmp_path, "clean", sim, 1)
+        clean.run("sync", "jira", "issues", check_code=0)
+        total = sim.stats.requests
+        want = _snapshot(clean.store())
+        routes = [r.route.rsplit("/", 1)[-1] for r in sim.stats.log]
+        searches = [n for n, route in enumerate(routes, 1) if route == "jql"]
+        bulk_at = ds.end - timedelta(days=2)              # see Dataset._bulk_edit
+        assert sum(i.updated == bulk_at for i in ds.issues) == 15
+        bulk = searches[sum(i.updated < bulk_at for i in ds.issues) + 7]   # its 8th page
+        changelog = routes.index("changelog") + 2        # the second changelog request
+        for n, sig, code in ((bulk, signal.SIGTERM, 143),
+                             (changelog, signal.SIGINT, 130)):
+            sim.stats.reset()
+            d = _dihub(tmp_path, f"{sig.name}-{n}", sim, 1)
+            proc = d.popen("sync", "jira", "issues")
+            sim.kill_at(n, proc.pid, sig=sig)
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == code, err[-2000:]
+            assert "the next run continues" in err
+            state = d.store().get_state("jira", "issues", "*")
+            assert state.lease_owner is None and state.cursor["resume"]
+            d.run("sync", "jira", "issues", check_code=0)
+            assert _snapshot(d.store()) == want
+            assert sim.stats.requests <= total + 4, (sig, n, sim.stats.requests, total)

@@ -114,8 +114,8 @@ def _search_pages(ctx: Context, client: JiraClient, jql_for: Callable[[Any], str
                 nxt = {**nxt, "lower": to_iso(at), "jql": _digest(jql_for(at))}
             yield page, nxt
 
-    if isinstance(resume, dict):
-        lower = parse(resume["lower"]) if resume.get("lower") else None
+    usable, lower = _resume_at(resume)
+    if usable:
         token, start = resume.get("token"), resume.get("start_at")
         if resume.get("jql") != _digest(jql_for(lower)):
             ctx.log.info("%s: the search changed since the interrupted pass (jql, projects "
@@ -138,6 +138,16 @@ def _search_pages(ctx: Context, client: JiraClient, jql_for: Callable[[Any], str
         yield from marked(client.search_cloud(jql_for(since), fields), since)
     else:
         yield from marked(client.search_dc(jql_for, since, fields, site.zone), since)
+
+
+def _resume_at(resume: Any) -> tuple[bool, datetime | None]:
+    """Whether a saved next request is readable, and the lower bound of its query."""
+    if not isinstance(resume, dict):
+        return False, None
+    try:
+        return True, parse(resume["lower"]) if resume.get("lower") else None
+    except (TypeError, ValueError):
+        return False, None
 
 
 def _digest(jql: str) -> str:

@@ -180,3 +180,14 @@ def test_a_data_center_checkpoint_lists_only_issues_the_next_query_returns_again
     assert len(dropped) == 500 and max(dropped) <= min(kept.values())   # the newest kept
     assert _seen_again({"3": "2025-06-01T09:59:40.000+0000"}, lower) == \
         {"3": "2025-06-01T09:59:40.000+0000"}             # the minute before: kept
+
+
+def test_an_unreadable_checkpoint_searches_from_updated(cloud):
+    newest = max(i.updated for i in cloud.dataset.issues).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for resume in ({"lower": "not a time", "token": "x", "jql": "y"}, "garbage",
+                   {"lower": None, "token": 5}):
+        cloud.stats.reset()
+        _, final = run(issue_pages(ctx_for(cloud), "*",
+                                   state({"updated": newest, "resume": resume})))
+        assert final == newest
+        assert [q.get("nextPageToken") for q in searches(cloud)] == [None]

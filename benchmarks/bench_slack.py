@@ -1,7 +1,10 @@
 """Benchmark: `dihub sync slack` (the real CLI in a subprocess) against the local Slack
-simulator: 20 channels x 2,000 messages, 10% of them threads with 1-30 replies.
+simulator: 20 channels x 2,000 messages over 180 days, 10% of them threads with 1-30
+replies; a fifth of the threads stay active from their parent until now (replies spread
+over months, the latest within three days), as in real workspaces.
 
-    python benchmarks/bench_slack.py [--channels 20] [--messages 2000] [--write]
+    python benchmarks/bench_slack.py [--channels 20] [--messages 2000] [--days 180]
+                                     [--long-threads 0.2] [--write]
 
 Measures the first sync, a re-sync with nothing new, an incremental sync after new
 messages and replies, a thread scan, and a first sync under 5% injected faults: wall
@@ -63,6 +66,23 @@ def _recent_changes(ws) -> int:
     return new
 
 
+def _old_thread_replies(ws) -> int:
+    """A reply to each of 2 threads per channel whose parent is over 2 months old and
+    whose latest reply is within the week."""
+    from tests.simulators.slack import us_of
+
+    n = 0
+    for ch in ws.channels.values():
+        hwm = ch.keys[-1]
+        old = [m for m in ch.messages if m.get("reply_count")
+               and us_of(m["ts"]) < hwm - 60 * DAY_US
+               and us_of(m["latest_reply"]) > hwm - 7 * DAY_US]
+        for m in old[:2]:
+            ws.add_reply(ch.id, m["ts"])
+            n += 1
+    return n
+
+
 def _quiet_replies(ws) -> int:
     """A reply per channel to a thread quiet for 10 to 25 days."""
     from tests.simulators.slack import us_of
@@ -78,12 +98,13 @@ def _quiet_replies(ws) -> int:
     return n
 
 
-def serve(conn, channels: int, messages: int) -> None:
+def serve(conn, channels: int, messages: int, days: float, long_threads: float) -> None:
     """Runs in a child process: generate, serve, and obey the benchmark's commands."""
     from tests.simulators.slack import SlackSimulator, Workspace, slack_faults
 
     t0 = time.perf_counter()
-    ws = Workspace.generate(channels=channels, messages=messages, seed=11)
+    ws = Workspace.generate(channels=channels, messages=messages, days=days,
+                            long_threads=long_threads, seed=11)
     gen_s = time.perf_counter() - t0
     sim = SlackSimulator(ws).start()
 
@@ -98,6 +119,7 @@ def serve(conn, channels: int, messages: int) -> None:
     # lambdas, not bound methods: "faults" replaces `sim`
     obey(conn, {"reset": lambda: sim.stats.reset(), "stats": lambda: sim.stats.snapshot(),
                 "recent_changes": lambda: _recent_changes(ws),
+                "old_thread_replies": lambda: _old_thread_replies(ws),
                 "quiet_replies": lambda: _quiet_replies(ws), "faults": with_faults})
     sim.stop()
 
@@ -136,12 +158,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--channels", type=int, default=20)
     ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--days", type=float, default=180)
+    ap.add_argument("--long-threads", type=float, default=0.2)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
 
     load = os.getloadavg()[0]
-    sim = SimulatorProcess(serve, args.channels, args.messages, start_method="fork",
-                           join_s=10)
+    sim = SimulatorProcess(serve, args.channels, args.messages, args.days, args.long_threads,
+                           start_method="fork", join_s=10)
     counts = sim.info["counts"]
     rows = []
     try:
@@ -158,6 +182,12 @@ def main() -> None:
             assert count_events(tmp, "main") == events + new
             rows.append((f"incremental: {new:,} new messages and replies to recent "
                          "threads", new, inc, stats))
+            old = sim.ask("old_thread_replies")
+            olds, stats = sync(sim, tmp, "main", "messages")
+            assert count_events(tmp, "main") == events + new + old
+            new += old
+            rows.append((f"incremental: {old} replies to threads started 2+ months ago",
+                         old, olds, stats))
             quiet = sim.ask("quiet_replies")
             scan, stats = sync(sim, tmp, "main", "messages",
                                extra="thread_scan_every_hours: 0")
@@ -173,9 +203,11 @@ def main() -> None:
         sim.close()
 
     lines = [
-        f"Simulated workspace: {args.channels} channels x {args.messages:,} messages, "
-        f"{counts['threads']:,} threads with {counts['replies']:,} replies "
-        f"(1-30 each): {counts['events']:,} events, plus {sim.info['users']} users "
+        f"Simulated workspace: {args.channels} channels x {args.messages:,} messages over "
+        f"{args.days:g} days, {counts['threads']:,} threads with {counts['replies']:,} replies "
+        f"(1-30 each; {args.long_threads:.0%} of the threads active from their parent until "
+        f"now, replies spread over months): {counts['events']:,} events, plus "
+        f"{sim.info['users']} users "
         f"(generated in {sim.info['gen_s']:.1f} s). Local simulator in its own process, "
         f"unpaced (`min_interval_s: {{'*': 0}}`, `Retry-After: 0`); embedded SQLite store; "
         f"`dihub -q sync slack` as a subprocess. Machine: {machine()}; load average "
@@ -192,19 +224,22 @@ def main() -> None:
         "",
         "Requests are one `conversations.replies` call per thread (a thread of up to 999 "
         "replies is one page), one `conversations.history` page per 999 messages, and one "
-        "listing of channels and users. A re-sync re-reads only the 7-day look-back window "
-        "(stretched back to the parents of threads with recent replies when that is "
-        "cheaper: one history page per channel here) and reads only the threads whose "
-        "latest_reply changed; once a day (`thread_scan_every_hours`) it re-reads 30 days "
-        "instead to find replies to quiet threads. Against slack.com the tier pacing "
+        "listing of channels and users. A re-sync re-reads only the 7-day look-back window, "
+        "stretched back to the parents of threads with recent replies when that costs "
+        "fewer calls than a replies call per such thread (here: 2 history pages per "
+        "channel reach back 6 months), and reads only the threads whose latest_reply "
+        "changed (the cursor keeps [latest_reply, reply_count] of every thread back to "
+        "the oldest active one, so no old thread looks new); once a day "
+        "(`thread_scan_every_hours`) it re-reads 30 days instead to find replies to quiet "
+        "threads. Against slack.com the tier pacing "
         "(Tier 3: 50 calls/min for history and replies) dominates: the last column is "
         "that floor for the same requests. Apps created after 2025-05-29 outside the "
         "Marketplace are limited to 1 call/min and 15 messages per page for these two "
         "methods; set `page_size: 15` and `min_interval_s: {conversations.history: 60, "
         "conversations.replies: 60}` there.",
     ]
-    publish(lines, "slack", "## slack connector: 20 channels x 2,000 messages with threads",
-            args.write)
+    publish(lines, "slack", "## slack connector: 20 channels x 2,000 messages, threads "
+            "active over 6 months", args.write)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,24 @@ CHECK_HINT = (
     "`dihub sync SOURCE --full-refresh` for each source.")
 
 
+class LeaseLost(TemporaryError):
+    """A checkpoint or state write carried a lease that has since passed to another run
+    (exit 75): the write was refused and the partition stops without writing more."""
+
+    def __init__(self, what: str, owner: str, generation: int, holder: str | None = None,
+                 holder_generation: int | None = None):
+        now = (f"it is now held by {holder} (generation {holder_generation})" if holder
+               else "it has been released or taken over since")
+        super().__init__(
+            f"{what}: this run lost its lease ({owner}, generation {generation}); {now}. "
+            "Nothing more was written for it",
+            hint="The lease expired while this run was slow (raise lease_ttl_s if that is "
+                 "common) or another run took it over; from cron, the next run continues "
+                 "from the last checkpoint the lease holder saved (exit 75).")
+        self.owner, self.generation = owner, generation
+        self.holder, self.holder_generation = holder, holder_generation
+
+
 class StoreDamaged(FatalError):
     """The embedded store's file is corrupt or not a SQLite database (exit 1)."""
 
@@ -79,12 +97,78 @@ def store_error(exc: BaseException) -> DihubError | None:
         return sqlite_error(exc)
     if not type(exc).__module__.startswith("pymongo"):
         return None
-    from pymongo.errors import ConnectionFailure
+    return mongo_error(exc)
+
+
+# Server error codes that say "try again later": interrupted or stepped-down primaries,
+# exceeded time limits, write-concern timeouts, transient resource limits.
+_TEMPORARY_CODES = frozenset({
+    6, 7, 89, 91, 189, 262, 9001,         # host unreachable/not found, network, shutdown
+    10107, 11600, 11602, 13435, 13436,    # not primary, interrupted at shutdown/stepdown
+    50, 64, 202, 290,                     # MaxTimeMSExpired, WriteConcernFailed/timeout
+    112, 117, 251, 16500,                 # write conflict, conflicting op, no such txn, 16500
+    133, 134, 150, 10058, 11601,          # no primary, read concern, interrupted
+})
+_TEMPORARY_LABELS = ("RetryableWriteError", "TransientTransactionError",
+                     "ResetPool", "SystemOverloadedError", "RetryableError")
+
+
+def _is_temporary(exc: BaseException) -> bool:
+    from pymongo.errors import (
+        BulkWriteError,
+        ConnectionFailure,
+        ExecutionTimeout,
+        OperationFailure,
+        PyMongoError,
+        WriteConcernError,
+        WTimeoutError,
+    )
+
+    if isinstance(exc, ConnectionFailure | ExecutionTimeout | WTimeoutError |
+                  WriteConcernError):
+        return True
+    if isinstance(exc, PyMongoError):
+        if getattr(exc, "timeout", False):       # client-side timeoutMS expired
+            return True
+        if any(exc.has_error_label(label) for label in _TEMPORARY_LABELS):
+            return True
+    if isinstance(exc, BulkWriteError):
+        details = exc.details or {}
+        errors = details.get("writeErrors") or []
+        if details.get("writeConcernErrors") and not errors:
+            return True
+        return bool(errors) and all(e.get("code") in _TEMPORARY_CODES for e in errors)
+    if isinstance(exc, OperationFailure):
+        return exc.code in _TEMPORARY_CODES
+    return False
+
+
+def mongo_error(exc: BaseException) -> DihubError:
+    """The DihubError for a pymongo exception: temporary (exit 75) when the server is
+    unreachable, slow (timeoutMS, wtimeout), stepping down, or labels the error as
+    retryable, or when the write concern was not satisfied; a failure (exit 1) otherwise."""
+    from pymongo.errors import ConnectionFailure, DocumentTooLarge, OperationFailure
 
     detail = str(exc).split(", Timeout:", 1)[0].split("\n", 1)[0][:300]
-    if isinstance(exc, ConnectionFailure):
+    if isinstance(exc, ConnectionFailure) and not getattr(exc, "timeout", False):
         return TemporaryError(
             f"the MongoDB store is unreachable: {detail}",
             hint="Check that the server named by store.uri (or DIHUB_STORE_URI) is up and "
                  "reachable; from cron, the next run retries (exit 75).")
+    if _is_temporary(exc):
+        return TemporaryError(
+            f"the MongoDB store did not complete a write or read in time "
+            f"({type(exc).__name__}): {detail}",
+            hint="The server is slow, electing a primary, or could not confirm the write "
+                 "concern (w) in time; from cron, the next run continues from the last "
+                 "checkpoint (exit 75). Timeouts can be raised in store.uri "
+                 "(timeoutMS, wTimeoutMS, serverSelectionTimeoutMS).")
+    if isinstance(exc, OperationFailure) and exc.code == 13:
+        return FatalError(
+            f"the MongoDB user is not allowed to do this ({detail})",
+            hint="`fetch`, `status`, `audit` and `metrics` need the read role only; `sync` "
+                 "needs readWrite on the database (it creates the indexes and writes "
+                 "records, state and audit entries).")
+    if isinstance(exc, DocumentTooLarge):
+        return FatalError(f"MongoDB store error: a document is over 16 MiB ({detail})")
     return FatalError(f"MongoDB store error ({type(exc).__name__}): {detail}")

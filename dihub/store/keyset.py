@@ -110,10 +110,12 @@ def check_window(since: str | None, until: str | None) -> tuple[str | None, str 
     return since or None, until or None
 
 
-def prepare_batch(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+def prepare_batch(records: Iterable[Mapping[str, Any]], clock: Any = None
+                  ) -> dict[tuple[str, str], dict[str, Any]]:
     """Copy and key an upsert batch by (entity, _id); a repeated key keeps the last record.
 
-    A record without `ingested_at` gets the time of this write.
+    A record without `ingested_at` gets the time of this write (by `clock`, a callable
+    returning an aware datetime; default: this host's clock).
     """
     now = None
     batch: dict[tuple[str, str], dict[str, Any]] = {}
@@ -124,7 +126,7 @@ def prepare_batch(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str],
         doc = dict(record)
         check_entity(doc.get("entity"))
         if doc.get("ingested_at") is None:
-            now = now or now_iso()
+            now = now or (to_iso(clock()) if clock else now_iso())
             doc["ingested_at"] = now
         batch[(doc["entity"], record_id)] = doc
     return batch
@@ -134,6 +136,32 @@ def is_unchanged(stored_signature: str | None, doc: Mapping[str, Any]) -> bool:
     """Same signature as stored → nothing to write. No signature → always written."""
     signature = doc.get("raw_signature")
     return signature is not None and signature == stored_signature
+
+
+RAW_PAYLOAD_LIMIT = 8 * 1024 * 1024   # bytes of one audit entry's raw payload (UTF-8)
+TRUNCATED_MARK = "\n[dihub: raw payload truncated]"
+
+
+def cap_raw_payload(entry: Any, limit: int = RAW_PAYLOAD_LIMIT) -> Any:
+    """The audit entry with its raw payload cut to `limit` bytes, and a marker saying so.
+
+    A MongoDB document cannot exceed 16 MiB: one large upstream page would make its
+    audit entry unwritable, the run would fail before its checkpoint, and every
+    later run would fetch the same page again. So a longer payload keeps its first
+    `limit` bytes followed by TRUNCATED_MARK, and `detail["raw_payload_truncated"]`
+    records the original and the kept size. Both stores do the same.
+    """
+    raw = getattr(entry, "raw_payload", None)
+    if raw is None or len(raw) * 4 <= limit:       # at most 4 bytes per character
+        return entry
+    data = raw.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return entry
+    kept = data[:limit].decode("utf-8", "ignore")
+    detail = dict(entry.detail or {})
+    detail["raw_payload_truncated"] = {"bytes": len(data),
+                                       "kept_bytes": len(kept.encode("utf-8", "surrogatepass"))}
+    return entry.model_copy(update={"raw_payload": kept + TRUNCATED_MARK, "detail": detail})
 
 
 def lease_until(ttl_s: float) -> str:

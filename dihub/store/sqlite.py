@@ -19,17 +19,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from dihub.errors import FatalError, LeaseHeld
 from dihub.models import AuditEntry, RunMetrics, SyncState
+from dihub.models.state import Lease
 from dihub.store.base import QueryPage, UpsertResult
-from dihub.store.errors import CHECK_HINT, StoreDamaged, sqlite_error
+from dihub.store.errors import CHECK_HINT, LeaseLost, StoreDamaged, sqlite_error
 from dihub.store.keyset import (
     DEFAULT_PAGE_SIZE,
+    cap_raw_payload,
     check_entity,
     check_filters,
     check_limit,
@@ -40,13 +43,17 @@ from dihub.store.keyset import (
     is_unchanged,
     iter_pages,
     lease_name,
-    lease_until,
     prepare_batch,
 )
-from dihub.timeutil import now_iso
+from dihub.timeutil import utcnow
 
-SCHEMA_VERSION = 1
-_LEASE_FIELDS = {"lease_owner", "lease_until"}
+SCHEMA_VERSION = 2          # 2: sync_state.lease_generation
+_LEASE_FIELDS = {"lease_owner", "lease_until", "lease_generation"}
+# Lease times come from SQLite's clock, i.e. the clock of the host the file is on
+# (every process that shares a SQLite file runs on that host), never from a
+# caller's clock. Second precision, as every stored timestamp.
+_SQL_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+_SQL_UNTIL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)"
 _CHUNK = 500  # ids per IN (...) lookup, well under SQLite's bound-parameter limit
 _DOC_TABLES = ("records", "sync_state", "audit_log", "run_metrics")   # with a JSON `doc`
 
@@ -66,7 +73,7 @@ CREATE INDEX IF NOT EXISTS records_by_time ON records (entity, updated_at, id);
 CREATE TABLE IF NOT EXISTS sync_state (
     source TEXT NOT NULL, stream TEXT NOT NULL, partition TEXT NOT NULL,
     doc TEXT NOT NULL,                 -- the SyncState without its lease fields
-    lease_owner TEXT, lease_until TEXT,
+    lease_owner TEXT, lease_until TEXT, lease_generation INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source, stream, partition)
 );
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -123,8 +130,11 @@ def _filter_sql(name: str, value: Any) -> tuple[str, list[Any]]:
 class SQLiteStore:
     """Store backed by one SQLite file; parent directories and schema are created on first use."""
 
-    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0):
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0,
+                 clock: Callable[[], datetime] = utcnow):
         self.path = Path(path)
+        self._clock = clock          # client-side stamps only (default ingested_at)
+        self._generation_sql = "lease_generation"   # "0" on a read-only version-1 file
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -171,13 +181,18 @@ class SQLiteStore:
                     if (exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_READONLY:
                         raise
                 conn.execute("PRAGMA synchronous = NORMAL")
-                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    conn.execute("BEGIN IMMEDIATE")
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    conn.execute("COMMIT")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version < SCHEMA_VERSION:
+                    try:
+                        self._migrate(conn)
+                    except sqlite3.OperationalError as exc:
+                        # A read-only version-1 file still serves reads (generation 0).
+                        if ((exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_READONLY
+                                or version < 1):
+                            raise
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        self._generation_sql = "0"
             except BaseException as exc:
                 conn.close()
                 if isinstance(exc, sqlite3.Error):
@@ -185,6 +200,19 @@ class SQLiteStore:
                 raise
             self._conn = conn
         return self._conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(sync_state)")}
+        if "lease_generation" not in columns:
+            conn.execute("ALTER TABLE sync_state ADD COLUMN lease_generation INTEGER "
+                         "NOT NULL DEFAULT 0")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -241,7 +269,7 @@ class SQLiteStore:
     # -- records ---------------------------------------------------------------------
 
     def upsert_many(self, records: Iterable[dict[str, Any]]) -> UpsertResult:
-        batch = prepare_batch(records)
+        batch = prepare_batch(records, clock=self._clock)
         result = UpsertResult()
         if not batch:
             return result
@@ -249,19 +277,24 @@ class SQLiteStore:
         for entity, record_id in batch:
             by_entity.setdefault(entity, []).append(record_id)
         with self._write() as conn:
-            stored: dict[tuple[str, str], str | None] = {}
+            # Read and write in one write transaction: the counts are exact whatever
+            # other processes write, and a stored record newer (by upstream updated_at)
+            # than the one given is kept.
+            stored: dict[tuple[str, str], tuple[str | None, str]] = {}
             for entity, ids in by_entity.items():
                 for i in range(0, len(ids), _CHUNK):
                     chunk = ids[i:i + _CHUNK]
                     rows = conn.execute(
-                        f"SELECT id, raw_signature FROM records WHERE entity = ? AND id IN "
-                        f"({','.join('?' * len(chunk))})", [entity, *chunk])
-                    stored.update(((entity, rid), sig) for rid, sig in rows)
+                        f"SELECT id, raw_signature, updated_at FROM records WHERE entity = ? "
+                        f"AND id IN ({','.join('?' * len(chunk))})", [entity, *chunk])
+                    stored.update(((entity, rid), (sig, upd)) for rid, sig, upd in rows)
             writes = []
             for key, doc in batch.items():
                 if key not in stored:
                     result.inserted += 1
-                elif is_unchanged(stored[key], doc):
+                elif (is_unchanged(stored[key][0], doc)
+                      or (doc.get("updated_at") or "") < stored[key][1]
+                      and isinstance(doc.get("updated_at"), str)):
                     result.unchanged += 1
                     continue
                 else:
@@ -322,29 +355,48 @@ class SQLiteStore:
 
     # -- sync state and leases -------------------------------------------------------
 
-    def _state(self, doc: str, lease_owner: str | None, lease_until: str | None) -> SyncState:
+    def _state(self, doc: str, lease_owner: str | None, lease_until: str | None,
+               generation: int) -> SyncState:
         return SyncState.model_validate(
-            {**self._loads(doc), "lease_owner": lease_owner, "lease_until": lease_until})
+            {**self._loads(doc), "lease_owner": lease_owner, "lease_until": lease_until,
+             "lease_generation": generation or 0})
 
     def get_state(self, source: str, stream: str, partition: str) -> SyncState | None:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT doc, lease_owner, lease_until FROM sync_state "
+                f"SELECT doc, lease_owner, lease_until, {self._generation_sql} FROM sync_state "
                 "WHERE source = ? AND stream = ? AND partition = ?",
                 (source, stream, partition)).fetchone()
         return self._state(*row) if row else None
 
-    def put_state(self, state: SyncState) -> None:
-        """Replace the state; the lease columns belong to acquire/release and are kept."""
+    def put_state(self, state: SyncState, *, lease: Lease | None = None) -> None:
+        """Replace the state; the lease columns belong to acquire/release and are kept.
+
+        With `lease` (what acquire_lease returned), the write is fenced: it happens only
+        while that owner and generation still hold the lease, else LeaseLost. Without
+        one, it happens only while nobody holds a live lease, else LeaseHeld.
+        """
         doc = _dumps(state.model_dump(mode="json", exclude=_LEASE_FIELDS))
+        key = (state.source, state.stream, state.partition)
         with self._write() as conn:
+            row = conn.execute(
+                f"SELECT lease_owner, lease_until, lease_generation, {_SQL_NOW} "
+                "FROM sync_state WHERE source = ? AND stream = ? AND partition = ?",
+                key).fetchone()
+            if lease is not None:
+                if row is None or (row[0], row[2]) != (lease.owner, lease.generation):
+                    raise LeaseLost(lease_name(*key), lease.owner, lease.generation,
+                                    row[0] if row else None, row[2] if row else None)
+            elif row is not None and row[0] and row[1] and row[1] > row[3]:
+                raise LeaseHeld(lease_name(*key), row[0], row[1])
             conn.execute(
                 "INSERT INTO sync_state (source, stream, partition, doc) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (source, stream, partition) DO UPDATE SET doc = excluded.doc",
-                (state.source, state.stream, state.partition, doc))
+                (*key, doc))
 
     def list_states(self, source: str | None = None) -> list[SyncState]:
-        sql, params = "SELECT doc, lease_owner, lease_until FROM sync_state", []
+        sql = f"SELECT doc, lease_owner, lease_until, {self._generation_sql} FROM sync_state"
+        params: list[str] = []
         if source is not None:
             sql += " WHERE source = ?"
             params.append(source)
@@ -353,27 +405,50 @@ class SQLiteStore:
         return [self._state(*row) for row in rows]
 
     def acquire_lease(self, source: str, stream: str, partition: str, owner: str,
-                      ttl_s: float) -> None:
+                      ttl_s: float) -> Lease:
+        """Timed by SQLite's clock (see _SQL_NOW); a new owner gets the next generation."""
         key = (source, stream, partition)
         with self._write() as conn:
-            now = now_iso()
+            now, until = conn.execute(f"SELECT {_SQL_NOW}, {_SQL_UNTIL}",
+                                      (f"{float(ttl_s):+.3f} seconds",)).fetchone()
             row = conn.execute(
-                "SELECT lease_owner, lease_until FROM sync_state "
+                "SELECT lease_owner, lease_until, lease_generation FROM sync_state "
                 "WHERE source = ? AND stream = ? AND partition = ?", key).fetchone()
             if row and row[0] and row[0] != owner and row[1] and row[1] > now:
                 raise LeaseHeld(lease_name(*key), row[0], row[1])
-            until = lease_until(ttl_s)
             if row is None:
+                generation = 1
                 doc = SyncState(source=source, stream=stream, partition=partition)
                 conn.execute(
                     "INSERT INTO sync_state (source, stream, partition, doc, lease_owner, "
-                    "lease_until) VALUES (?, ?, ?, ?, ?, ?)",
+                    "lease_until, lease_generation) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (*key, _dumps(doc.model_dump(mode="json", exclude=_LEASE_FIELDS)),
-                     owner, until))
+                     owner, until, generation))
             else:
+                generation = row[2] if row[0] == owner else row[2] + 1
                 conn.execute(
-                    "UPDATE sync_state SET lease_owner = ?, lease_until = ? "
-                    "WHERE source = ? AND stream = ? AND partition = ?", (owner, until, *key))
+                    "UPDATE sync_state SET lease_owner = ?, lease_until = ?, "
+                    "lease_generation = ? WHERE source = ? AND stream = ? AND partition = ?",
+                    (owner, until, generation, *key))
+        return Lease(source, stream, partition, owner, generation, until)
+
+    def renew_lease(self, lease: Lease, ttl_s: float) -> Lease:
+        """Extend `lease` by `ttl_s` from now; LeaseLost if it has passed on."""
+        key = (lease.source, lease.stream, lease.partition)
+        with self._write() as conn:
+            (until,) = conn.execute(f"SELECT {_SQL_UNTIL}",
+                                    (f"{float(ttl_s):+.3f} seconds",)).fetchone()
+            done = conn.execute(
+                "UPDATE sync_state SET lease_until = ? WHERE source = ? AND stream = ? "
+                "AND partition = ? AND lease_owner = ? AND lease_generation = ?",
+                (until, *key, lease.owner, lease.generation)).rowcount
+            if not done:
+                row = conn.execute(
+                    "SELECT lease_owner, lease_generation FROM sync_state "
+                    "WHERE source = ? AND stream = ? AND partition = ?", key).fetchone()
+                raise LeaseLost(lease_name(*key), lease.owner, lease.generation,
+                                row[0] if row else None, row[1] if row else None)
+        return Lease(*key, lease.owner, lease.generation, until)
 
     def release_lease(self, source: str, stream: str, partition: str, owner: str) -> None:
         with self._write() as conn:
@@ -385,6 +460,7 @@ class SQLiteStore:
     # -- audit, metrics, settings ----------------------------------------------------
 
     def append_audit(self, entry: AuditEntry) -> None:
+        entry = cap_raw_payload(entry)      # as MongoDB must: see cap_raw_payload
         doc = entry.model_dump(mode="json", exclude={"raw_payload"})
         with self._write() as conn:
             conn.execute(

@@ -54,9 +54,12 @@ def test_audit_ttl_index_follows_the_retention(client):
     stored = coll.find_one({})[AUDIT_TTL_FIELD]
     assert stored.replace(tzinfo=UTC) == datetime(2126, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert AUDIT_TTL_FIELD not in store.query_audit()[0].model_dump()
-    # A later run with another retention rebuilds the index instead of failing.
+    # A later run with another retention changes the index (at its first write).
     other = MongoStore("mongodb://h/analytics", client=client, audit_retention_days=7)
     other.query_audit()
+    assert coll.index_information()[AUDIT_TTL_INDEX]["expireAfterSeconds"] == 30 * 86400
+    other.append_audit(AuditEntry(run_id="r", source="github", action="sync", outcome="ok",
+                                  timestamp="2126-01-02T03:04:06Z"))
     assert coll.index_information()[AUDIT_TTL_INDEX]["expireAfterSeconds"] == 7 * 86400
 
 
@@ -101,22 +104,35 @@ def test_upsert_is_one_find_and_one_bulk_write_and_skips_unchanged(mongo, calls,
     assert mongo.upsert_many(batch).unchanged == 5
     assert calls == ["find"]                        # nothing written
     calls.clear()
-    mongo.upsert_many(batch[:4] + [make_record("c4", signature="v2"), make_record("c9")])
-    assert calls == ["find", "bulk_write"]
+    mongo.upsert_many(batch[:4] + [make_record("c4", signature="v2")])
+    assert calls == ["find", "bulk_write"]          # one guarded replace
+    calls.clear()
+    mongo.upsert_many(batch[:4] + [make_record("c4", signature="v3"), make_record("c9")])
+    assert calls == ["find", "bulk_write", "bulk_write"]   # inserts, then replaces
 
 
-def test_an_insert_racing_another_process_becomes_a_replace(mongo, client, monkeypatch,
-                                                            make_record):
+def test_an_insert_racing_another_writer_is_counted_once_and_newest_wins(mongo, client,
+                                                                         monkeypatch,
+                                                                         make_record):
     coll = client["analytics"]["commits"]
     mongo.upsert_many([make_record("c0")])
-    coll.insert_one(make_record("c1", message="written by the other run"))
-    # Our find ran before the other run's insert: it saw nothing stored.
+    coll.insert_one(make_record("c1", "2026-01-05T00:00:00Z", signature="theirs",
+                                message="written by the other writer, newer"))
+    coll.insert_one(make_record("c3", "2026-01-01T00:00:00Z", signature="old",
+                                message="written by the other writer, older"))
+    # Our find ran before the other writer's inserts: it saw nothing stored.
     monkeypatch.setattr(Collection, "find", lambda self, *a, **k: iter(()))
-    result = mongo.upsert_many([make_record("c1", message="ours"), make_record("c2")])
-    assert result.inserted == 2
+    result = mongo.upsert_many([
+        make_record("c1", "2026-01-02T00:00:00Z", signature="ours", message="ours, older"),
+        make_record("c2"),
+        make_record("c3", "2026-01-03T00:00:00Z", signature="new", message="ours, newer")])
     monkeypatch.undo()
-    assert coll.find_one({"_id": "gh:commits:c1"})["message"] == "ours"
-    assert coll.count_documents({}) == 3
+    # c1 and c3 were inserted by the other writer: ours are not inserts. c1 is older
+    # than what is stored (kept), c3 newer (replaced).
+    assert (result.inserted, result.updated, result.unchanged) == (1, 1, 1)
+    assert coll.find_one({"_id": "gh:commits:c1"})["message"].startswith("written by")
+    assert coll.find_one({"_id": "gh:commits:c3"})["message"] == "ours, newer"
+    assert coll.count_documents({}) == 4
 
 
 def test_close_leaves_an_injected_client_open(mongo, client, make_record):

@@ -56,17 +56,22 @@ def test_list_states_sorted_and_filtered_by_source(store):
     assert store.list_states(source="slack") == []
 
 
-def test_put_state_keeps_the_lease_another_owner_holds(store):
-    store.acquire_lease(*KEY, owner="run-A", ttl_s=600)
+def test_put_state_keeps_the_lease_and_is_fenced_by_it(store):
+    lease = store.acquire_lease(*KEY, owner="run-A", ttl_s=600)
     held = store.get_state(*KEY)
-    store.put_state(state(cursor="c2", status="running", lease_owner=None, lease_until=None))
-    store.put_state(state(cursor="c3", status="running", lease_owner="run-B",
-                          lease_until="2099-01-01T00:00:00Z"))
+    assert (lease.owner, lease.generation, lease.until) == ("run-A", held.lease_generation,
+                                                            held.lease_until)
+    store.put_state(state(cursor="c2", status="running", lease_owner="run-B",
+                          lease_until="2099-01-01T00:00:00Z"), lease=lease)
     after = store.get_state(*KEY)
-    assert after.cursor == "c3"
+    assert after.cursor == "c2"
     assert (after.lease_owner, after.lease_until) == ("run-A", held.lease_until)
+    # Without the lease, nobody writes over a live lease.
+    with pytest.raises(LeaseHeld):
+        store.put_state(state(cursor="stale", status="failed"))
     with pytest.raises(LeaseHeld):
         store.acquire_lease(*KEY, owner="run-B", ttl_s=600)
+    assert store.get_state(*KEY).cursor == "c2"
 
 
 def test_put_state_does_not_create_a_lease(store):

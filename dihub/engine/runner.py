@@ -12,6 +12,11 @@ buffered before it are written, then the cursor saved), so a run stopped at any
 page (exit 75, SIGKILL, SIGTERM, Ctrl-C, a crash) loses at most the page in
 flight. Pages without a cursor wait in the buffer until `batch_size` records.
 
+Every state write and checkpoint carries the partition's lease (owner and
+generation): once the lease has passed to another run (it expired while this run
+was slow), the store refuses the write (LeaseLost, exit 75) and the partition
+stops without writing more, so a stale cursor never replaces the new holder's.
+
 Ctrl-C and SIGTERM (`Runner.interrupt`) stop every running partition at its next
 page. A write and its checkpoint are shielded: a signal that arrives during one
 takes effect when it is done, so the counts in the audit log are what was written.
@@ -43,7 +48,9 @@ from dihub.errors import (
     TemporaryError,
 )
 from dihub.models import AuditEntry, RunMetrics, SyncState
+from dihub.models.state import Lease
 from dihub.store.base import UpsertResult
+from dihub.store.errors import LeaseLost
 from dihub.timeutil import now_iso
 
 log = logging.getLogger("dihub.engine")
@@ -162,8 +169,7 @@ class Runner:
                 self._audit_result(stream, results[0])
                 for st in self.store.list_states(self.source):
                     if st.stream == stream.name:   # `status` must not keep saying "ok"
-                        st.status, st.error = "failed", str(err)
-                        self.store.put_state(st)
+                        self._mark_failed(st, err)
             self.results += results
         else:
             results = []
@@ -211,6 +217,21 @@ class Runner:
         order = {p: i for i, p in enumerate(partitions)}
         results.sort(key=lambda r: order.get(r.partition, 0))
 
+    def _mark_failed(self, st: SyncState, err: DihubError) -> None:
+        """Mark a partition's state failed under its lease; skip it if another run holds
+        it (that run's own outcome is what `status` should show)."""
+        try:
+            lease = self.store.acquire_lease(st.source, st.stream, st.partition, self.owner,
+                                             self.options.lease_ttl_s)
+        except LeaseHeld:
+            return
+        try:
+            fresh = self.store.get_state(st.source, st.stream, st.partition) or st
+            fresh.status, fresh.error = "failed", str(err)
+            self.store.put_state(fresh, lease=lease)
+        finally:
+            self.store.release_lease(st.source, st.stream, st.partition, self.owner)
+
     def _record_metrics(self, stream: Stream, results: list[PartitionResult],
                         counters: Counters, started: str, duration: float) -> None:
         written = UpsertResult()
@@ -236,9 +257,10 @@ class Runner:
             sink.append(result)
         self.progress("start", result=result)
         dry = self.options.dry_run
+        lease: list[Lease | None] = [None]    # the current lease (renewals replace it)
         try:
             if not dry:
-                self._take_lease(stream, partition)
+                lease[0] = self._take_lease(stream, partition)
         except LeaseHeld as err:
             result.outcome, result.error = "busy", err
             self._audit_result(stream, result)
@@ -247,16 +269,16 @@ class Runner:
         state = self.store.get_state(self.source, stream.name, partition) or SyncState(
             source=self.source, stream=stream.name, partition=partition)
         try:
-            self._pass(ctx, stream, partition, state, result)
+            self._pass(ctx, stream, partition, state, result, lease)
         except BaseException as exc:   # noqa: BLE001 - every failure is recorded, then judged
             with self._shielded():
                 err = _as_dihub_error(exc, result, self.stopped_by)
                 result.error = err
                 result.outcome = ("skipped" if isinstance(err, PartitionSkipped) else "failed")
-                if not dry:
+                if not dry and not isinstance(err, LeaseLost):   # the state is not ours now
                     state.status = "partial" if result.outcome == "skipped" else "failed"
                     state.error = str(err)
-                    self.store.put_state(state)
+                    self._put_state_after_failure(state, lease[0])
             if not isinstance(exc, Exception):
                 raise
         finally:
@@ -267,21 +289,28 @@ class Runner:
                 self.progress("end", result=result)
         return result
 
-    def _take_lease(self, stream: Stream, partition: str) -> None:
+    def _put_state_after_failure(self, state: SyncState, lease: Lease | None) -> None:
         try:
-            self.store.acquire_lease(self.source, stream.name, partition, self.owner,
-                                     self.options.lease_ttl_s)
+            self.store.put_state(state, lease=lease)
+        except LeaseLost as lost:
+            log.warning("%s", lost)
+
+    def _take_lease(self, stream: Stream, partition: str) -> Lease:
+        try:
+            return self.store.acquire_lease(self.source, stream.name, partition, self.owner,
+                                            self.options.lease_ttl_s)
         except LeaseHeld as err:
             if not _holder_is_dead(err.holder):
                 raise
             log.warning("%s/%s: taking over the lease of %s, which no longer runs",
                         self.source, stream.name, err.holder)
             self.store.release_lease(self.source, stream.name, partition, err.holder)
-            self.store.acquire_lease(self.source, stream.name, partition, self.owner,
-                                     self.options.lease_ttl_s)
+            return self.store.acquire_lease(self.source, stream.name, partition, self.owner,
+                                            self.options.lease_ttl_s)
 
     def _pass(self, ctx: Context, stream: Stream, partition: str, state: SyncState,
-              result: PartitionResult) -> None:
+              result: PartitionResult, lease: list[Lease | None]) -> None:
+        """`lease[0]` is the partition's lease (None on a dry run); renewals replace it."""
         opts = self.options
         dry = opts.dry_run
         fetch_state = state.model_copy(deep=True)
@@ -289,7 +318,7 @@ class Runner:
             fetch_state.cursor, fetch_state.etags = None, {}
         if not dry:
             state.status, state.last_sync_at, state.error = "running", now_iso(), None
-            self.store.put_state(state)
+            self.store.put_state(state, lease=lease[0])
 
         buffer: dict[str, dict[str, Any]] = {}
         pending: list[Page] = []
@@ -311,17 +340,18 @@ class Runner:
             nonlocal lease_renewed, store_failed
             try:
                 written = self.store.upsert_many(docs) if docs else UpsertResult()
+                result.written += written
+                moved = [p for p in pending if p.moves_cursor]
+                if moved:
+                    state.cursor = moved[-1].cursor
+                for p in pending:
+                    if p.etags is not None:
+                        state.etags = p.etags
+                # checkpoint: only after the write, and only while the lease is ours
+                self.store.put_state(state, lease=lease[0])
             except BaseException:
-                store_failed = True
+                store_failed = True    # includes LeaseLost: write nothing more
                 raise
-            result.written += written
-            moved = [p for p in pending if p.moves_cursor]
-            if moved:
-                state.cursor = moved[-1].cursor
-            for p in pending:
-                if p.etags is not None:
-                    state.etags = p.etags
-            self.store.put_state(state)     # checkpoint: only after the write
             self.audit(self._entry(
                 stream, partition, "batch", "ok", records=len(docs),
                 inserted=written.inserted, updated=written.updated,
@@ -329,8 +359,11 @@ class Runner:
                 payload_size=sum(p.raw_size for p in pending),
                 detail={"pages": len(pending)}))
             if time.monotonic() - lease_renewed > opts.lease_ttl_s / 3:
-                self.store.acquire_lease(self.source, stream.name, partition, self.owner,
-                                         opts.lease_ttl_s)
+                try:
+                    lease[0] = self.store.renew_lease(lease[0], opts.lease_ttl_s)
+                except LeaseLost:
+                    store_failed = True
+                    raise
                 lease_renewed = time.monotonic()
 
         ingested_at = now_iso()
@@ -369,7 +402,7 @@ class Runner:
         flush()
         if not dry:
             state.status, state.error, state.last_success_at = "ok", None, now_iso()
-            self.store.put_state(state)
+            self.store.put_state(state, lease=lease[0])
 
     def _audit_result(self, stream: Stream, r: PartitionResult) -> None:
         outcome = {"busy": "skipped", "skipped": "warning"}.get(r.outcome, r.outcome)

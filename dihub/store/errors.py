@@ -150,7 +150,7 @@ def mongo_error(exc: BaseException) -> DihubError:
     from pymongo.errors import ConnectionFailure, DocumentTooLarge, OperationFailure
 
     detail = str(exc).split(", Timeout:", 1)[0].split("\n", 1)[0][:300]
-    if isinstance(exc, ConnectionFailure) and not getattr(exc, "timeout", False):
+    if isinstance(exc, ConnectionFailure):
         return TemporaryError(
             f"the MongoDB store is unreachable: {detail}",
             hint="Check that the server named by store.uri (or DIHUB_STORE_URI) is up and "

@@ -61,11 +61,13 @@ def sqlite_path(uri: str | None, base_dir: str | os.PathLike | None = None) -> P
     return Path(os.path.abspath(path))
 
 
-def open_store(uri: str | None, base_dir: str | os.PathLike | None = None):
+def open_store(uri: str | None, base_dir: str | os.PathLike | None = None, *,
+               audit_retention_days: int | None = None):
     """`None` or `sqlite:///path` → SQLiteStore; `mongodb://` or `mongodb+srv://` → MongoStore.
 
     `base_dir` is the folder a relative `sqlite:///relative.db` is resolved in
     (default: the current directory); `store_base_dir(config)` gives the right one.
+    `audit_retention_days` (store.audit_retention_days) sets MongoDB's audit TTL index.
     """
     path = sqlite_path(uri, base_dir)
     if path is not None:
@@ -74,7 +76,9 @@ def open_store(uri: str | None, base_dir: str | os.PathLike | None = None):
         return SQLiteStore(path)
     from dihub.store.mongo import MongoStore
 
-    return MongoStore(uri)
+    if audit_retention_days is None:
+        return MongoStore(uri)
+    return MongoStore(uri, audit_retention_days=audit_retention_days)
 
 
 def store_base_dir(config: Any) -> Path:
@@ -95,7 +99,9 @@ def store_base_dir(config: Any) -> Path:
 
 def open_configured_store(config: Any):
     """The store `config` (a dihub.config.Config) names, relative paths resolved as documented."""
-    return open_store(config.settings.store.uri, store_base_dir(config))
+    settings = config.settings.store
+    return open_store(settings.uri, store_base_dir(config),
+                      audit_retention_days=getattr(settings, "audit_retention_days", None))
 
 
 def describe_store(uri: str | None, base_dir: str | os.PathLike | None = None) -> str:

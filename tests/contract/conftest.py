@@ -27,11 +27,13 @@ class Backend:
     """Opens any number of stores on one shared storage (file or database)."""
 
     name: str
-    factory: Callable[[], Any]
+    factory: Callable[..., Any]
+    uri: str | None = None       # the real server's URI (with its database), if any
     opened: list[Any] = field(default_factory=list)
 
-    def open(self) -> Any:
-        store = self.factory()
+    def open(self, **options: Any) -> Any:
+        """A store on the shared storage; `options` go to the store (e.g. `clock=`)."""
+        store = self.factory(**options)
         self.opened.append(store)
         return store
 
@@ -78,11 +80,12 @@ def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[Backend]:
     cleanup: Callable[[], None] = lambda: None  # noqa: E731
     if request.param == "sqlite":
         path = tmp_path / "data" / "dihub.db"
-        be = Backend("sqlite", lambda: SQLiteStore(path))
+        be = Backend("sqlite", lambda **kw: SQLiteStore(path, **kw))
     elif request.param == "mongomock":
         client = request.getfixturevalue("mongomock_client")
         be = Backend("mongomock",
-                     lambda: MongoStore("mongodb://localhost/dihub_test", client=client))
+                     lambda **kw: MongoStore("mongodb://localhost/dihub_test", client=client,
+                                             **kw))
     else:
         uri = os.environ.get(MONGODB_URI_ENV)
         if not uri:
@@ -91,7 +94,9 @@ def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[Backend]:
 
         database = f"dihub_test_{uuid.uuid4().hex[:16]}"
         client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
-        be = Backend("mongodb", lambda: MongoStore(with_database(uri, database), client=client))
+        be = Backend("mongodb", lambda **kw: MongoStore(with_database(uri, database),
+                                                        client=client, **kw))
+        be.uri = with_database(uri, database)
 
         def cleanup() -> None:
             client.drop_database(database)

@@ -82,7 +82,7 @@ def test_with_thread_activity_over_6_months_a_resync_costs_channels_not_threads(
     """Threads whose parent is months old and whose replies are recent, in every
     channel: a re-sync with nothing new reads history pages, not every old thread, and
     new replies to old threads cost one call each."""
-    ws = Workspace.generate(channels=6, messages=1500, days=180, long_threads=0.2, seed=23)
+    ws = Workspace.generate(channels=4, messages=1500, days=180, long_threads=0.2, seed=23)
     n = len(ws.channels)
     old_active = {}
     for ch in ws.channels.values():

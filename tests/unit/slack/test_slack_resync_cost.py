@@ -19,7 +19,7 @@ DAY_US = 86_400 * 1_000_000
 slack_messages = importlib.import_module("dihub.connectors.slack.messages")
 
 
-def six_months(channels: int = 5, messages: int = 1500, seed: int = 31) -> Workspace:
+def six_months(channels: int = 3, messages: int = 1500, seed: int = 31) -> Workspace:
     return Workspace.generate(channels=channels, messages=messages, days=180,
                               long_threads=0.2, seed=seed)
 

@@ -162,3 +162,21 @@ def test_a_pass_stopped_again_and_again_reads_every_thread_once(seed):
     assert len(h.client.calls) == len(clean.client.calls)
     mine, theirs = (dict(x.states["C00000001"].cursor, scanned_at=None) for x in (h, clean))
     assert mine == theirs
+
+
+def test_a_cursor_saved_before_known_from_and_its_old_resume_still_work():
+    ws = Workspace.generate(channels=1, messages=600, days=180, long_threads=0.2, seed=34)
+    h = Harness(ws)
+    h.sync()
+    cursor = h.states["C00000001"].cursor
+    del cursor["known_from"]                     # as the previous version saved it
+    cursor["resume"] = {"start": "0.000000", "top": None, "latest": None, "seen": [],
+                        "threads": {}}           # and its resume format: dropped
+    ch = ws.channel("chan-01")
+    parent = old_and_active(ws, ch)[0]
+    reply = ws.add_reply("chan-01", parent["ts"])
+    assert h.sync()["inserted"] == 1
+    exact(h)
+    assert f"C00000001:{reply['ts']}" in h.live()
+    cursor = h.states["C00000001"].cursor
+    assert "resume" not in cursor and "known_from" in cursor

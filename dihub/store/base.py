@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from dihub.models import AuditEntry, RunMetrics, SyncState
+from dihub.models.state import Lease
 
 
 @dataclass
@@ -43,7 +44,9 @@ class Store(Protocol):
 
     Records
       upsert_many(records) -> UpsertResult. Idempotent. A record whose `_id`
-        exists with the same `raw_signature` is `unchanged` and not written.
+        exists with the same `raw_signature`, or with a newer `updated_at`, is
+        `unchanged` and not written (newest wins). Counts are exact under
+        concurrent writers: an id is `inserted` by exactly one of them.
         On update `ingested_at` is the time of this write.
       query(entity, source=None, since=None, until=None, filters=None,
             cursor=None, limit=1000) -> QueryPage
@@ -55,18 +58,27 @@ class Store(Protocol):
         pages internally so memory stays flat.
       count(entity, source=None) -> int
 
-    Sync state and leases
+    Sync state and leases (timed by the store's clock: the MongoDB server's, or the
+    SQLite file's host; never by the caller's)
       get_state(source, stream, partition) -> SyncState | None
-      put_state(state) -> None               atomic replace (lease fields kept)
+      put_state(state, lease=None) -> None   atomic replace (lease fields kept).
+        With `lease` (a dihub.models.state.Lease), fenced: refused with
+        dihub.store.errors.LeaseLost (exit 75) once that owner and generation no
+        longer hold the lease. Without one: refused with LeaseHeld while anyone
+        holds a live lease.
       list_states(source=None) -> list[SyncState]
-      acquire_lease(source, stream, partition, owner, ttl_s) -> None
+      acquire_lease(source, stream, partition, owner, ttl_s) -> Lease
         raises dihub.errors.LeaseHeld naming the holder when another owner's
-        lease has not expired; re-acquiring one's own lease renews it.
+        lease has not expired; re-acquiring one's own lease renews it. A new
+        owner gets the next `generation` (the fencing token).
+      renew_lease(lease, ttl_s) -> Lease     LeaseLost if it has passed on
       release_lease(source, stream, partition, owner) -> None
 
     Audit, metrics, settings
-      append_audit(entry) ; query_audit(source=None, entity=None, outcome=None,
-        since=None, limit=100) -> list[AuditEntry] (newest first)
+      append_audit(entry) (a raw payload over keyset.RAW_PAYLOAD_LIMIT is truncated,
+        marked, and detail["raw_payload_truncated"] says so)
+      query_audit(source=None, entity=None, outcome=None, since=None,
+        limit=100) -> list[AuditEntry] (newest first)
       record_metrics(metrics) ; query_metrics(source=None, stream=None,
         limit=100) -> list[RunMetrics] (newest first)
       get_meta(key) -> dict | None ; put_meta(key, value: dict)
@@ -92,12 +104,14 @@ class Store(Protocol):
 
     def get_state(self, source: str, stream: str, partition: str) -> SyncState | None: ...
 
-    def put_state(self, state: SyncState) -> None: ...
+    def put_state(self, state: SyncState, *, lease: Lease | None = None) -> None: ...
 
     def list_states(self, source: str | None = None) -> list[SyncState]: ...
 
     def acquire_lease(self, source: str, stream: str, partition: str, owner: str,
-                      ttl_s: float) -> None: ...
+                      ttl_s: float) -> Lease: ...
+
+    def renew_lease(self, lease: Lease, ttl_s: float) -> Lease: ...
 
     def release_lease(self, source: str, stream: str, partition: str, owner: str) -> None: ...
 

@@ -1,8 +1,9 @@
 """Backends the contract suite runs against.
 
 `sqlite` (a real file) and `mongomock` always run; `mongodb` runs against a real
-server when DIHUB_TEST_MONGODB_URI is set (e.g. mongodb://localhost:27017), each
-test in its own database, dropped afterwards.
+server when DIHUB_TEST_MONGODB_URI is set (e.g. mongodb://localhost:27017; `.ci/run`
+starts FerretDB for it), each test in its own database, dropped afterwards. A test
+marked `@pytest.mark.ferretdb_difference("why")` skips that leg on FerretDB only.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ import pytest
 
 from dihub.store.mongo import MongoStore
 from dihub.store.sqlite import SQLiteStore
+from tests.support.ferretdb import uri_is_ferretdb
 
 MONGODB_URI_ENV = "DIHUB_TEST_MONGODB_URI"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ferretdb_difference(reason): skip the real-server leg when the server is FerretDB "
+        "(.ci/run's), for a documented difference from MongoDB; sqlite and mongomock run")
 
 
 @dataclass
@@ -92,6 +101,9 @@ def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[Backend]:
             pytest.skip(f"set {MONGODB_URI_ENV} to run the contract against a real MongoDB")
         import pymongo
 
+        difference = request.node.get_closest_marker("ferretdb_difference")
+        if difference is not None and uri_is_ferretdb(uri):
+            pytest.skip(f"FerretDB differs from MongoDB here: {difference.args[0]}")
         database = f"dihub_test_{uuid.uuid4().hex[:16]}"
         client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
         be = Backend("mongodb", lambda **kw: MongoStore(with_database(uri, database),

@@ -120,10 +120,13 @@ class FerretDB:
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
             if self._wait_ready(timeout):
                 return self.uri
+            code = self.proc.poll() if self.proc else None
+            why = (f"exited with code {code}" if code is not None
+                   else f"did not answer ping within {timeout:.0f}s")
             last = self.log_tail()
             self._kill()
         self.port = None
-        raise FerretDBError(f"FerretDB did not answer ping within {timeout:.0f}s:\n{last}")
+        raise FerretDBError(f"FerretDB ({self.binary}) {why}; its log:\n{last}")
 
     def _wait_ready(self, timeout: float) -> bool:
         import pymongo

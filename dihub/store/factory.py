@@ -27,10 +27,34 @@ _URI_HINT = ("Use sqlite:///relative/to/the/config/folder.db, sqlite:////absolut
              "data dir.")
 
 
+_DEFAULT_HINT = ("Set store.uri in the config to a file dihub may create, e.g. "
+                 "sqlite:////var/lib/dihub/dihub.db (four slashes: absolute), or set "
+                 f"{STORE_URI_ENV}.")
+
+
 def default_sqlite_path() -> Path:
+    """`dihub.db` in the user data dir (~/.local/share/dihub on Linux).
+
+    Refuses (ConfigError naming store.uri) when that folder would have to be created under
+    a home folder that does not exist (HOME=/nonexistent for system users in cron), or
+    under a folder this user cannot write: dihub never creates a home folder tree."""
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir("dihub", appauthor=False)) / "dihub.db"
+    folder = Path(os.path.abspath(user_data_dir("dihub", appauthor=False)))
+    home = Path(os.path.abspath(os.path.expanduser("~")))
+    if folder.is_relative_to(home) and not home.is_dir():
+        raise ConfigError(
+            f"no store.uri is set, and the default store {folder / 'dihub.db'} is under the "
+            f"home folder {home}, which does not exist; dihub does not create it",
+            key="store.uri", hint=_DEFAULT_HINT)
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing != folder and not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"no store.uri is set, and the folder of the default store {folder} cannot be "
+            f"created ({existing} is not writable)", key="store.uri", hint=_DEFAULT_HINT)
+    return folder / "dihub.db"
 
 
 def sqlite_path(uri: str | None, base_dir: str | os.PathLike | None = None) -> Path | None:
@@ -100,8 +124,11 @@ def store_base_dir(config: Any) -> Path:
 def open_configured_store(config: Any):
     """The store `config` (a dihub.config.Config) names, relative paths resolved as documented."""
     settings = config.settings.store
-    return open_store(settings.uri, store_base_dir(config),
-                      audit_retention_days=getattr(settings, "audit_retention_days", None))
+    try:
+        return open_store(settings.uri, store_base_dir(config),
+                          audit_retention_days=getattr(settings, "audit_retention_days", None))
+    except ConfigError as err:
+        raise _in_file(err, config) from None
 
 
 def describe_store(uri: str | None, base_dir: str | os.PathLike | None = None) -> str:
@@ -120,4 +147,15 @@ def describe_store(uri: str | None, base_dir: str | os.PathLike | None = None) -
 
 def describe_configured_store(config: Any) -> str:
     """`describe_store` for the store `config` names (what `dihub status` shows)."""
-    return describe_store(config.settings.store.uri, store_base_dir(config))
+    try:
+        return describe_store(config.settings.store.uri, store_base_dir(config))
+    except ConfigError as err:
+        raise _in_file(err, config) from None
+
+
+def _in_file(err: ConfigError, config: Any) -> ConfigError:
+    """`err` naming the config file, when it names none and there is one."""
+    path = getattr(config, "path", None)
+    if err.path is not None or path is None:
+        return err
+    return ConfigError(err.detail, path=str(path), line=err.line, key=err.key, hint=err.hint)

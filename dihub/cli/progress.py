@@ -10,17 +10,22 @@ log = logging.getLogger("dihub.sync")
 
 
 class LogProgress:
-    """For cron and CI: one line per partition start/end, one per batch at -v."""
+    """For cron and CI: one line per partition start/end (and its total, when the upstream
+    tells it), one per batch at -v."""
 
     def __init__(self):
         self._lock = threading.Lock()
 
-    def __call__(self, event: str, result, records: int = 0) -> None:
+    def __call__(self, event: str, result, records: int = 0, total: int | None = None) -> None:
         if event == "start":
             log.info("%s: starting", result.label)
+        elif event == "total":
+            log.info("%s: %d %s to read", result.label, total, result.entity or "items",
+                     extra={"fields": {"partition": result.label, "total": total}})
         elif event == "batch":
-            log.debug("%s: %d records so far (%d new, %d changed)", result.label,
-                      result.records, result.written.inserted, result.written.updated)
+            of = f" of {result.total:,}" if result.total is not None else ""
+            log.debug("%s: %d%s records so far (%d new, %d changed)", result.label,
+                      result.records, of, result.written.inserted, result.written.updated)
         elif event == "end":
             _log_result(result)
 
@@ -31,37 +36,104 @@ class LogProgress:
         return False
 
 
+def _columns():
+    """A bar with percentage, rate and ETA for a task whose total is known; a spinner and
+    the count read so far otherwise. Built lazily: rich is imported only on a terminal."""
+    from rich.progress import BarColumn, ProgressColumn, SpinnerColumn
+    from rich.text import Text
+
+    class BarOrSpinner(ProgressColumn):
+        def __init__(self):
+            super().__init__()
+            self._bar, self._spinner = BarColumn(bar_width=16), SpinnerColumn()
+
+        def render(self, task):
+            if task.total is None:
+                return self._spinner.render(task) if not task.finished else Text(" ")
+            return self._bar.render(task)
+
+    class Stats(ProgressColumn):
+        max_refresh = 0.5
+
+        def render(self, task):
+            f = task.fields
+            done = int(task.completed)
+            text = Text(f"{task.description} ")
+            if task.total is not None and f.get("items"):
+                text.append(f"{done:,}/{int(task.total):,} {f['unit']}", style="bold")
+                text.append(f" {min(task.percentage, 100):3.0f}%")
+            elif task.total is not None:         # a stream's partitions
+                text.append(f"{done}/{int(task.total)} {f['unit']}", style="bold")
+            else:
+                text.append(f"{done:,} {f['unit']}", style="bold")
+            if f.get("items"):
+                speed = task.finished_speed or task.speed
+                if speed and not task.finished:
+                    text.append(f" {speed:,.0f}/s")
+                    if task.total is not None and task.total > done:
+                        text.append(f" eta {_clock((task.total - done) / speed)}")
+                text.append(f" +{f['inserted']:,}", style="green")
+                text.append(f" ~{f['updated']:,}", style="yellow")
+            text.append(f" {_clock(task.finished_time if task.finished else task.elapsed)}",
+                        style="dim")
+            return text
+
+    return BarOrSpinner(), Stats()
+
+
+def _clock(seconds: float | None) -> str:
+    s = int(seconds or 0)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
 class RichProgress:
+    """On a terminal: one line per partition (a bar with %, rate and ETA when the upstream
+    told its total, a spinner otherwise), and one per stream with several partitions
+    (partitions done of all)."""
+
     def __init__(self):
         from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress
 
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"),
-            TextColumn("[bold]{task.fields[records]:>9,}[/] records"),
-            TextColumn("[green]+{task.fields[inserted]:,}[/] [yellow]~{task.fields[updated]:,}[/]"),
-            TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self._progress = Progress(*_columns(), console=Console(stderr=True),
+                                  transient=False)
         self._tasks: dict[str, int] = {}
+        self._streams: dict[str, int] = {}    # stream label → its partitions' task
         self._lock = threading.Lock()
 
-    def __call__(self, event: str, result, records: int = 0) -> None:
+    def __call__(self, event: str, result, records: int = 0, total: int | None = None) -> None:
         with self._lock:
             key = result.label
+            if event == "partitions":
+                self._streams[key] = self._progress.add_task(
+                    key, total=total, unit="partitions", items=False)
+                return
             if event == "start":
-                self._tasks[key] = self._progress.add_task(key, total=None, records=0,
-                                                           inserted=0, updated=0)
+                self._tasks[key] = self._progress.add_task(
+                    key, total=None, unit=result.entity or "records", items=True,
+                    inserted=0, updated=0)
                 return
             task = self._tasks.get(key)
             if task is None:
                 return
-            desc = key if event != "end" else f"{key} [{_style(result.outcome)}]"
-            self._progress.update(task, description=desc, records=result.records,
+            if event == "total":
+                self._progress.update(task, total=total)
+                return
+            desc = key if event != "end" else f"{key} [{_style(result)}]"
+            self._progress.update(task, description=desc, completed=result.records,
                                   inserted=result.written.inserted,
                                   updated=result.written.updated)
             if event == "end":
-                self._progress.update(task, total=1, completed=1)
+                if result.outcome == "ok":        # done: whatever the estimate said
+                    self._progress.update(task, total=max(result.records, 1),
+                                          completed=max(result.records, 1))
+                self._progress.stop_task(task)
+                stream = self._streams.get(f"{result.source}/{result.stream}")
+                if stream is not None:
+                    self._progress.advance(stream)
                 if result.error is not None:
-                    self._progress.console.print(f"  {key}: {result.error}", highlight=False)
+                    self._progress.console.print(f"  {labelled(key, result.error)}",
+                                                 highlight=False, markup=False)
 
     def __enter__(self):
         self._progress.start()
@@ -72,9 +144,18 @@ class RichProgress:
         return False
 
 
-def _style(outcome: str) -> str:
+def labelled(label: str, error) -> str:
+    """`label: error`, without repeating the label when the message already starts with it
+    (an unexpected error names its partition itself)."""
+    text = str(error)
+    return text if text.startswith(f"{label}: ") else f"{label}: {text}"
+
+
+def _style(result) -> str:
+    if getattr(result.error, "stopped_by", None):
+        return "[yellow]stopped[/]"
     return {"ok": "[green]ok[/]", "busy": "[yellow]busy[/]", "skipped": "[yellow]skipped[/]"}.get(
-        outcome, "[red]failed[/]")
+        result.outcome, "[red]failed[/]")
 
 
 def _log_result(r) -> None:
@@ -88,7 +169,10 @@ def _log_result(r) -> None:
                  extra={"fields": fields})
     else:
         level = logging.WARNING if r.outcome in ("busy", "skipped") else logging.ERROR
-        log.log(level, "%s: %s after %d records: %s", r.label, r.outcome, r.records, r.error,
+        error = str(r.error)
+        if error.startswith(f"{r.label}: "):        # the label is not said twice
+            error = error[len(r.label) + 2:]
+        log.log(level, "%s: %s after %d records: %s", r.label, r.outcome, r.records, error,
                 extra={"fields": fields})
 
 

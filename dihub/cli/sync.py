@@ -43,6 +43,7 @@ def sync(
         raise UsageError("give stream names or --all, not both")
     names = list(connector.streams) if all_streams else (streams or source_cfg.streams
                                                           or list(connector.streams))
+    names = list(dict.fromkeys(names))   # `sync git commits commits` runs the stream once
     unknown = [n for n in names if n not in connector.streams]
     if unknown:
         raise UsageError(

@@ -74,9 +74,12 @@ class PartitionResult:
     stream: str
     partition: str
     outcome: str = "ok"             # ok | failed | skipped | busy
-    records: int = 0
+    records: int = 0                # upstream items read (of the stream's entity)
     written: UpsertResult = field(default_factory=UpsertResult)
     error: DihubError | None = None
+    entity: str = ""                # the stream's entity: what `records` counts
+    by_entity: dict[str, UpsertResult] = field(default_factory=dict)   # `written`, per entity
+    total: int | None = None        # items this pass will read, when the upstream says
 
     @property
     def label(self) -> str:
@@ -113,6 +116,7 @@ class Runner:
         self._stop = threading.Event()     # set on Ctrl-C: running partitions stop at a page
         self._shield = 0                   # > 0 while the main thread writes a batch
         self._deferred = False             # a signal arrived while shielded
+        self._running: dict[tuple[str, str], PartitionResult] = {}   # (stream, partition)
 
     # -- signals -------------------------------------------------------------
     def interrupt(self, signal_name: str = "SIGINT") -> None:
@@ -156,15 +160,22 @@ class Runner:
     # -- one stream ----------------------------------------------------------
     def run_stream(self, stream: Stream) -> list[PartitionResult]:
         counters = Counters()
+        def report_total(partition: str, total: int) -> None:
+            result = self._running.get((stream.name, partition))
+            if result is not None:
+                result.total = total
+                self.progress("total", result=result, total=total)
+
         ctx = Context(source=self.source, config=self.source_config, run_id=self.run_id,
                       store=self.store, metrics=counters, audit=self.audit,
                       log=logging.getLogger(f"dihub.{self.source}"), settings=self.settings,
-                      secrets=self.secrets, extras=self.extras)
+                      secrets=self.secrets, extras=self.extras, report_total=report_total)
         started, t0 = now_iso(), time.monotonic()
         try:
             partitions = stream.partitions(ctx)
         except DihubError as err:
-            results = [PartitionResult(self.source, stream.name, "*", "failed", error=err)]
+            results = [PartitionResult(self.source, stream.name, "*", "failed", error=err,
+                                       entity=stream.entity)]
             if not self.options.dry_run:
                 self._audit_result(stream, results[0])
                 for st in self.store.list_states(self.source):
@@ -195,6 +206,9 @@ class Runner:
         def run(p: str) -> PartitionResult:
             return self._run_partition(ctx, stream, p, sinks=(results, self.results))
 
+        if len(partitions) > 1:
+            self.progress("partitions", total=len(partitions), result=PartitionResult(
+                self.source, stream.name, "*", entity=stream.entity))
         workers = max(1, min(self.options.concurrency, len(partitions)))
         if workers == 1:
             for p in partitions:
@@ -252,9 +266,10 @@ class Runner:
                        sinks: tuple[list[PartitionResult], ...] = ()) -> PartitionResult:
         """One partition's pass; its result is appended to each of `sinks` when it ends,
         also when a signal interrupts it."""
-        result = PartitionResult(self.source, stream.name, partition)
+        result = PartitionResult(self.source, stream.name, partition, entity=stream.entity)
         for sink in sinks:
             sink.append(result)
+        self._running[(stream.name, partition)] = result
         self.progress("start", result=result)
         dry = self.options.dry_run
         lease: list[Lease | None] = [None]    # the current lease (renewals replace it)
@@ -273,6 +288,10 @@ class Runner:
         except BaseException as exc:   # noqa: BLE001 - every failure is recorded, then judged
             with self._shielded():
                 err = _as_dihub_error(exc, result, self.stopped_by)
+                if self._stop.is_set() and isinstance(err, FatalError):
+                    # e.g. `git log` got the terminal's Ctrl-C too: the cause is the stop
+                    log.debug("%s: stopped: %s", result.label, err)
+                    err = _stop_error(self.stopped_by)
                 result.error = err
                 result.outcome = ("skipped" if isinstance(err, PartitionSkipped) else "failed")
                 if not dry and not isinstance(err, LeaseLost):   # the state is not ours now
@@ -339,8 +358,17 @@ class Runner:
         def write(docs: list[dict[str, Any]]) -> None:
             nonlocal lease_renewed, store_failed
             try:
-                written = self.store.upsert_many(docs) if docs else UpsertResult()
-                result.written += written
+                # one write per entity, so the summary can count each (commits, users)
+                by_entity: dict[str, list[dict[str, Any]]] = {}
+                for doc in docs:
+                    by_entity.setdefault(doc.get("entity") or stream.entity, []).append(doc)
+                written = UpsertResult()
+                for entity, group in by_entity.items():
+                    part = self.store.upsert_many(group)
+                    written += part
+                    result.written += part
+                    result.by_entity.setdefault(entity, UpsertResult())
+                    result.by_entity[entity] += part
                 moved = [p for p in pending if p.moves_cursor]
                 if moved:
                     state.cursor = moved[-1].cursor
@@ -370,8 +398,7 @@ class Runner:
         try:
             for page in stream.fetch(ctx, partition, fetch_state):
                 if self._stop.is_set():
-                    raise TemporaryError(f"{_stopped(self.stopped_by)}; the next run "
-                                         "continues from the last checkpoint")
+                    raise _stop_error(self.stopped_by)
                 for raw in page.items:
                     try:
                         models = as_records(stream.normalize(raw, ctx, partition))
@@ -439,13 +466,21 @@ def _stopped(signal_name: str | None) -> str:
     return "terminated (SIGTERM)" if signal_name == "SIGTERM" else "interrupted"
 
 
+def _stop_error(signal_name: str | None) -> TemporaryError:
+    """A partition stopped by Ctrl-C or SIGTERM; `stopped_by` tells the CLI it need not say
+    it once per partition (it says it once for the run)."""
+    err = TemporaryError(f"{_stopped(signal_name)}; the next run continues from the last "
+                         "checkpoint")
+    err.stopped_by = signal_name or "SIGINT"
+    return err
+
+
 def _as_dihub_error(exc: BaseException, result: PartitionResult,
                     signal_name: str | None = None) -> DihubError:
     if isinstance(exc, DihubError):
         return exc
     if isinstance(exc, KeyboardInterrupt):
-        return TemporaryError(f"{_stopped(signal_name)}; the next run continues from the "
-                              "last checkpoint")
+        return _stop_error(signal_name)
     from dihub.store.errors import store_error
 
     translated = store_error(exc)

@@ -55,6 +55,15 @@ class Context:
     settings: Any = None             # dihub.config.Settings (http policy, store options)
     secrets: Any = None              # dihub.secrets lookup for this source, where it has one
     extras: dict[str, Any] = field(default_factory=dict)   # connector-private per-run cache
+    report_total: Callable[[str, int], None] | None = None   # set by the engine
+
+    def progress_total(self, partition: str, total: int | None) -> None:
+        """Tell the progress display how many items this pass of `partition` will read
+        (as counted by the engine: one per raw item), when the upstream says so (a search
+        total, `git rev-list --count`, a compare's `total_commits`). Optional: without it
+        the display shows a spinner instead of a bar."""
+        if self.report_total is not None and isinstance(total, int) and total >= 0:
+            self.report_total(partition, total)
 
 
 FetchFn = Callable[[Context, str, SyncState], Iterator[Page]]

@@ -68,6 +68,7 @@ class Commit(Record):
     repo: str
     branch: str | None = None
     branches: list[str] = []
+    tag: str | None = None          # git: the tag reaching a commit that no branch reaches
     author_id: str | None = None
     committer_id: str | None = None
     author_name: str | None = None
@@ -80,6 +81,12 @@ class Commit(Record):
     parents: list[str] = []
     additions: int | None = None
     deletions: int | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        if doc.get("tag") is None:      # absent unless set: other commits keep their signature
+            doc.pop("tag", None)
+        return doc
 
 
 class PullRequest(Record):

@@ -68,12 +68,14 @@ def git_config(repo: Path, batch_size: int = 1000, extra: str = "") -> str:
 
 
 def summary_counts(stderr: str) -> dict[str, int]:
-    """Parse the closing line: 'run X: synced N records ...; a inserted, b updated, c unchanged'."""
+    """Parse the closing line, 'run X: synced N commits[, M users] in P partition(s) (...);
+    commits: a inserted, b updated, c unchanged[; users: ...]', into totals over entities."""
     import re
 
     line = [ln for ln in stderr.splitlines() if re.search(r"run \S+: (would )?sync", ln)][-1]
-    m = re.search(r"sync(?:ed)? (\d+) records.*?(\d+) inserted, (\d+) updated, (\d+) unchanged",
-                  line)
+    m = re.search(r"sync(?:ed)? (.+?) in \d+ partition", line)
     assert m, line
-    records, ins, upd, same = map(int, m.groups())
-    return {"records": records, "inserted": ins, "updated": upd, "unchanged": same}
+    records = sum(int(n) for n in re.findall(r"(\d+) \w+", m.group(1)))
+    counts = {word: sum(int(n) for n in re.findall(rf"(\d+) {word}", line))
+              for word in ("inserted", "updated", "unchanged")}
+    return {"records": records, **counts}

@@ -116,7 +116,7 @@ def test_dry_run_writes_nothing(dihub, tmp_path):
     repo = generate(tmp_path / "repo", 50)
     dihub.write_config(git_config(repo))
     res = dihub.run("sync", "git", "commits", "--dry-run", check_code=0)
-    assert "would sync 50 records" in res.stderr
+    assert "would sync 50 commits" in res.stderr
     store = dihub.store()
     assert store.count("commits", "git") == 0
     assert store.list_states("git") == []

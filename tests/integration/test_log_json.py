@@ -45,7 +45,11 @@ def test_sync_logs_and_summary_are_json(dihub, repo):
     assert summary["level"] == "info" and summary["exit_code"] == 0
     assert summary["records"] == 30 and summary["partitions"] == {"ok": 1}
     assert summary["inserted"] >= 30 and summary["run_id"]
-    assert summary["message"].startswith(f"run {summary['run_id']}: synced 30 records")
+    assert summary["message"].startswith(f"run {summary['run_id']}: synced 30 commits")
+    users = summary["entities"]["users"]
+    assert summary["entities"]["commits"] == {"read": 30, "inserted": 30, "updated": 0,
+                                              "unchanged": 0}
+    assert summary["inserted"] == 30 + users["inserted"] and users["inserted"] > 0
 
     again = jrun(dihub, "sync", "git", "commits", "--full-refresh", code=0)
     [summary] = [d for d in again if d["event"] == "summary"]

@@ -57,7 +57,9 @@ class GitRepo:
         return p.name.removesuffix(".git")
 
     def heads(self, branches: list[str] | None) -> dict[str, str]:
-        """{commit sha: ref name} of the tips to walk, the primary branch first.
+        """{commit sha: full ref name} of the tips to walk, the primary branch first
+        (`refs/heads/main`, `refs/remotes/origin/x`, `refs/tags/v1`; `is_tag` tells them
+        apart, `short_ref` gives the name to show).
 
         The primary branch is HEAD's (or the first configured one). Tips it already
         contains (merged branches, tags on it) are left out: they add no commits, and
@@ -68,7 +70,7 @@ class GitRepo:
                                                               branches]) if branches else ALL_REFS
         found = self._refs(patterns)
         if branches:
-            names = {r.rsplit("/", 1)[-1] for r in found.values()}
+            names = {_short(r).rsplit("/", 1)[-1] for r in found.values()}
             missing = [b for b in branches if b not in names]
             if missing:
                 raise ConfigError(f"branch(es) not found in {self.path}: {', '.join(missing)}",
@@ -89,7 +91,8 @@ class GitRepo:
             sha = peeled if kind == "tag" else obj
             if (peeled_kind if kind == "tag" else kind) != "commit" or ref.endswith("/HEAD"):
                 continue
-            refs.setdefault(sha, _short(ref))
+            if sha not in refs or is_tag(refs[sha]) and not is_tag(ref):
+                refs[sha] = ref            # a branch names a tip before a tag on it does
         return refs
 
     def _primary(self, found: dict[str, str], branches: list[str] | None):
@@ -103,11 +106,18 @@ class GitRepo:
                                     f"refs/heads/{name}^{{commit}}"], capture_output=True,
                                    text=True, check=False)
             if local.returncode == 0 and local.stdout.strip() in found:
-                return local.stdout.strip(), name
+                return local.stdout.strip(), f"refs/heads/{name}"
             for sha, ref in found.items():          # a remote-only branch: origin/<name>
-                if ref.split("/", 1)[-1] == name:
+                if ref.startswith("refs/remotes/") and _short(ref).split("/", 1)[-1] == name:
                     return sha, ref
         return None
+
+    def count(self, include: list[str], exclude: list[str]) -> int:
+        """How many commits `log(include, exclude)` yields (`git rev-list --count`)."""
+        if not include:
+            return 0
+        spec = "\n".join([*include, *(f"^{s}" for s in exclude)]) + "\n"
+        return int(self._run("rev-list", "--count", "--stdin", stdin=spec).strip() or 0)
 
     def exists(self, sha: str) -> bool:
         proc = subprocess.run(["git", "-C", str(self.path), "cat-file", "-e", f"{sha}^{{commit}}"],
@@ -148,6 +158,16 @@ def _parse(rec: bytes) -> dict[str, str]:
     text = rec.decode("utf-8", errors="replace").lstrip("\n")
     values = text.split("\x1f", len(_FIELDS) - 1)
     return dict(zip(_FIELDS, values, strict=True))
+
+
+def is_tag(ref: str) -> bool:
+    return ref.startswith("refs/tags/")
+
+
+def short_ref(ref: str) -> str:
+    """`main`, `origin/feature`, `v1` for refs/heads/main, refs/remotes/origin/feature,
+    refs/tags/v1."""
+    return _short(ref)
 
 
 def _short(ref: str) -> str:

@@ -30,6 +30,13 @@ def git_user(source: str, name: str, email: str, seen_at: str | None = None) -> 
                 updated_at=seen_at)
 
 
+def _short(ref: str) -> str:
+    for prefix in ("refs/heads/", "refs/remotes/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
 def _latest(seen: dict[str, str] | None, key: str | None, at: str | None) -> str | None:
     """The latest of `at` and the time `key` was last seen in this pass; remembers it."""
     if seen is None or key is None or at is None:
@@ -53,10 +60,13 @@ def normalize_commit(raw: dict[str, str], source: str, repo: str,
     committer = git_user(source, raw["committer_name"], raw["committer_email"],
                          _latest(seen, committer_key, committed_at))
     reached_from = raw.get("source") or ""
-    branch = (branch_of or {}).get(reached_from, reached_from) or None
+    ref = (branch_of or {}).get(reached_from, reached_from)
+    # a tag is not a branch: a commit only a tag reaches has no branch, and its tag
+    branch, tag = (None, _short(ref)) if ref.startswith("refs/tags/") else (
+        _short(ref) or None, None)
     commit = Commit(
         source=source, source_id=raw["sha"], updated_at=committed_at,
-        commit_id=raw["sha"], repo=repo, branch=branch,
+        commit_id=raw["sha"], repo=repo, branch=branch, tag=tag,
         author_id=author_key, committer_id=committer_key,
         author_name=raw["author_name"] or None, author_email=raw["author_email"] or None,
         committer_name=raw["committer_name"] or None,

@@ -9,8 +9,9 @@ it stopped instead of starting over.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
-from dihub.connectors.git.client import GitRepo
+from dihub.connectors.git.client import GitRepo, is_tag
 from dihub.connectors.git.normalize import normalize_commit
 from dihub.engine.stream import Context, Page, Stream
 from dihub.models import SyncState
@@ -24,26 +25,38 @@ def _repo(ctx: Context) -> GitRepo:
     return repo
 
 
+# The order commits are read in (and `done` counts): the branches' commits first, then
+# those only tags reach. A checkpoint of another order is not resumed by count.
+ORDER = "branches,tags"
+
+
 def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
     repo = _repo(ctx)
     heads = repo.heads(ctx.config.branches)
     ctx.extras["git.branch_of"] = heads
     target = sorted(heads)
+    branch_tips = sorted(s for s, ref in heads.items() if not is_tag(ref))
+    tag_tips = sorted(s for s, ref in heads.items() if is_tag(ref))
     cursor = state.cursor or {}
     done_heads = [s for s in cursor.get("heads", []) if s in heads or repo.exists(s)]
     skip = 0
-    if cursor.get("target") == target and cursor.get("heads") == done_heads:
+    if (cursor.get("target") == target and cursor.get("heads") == done_heads
+            and cursor.get("order") == ORDER):
         skip = int(cursor.get("done", 0))
+    # a commit any branch reaches is read (and labelled) from a branch, never from a tag
+    walks = [(branch_tips, done_heads), (tag_tips, [*done_heads, *branch_tips])]
+    ctx.progress_total(partition, max(0, sum(repo.count(*w) for w in walks) - skip))
     batch_size = ctx.settings.store.batch_size if ctx.settings else 1000
     items: list[dict] = []
     n = 0
-    for raw in repo.log(target, done_heads):
+    for raw in chain.from_iterable(repo.log(*w) for w in walks):
         n += 1
         if n <= skip:
             continue
         items.append(raw)
         if len(items) >= batch_size:
-            yield Page(items, cursor={"heads": done_heads, "target": target, "done": n},
+            yield Page(items, cursor={"heads": done_heads, "target": target, "done": n,
+                                      "order": ORDER},
                        raw_size=sum(len(i["message"]) + 200 for i in items))
             items = []
     yield Page(items, cursor={"heads": target},

@@ -88,21 +88,166 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def write_table(records: Iterable[dict], fields: list[str], console, title: str = "") -> int:
-    """A rich table of the records. Cells are plain text: terminal control sequences are
-    stripped (see `clean`) and `[...]` is not read as rich markup."""
+GAP = 2     # spaces between table columns
+FLEX_MIN = 12   # a text column narrower than this is left out rather than cut further
+
+
+def write_table(records: Iterable[dict], fields: list[str], console, title: str = "", *,
+                keep: int | None = None, wide: bool = False, seconds: bool = True) -> int:
+    """A table of the records sized to the console, without wrapping: numbers right-aligned
+    and humanized (1,234 / 12.3k), durations as 4.2 s / 3m 10s, times to the second.
+
+    `keep`: the first `keep` fields are always shown, the others (in order) only while they
+    fit the console's width and hold something. `keep=None` shows every field. Text cells
+    too long for the width end in "…"; `wide` never cuts a cell and lets the table be as
+    wide as its content. Headers are never broken.
+
+    Cells are plain text: terminal control sequences are stripped (see `clean`) and `[...]`
+    is not read as rich markup."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(title) if title else None, show_lines=False)
-    for f in fields:
-        table.add_column(f, overflow="fold", max_width=60)
-    n = 0
-    for r in records:
-        table.add_row(*[Text(_short(r.get(f))) for f in fields])
-        n += 1
-    console.print(table)
-    return n
+    rows = list(records)
+    cols = [_Column(f, [r.get(f) for r in rows], seconds) for f in fields]
+    width = console.width
+    if keep is not None and not wide:
+        shown = [c for c in cols[:keep] if not c.empty or not rows]
+        for col in cols[keep:]:
+            if not col.empty and _total(shown + [col], flex=True) <= width:
+                shown.append(col)
+        hidden = [c for c in cols if c not in shown and c.name == "error" and not c.empty]
+        if hidden:
+            _say(f"{sum(1 for c in hidden[0].cells if c)} row(s) have an error this "
+                 f"{width}-column table leaves out: see it with --wide, or --fields "
+                 f"{','.join([*(c.name for c in shown[:3]), 'error'])}")
+    else:
+        shown = cols
+    if wide:
+        width = max(width, _total(shown, flex=False))
+    _fit(shown, max(width, _total(shown, flex=True)))
+    if title:
+        console.print(Text(title, overflow="fold"), soft_wrap=False, width=width)
+    table = Table(box=None, pad_edge=False, padding=(0, GAP // 2), show_edge=False,
+                  header_style="bold")
+    for col in shown:
+        table.add_column(col.name, width=col.width, no_wrap=True, overflow="ellipsis",
+                         justify="right" if col.numeric else "left")
+    for i in range(len(rows)):
+        table.add_row(*[Text(col.cells[i]) for col in shown])
+    saved = console.width
+    console.width = max(saved, sum(c.width for c in shown) + GAP * (len(shown) - 1))
+    try:
+        console.print(table)
+    finally:
+        console.width = saved
+    return len(rows)
+
+
+def _say(message: str) -> None:
+    import sys
+
+    from dihub import log
+
+    if not log.emit("info", "table_note", message):
+        print(message, file=sys.stderr)
+
+
+class _Column:
+    def __init__(self, name: str, values: list[Any], seconds: bool = True):
+        self.name = name
+        present = [v for v in values if v is not None and v != ""]
+        self.empty = not present
+        self.numeric = bool(present) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in present)
+        self.cells = [human(v, name, seconds) for v in values]
+        self.natural = max([len(name), *(len(c) for c in self.cells)])
+        # numbers and times are never cut; text may be, down to its header or FLEX_MIN
+        self.flex = not self.numeric and not (present and all(_TIME.match(str(v))
+                                                              for v in present))
+        self.least = min(self.natural, max(len(name), FLEX_MIN)) if self.flex else self.natural
+        self.width = self.natural
+
+
+def _total(cols: list[_Column], flex: bool) -> int:
+    return sum(c.least if flex else c.natural for c in cols) + GAP * max(len(cols) - 1, 0)
+
+
+def _fit(cols: list[_Column], width: int) -> None:
+    """Give every column its natural width, then narrow the widest text columns until the
+    table fits `width` (never below a column's `least`)."""
+    for c in cols:
+        c.width = c.natural
+    excess = _total(cols, flex=False) - width
+    while excess > 0:
+        flex = [c for c in cols if c.width > c.least]
+        if not flex:
+            return
+        widest = max(flex, key=lambda c: c.width)
+        others = [c.width for c in flex if c is not widest]
+        target = max(widest.least, max(others, default=0), widest.width - excess)
+        if target >= widest.width:
+            target = widest.width - 1
+        excess -= widest.width - target
+        widest.width = target
+
+
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]00:00)?$")
+
+
+def human(v: Any, field: str = "", seconds: bool = True) -> str:
+    """A value as a table shows it: 1,234 / 12.3k / 4.5M for counts, 4.2 s / 3m 10s / 2h 05m
+    for fields in seconds (`*_s`), 230 ms / 1.2 s for milliseconds (`*_ms`), UTC times
+    without fractions and offset (2026-01-02 03:04:05), yes for true, nothing for
+    None/false. Only the table uses it: json, jsonl and csv keep the values as stored."""
+    if v is None or v is False:
+        return ""
+    if v is True:
+        return "yes"
+    if isinstance(v, int | float):
+        if field.endswith("_ms"):
+            return f"{v:.0f} ms" if v < 1000 else duration(v / 1000)
+        if field.endswith("_s"):
+            return duration(v)
+        return str(v) if _is_id(field) else count(v)
+    if isinstance(v, str):
+        m = _TIME.match(v)
+        if m and m.group(3):
+            return f"{m.group(1)} {m.group(2) if seconds else m.group(2)[:5]}"
+    return _short(v)
+
+
+def count(n: float) -> str:
+    """1,234 up to 9,999; then 12.3k, 456k, 1.2M, 3.4G."""
+    if isinstance(n, float) and not n.is_integer():
+        return f"{n:,.1f}" if abs(n) < 10_000 else count(round(n))
+    n = int(n)
+    if abs(n) < 10_000:
+        return f"{n:,}"
+    for size, unit in ((1e3, "k"), (1e6, "M"), (1e9, "G")):
+        value = n / size
+        if abs(value) < 999.95 or unit == "G":
+            return (f"{value:.1f}" if abs(value) < 99.95 else f"{value:.0f}").removesuffix(
+                ".0") + unit
+    raise AssertionError("unreachable")
+
+
+def _is_id(field: str) -> bool:
+    """Numbers that name something (a PR number, an id, an attempt) are shown as they are."""
+    return field == "number" or field.endswith("_id") or field.endswith("attempt")
+
+
+def duration(seconds: float) -> str:
+    """4.2 s, 12 s, 3m 10s, 2h 05m, 1d 03h."""
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    s = round(seconds)
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
 
 
 # ESC sequences: CSI (ESC [ ... final), strings ended by BEL or ST (OSC ESC ], DCS ESC P,

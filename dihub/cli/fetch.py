@@ -5,28 +5,44 @@ from __future__ import annotations
 import typer
 
 from dihub.cli.state import handles_errors, state
+from dihub.output import TABLE_MAX
 
 PAGE = 1000
 
 
 @handles_errors
 def fetch(
-    source: str = typer.Argument(..., help="Source name (e.g. jira, github, git)."),
-    entity: str = typer.Argument(..., help="users, commits, pull_requests, issues, sprints, "
-                                           "builds, slack_events or channels."),
-    since: str = typer.Option(None, "--since", help="Only records updated at or after this "
-                                                    "date/time (2026-01-01 or ISO 8601)."),
-    until: str = typer.Option(None, "--until", help="Only records updated before this."),
-    fields: str = typer.Option(None, "--fields", help="Comma-separated fields to output."),
-    limit: int = typer.Option(None, "--limit", min=1, help="At most this many records; the "
-                                                           "next --cursor goes to stderr."),
-    cursor: str = typer.Option(None, "--cursor", help="Continue after a previous --limit."),
-    where: list[str] = typer.Option(None, "--where", help="Equality filter FIELD=VALUE "
-                                                          "(repeatable)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, jsonl or csv."),
+    source: str = typer.Argument(..., metavar="SOURCE",
+                                 help="Source name (e.g. jira, github, git)."),
+    entity: str = typer.Argument(..., metavar="ENTITY",
+                                 help="users, commits, pull_requests, issues, sprints, "
+                                      "builds, slack_events or channels."),
+    since: str = typer.Option(None, "--since", metavar="TIME",
+                              help="Only records updated at or after this date/time "
+                                   "(2026-01-01 or ISO 8601)."),
+    until: str = typer.Option(None, "--until", metavar="TIME",
+                              help="Only records updated before this."),
+    fields: str = typer.Option(None, "--fields", metavar="F1,F2",
+                               help="Comma-separated fields to output."),
+    limit: int = typer.Option(None, "--limit", min=1, metavar="N",
+                              help="At most this many records; the next --cursor goes to "
+                                   f"stderr. The table stops at {TABLE_MAX} unless given."),
+    cursor: str = typer.Option(None, "--cursor", metavar="CURSOR",
+                               help="Continue after a previous --limit."),
+    where: list[str] = typer.Option(None, "--where", metavar="FIELD=VALUE",
+                                    help="Equality filter (repeatable)."),
+    fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT",
+                            help="table, json, jsonl or csv."),
+    wide: bool = typer.Option(False, "--wide", "-w",
+                              help="Table: every field of the entity, never cut (the "
+                                   "default shows the main fields that fit the terminal)."),
 ) -> None:
     """Print SOURCE's ENTITY records, oldest update first: `dihub fetch jira issues --since
-    2026-01-01 --format jsonl`. json/jsonl/csv stream with flat memory."""
+    2026-01-01 --format jsonl`. json/jsonl/csv stream with flat memory.
+
+    The table shows the entity's main fields that fit the terminal's width (all of them
+    with --wide, or the --fields you name) and at most 200 records unless --limit is
+    given; when more match, the --cursor that continues goes to stderr."""
     import sys
 
     from dihub import output
@@ -43,8 +59,9 @@ def fetch(
     chosen = _fields(fields, entity)
     since_iso, until_iso = _when(since, "--since"), _when(until, "--until")
     filters = dict(_where(w, entity) for w in where or [])
-    if fmt == "table" and limit is None:
-        limit = output.TABLE_MAX
+    capped = fmt == "table" and limit is None
+    if capped:
+        limit = TABLE_MAX
     store = state.store()
     pager = _Pager(store, entity, source, since_iso, until_iso, filters, cursor, limit)
     try:
@@ -59,9 +76,16 @@ def fetch(
         else:
             from rich.console import Console
 
-            cols = chosen or output.TABLE_DEFAULT_FIELDS.get(entity) or output.entity_fields(
-                entity)
-            output.write_table(records, cols, Console(), title=f"{source} {entity}")
+            main = output.TABLE_DEFAULT_FIELDS.get(entity) or output.entity_fields(entity)
+            if chosen:
+                cols, keep = chosen, None
+            elif wide:
+                cols, keep = main + [f for f in output.entity_fields(entity)
+                                     if f not in main], None
+            else:
+                cols, keep = main, 2
+            output.write_table(records, cols, Console(), title=f"{source} {entity}",
+                               keep=keep, wide=wide)
         out.flush()
     finally:
         store.close()
@@ -69,6 +93,10 @@ def fetch(
         from dihub import log
 
         message = f"more records: continue with --cursor {pager.next_cursor}"
+        if capped:
+            message = (f"more records: the table shows at most {TABLE_MAX} (give --limit, or "
+                       f"use --format jsonl for all); continue with --cursor "
+                       f"{pager.next_cursor}")
         if not log.emit("info", "more_records", message, cursor=pager.next_cursor):
             print(message, file=sys.stderr)
 

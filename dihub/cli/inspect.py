@@ -73,36 +73,77 @@ def _check_stream(store, source: str | None, stream: str | None) -> None:
         f" for source {source!r}" if source else ""))
 
 
-def _emit(rows: list[dict], fmt: str, columns: list[str], title: str) -> None:
+WIDE_HELP = "Table: every column, never cut (the default fits the terminal's width)."
+FIELDS_HELP = "Comma-separated columns to show, in this order (table, json and jsonl)."
+
+
+def _columns(spec: str | None, known: list[str]) -> list[str] | None:
+    """`--fields a,b`: the chosen columns, checked against `known`."""
+    from dihub.errors import UsageError
+
+    if spec is None:
+        return None
+    chosen = [f.strip() for f in spec.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in known]
+    if not chosen or unknown:
+        raise UsageError(f"--fields {spec!r}: " + (
+            f"unknown field(s) {', '.join(unknown)}" if unknown
+            else "give comma-separated field names"), hint=f"Fields: {', '.join(known)}")
+    return chosen
+
+
+def _emit(rows: list[dict], fmt: str, columns: list[str], title: str, *, keep: int | None = None,
+          fields: list[str] | None = None, wide: bool = False, seconds: bool = True) -> None:
+    """Print `rows` as json, jsonl or a table. The table shows `columns`: the first `keep`
+    always, the rest while they fit (all of them with `wide`); `fields` replaces both."""
     import sys
 
     from dihub import output
 
+    if fields is not None:
+        rows = [{f: r.get(f) for f in fields} for r in rows]
+        columns, keep = fields, None
     if fmt == "json":
         output.write_json(rows, sys.stdout)
     elif fmt == "jsonl":
         output.write_jsonl(rows, sys.stdout)
     else:
-        output.write_table(rows, columns, _console(), title=title)
+        output.write_table(rows, columns, _console(), title=title, keep=keep, wide=wide,
+                           seconds=seconds)
+
+
+AUDIT_COLUMNS = ["timestamp", "source", "stream", "action", "outcome", "records", "error",
+                 "partition", "entity", "inserted", "updated", "unchanged", "run_id",
+                 "payload_size"]
 
 
 @handles_errors
 def audit(
-    source: str = typer.Option(None, "--source", help="Only this source."),
-    entity: str = typer.Option(None, "--entity", help="Only this entity."),
-    outcome: str = typer.Option(None, "--outcome",
+    source: str = typer.Option(None, "--source", metavar="SOURCE", help="Only this source."),
+    entity: str = typer.Option(None, "--entity", metavar="ENTITY", help="Only this entity."),
+    outcome: str = typer.Option(None, "--outcome", metavar="OUTCOME",
                                 help="ok, failed, skipped, warning or retried."),
-    since: str = typer.Option(None, "--since", help="Only entries at or after this time."),
-    limit: int = typer.Option(50, "--limit", min=1, help="Newest entries first, at most this."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or jsonl."),
+    since: str = typer.Option(None, "--since", metavar="TIME",
+                              help="Only entries at or after this time."),
+    limit: int = typer.Option(50, "--limit", min=1, metavar="N",
+                              help="Newest entries first, at most this."),
+    fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT",
+                            help="table, json or jsonl."),
+    wide: bool = typer.Option(False, "--wide", "-w", help=WIDE_HELP),
+    fields: str = typer.Option(None, "--fields", metavar="F1,F2", help=FIELDS_HELP),
 ) -> None:
-    """Show the audit log: every sync pass, batch, retry, wait and failure."""
+    """Show the audit log: every sync pass, batch, retry, wait and failure.
+
+    The table shows time, source, stream, action, outcome and records, and more columns
+    (error, partition, entity, counts, run id) when the terminal is wide enough."""
     from dihub.cli.fetch import _when
     from dihub.models import ENTITIES
+    from dihub.models.state import AuditEntry
 
     _fmt_check(fmt, ("table", "json", "jsonl"))
     _check_choice("--outcome", outcome, AUDIT_OUTCOMES, "outcome")
     _check_choice("--entity", entity, list(ENTITIES), "entity")
+    chosen = _columns(fields, list(AuditEntry.model_fields))
     since_iso = _when(since, "--since")
     store = state.store()
     try:
@@ -112,59 +153,100 @@ def audit(
     finally:
         store.close()
     rows = [e.model_dump(exclude_none=fmt == "table") for e in entries]
-    _emit(rows, fmt, ["timestamp", "run_id", "source", "stream", "partition", "action",
-                      "outcome", "records", "inserted", "updated", "unchanged", "error"],
-          "audit log")
+    _emit(rows, fmt, AUDIT_COLUMNS, "audit log, newest first", keep=6, fields=chosen, wide=wide)
+
+
+METRICS_COLUMNS = ["finished_at", "source", "stream", "outcome", "records", "requests",
+                   "duration_s", "inserted", "updated", "unchanged", "retries",
+                   "rate_limit_waits", "failures", "latency_p95_ms", "quota_remaining",
+                   "not_modified", "rate_limit_wait_s", "latency_p50_ms", "latency_p99_ms",
+                   "started_at", "run_id"]
 
 
 @handles_errors
 def metrics(
-    source: str = typer.Option(None, "--source", help="Only this source."),
-    stream: str = typer.Option(None, "--stream", help="Only this stream."),
-    limit: int = typer.Option(20, "--limit", min=1, help="Newest runs first, at most this."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or prom."),
-    textfile: str = typer.Option(None, "--textfile",
-                                 help="Write Prometheus text format to this file (atomically), "
-                                      "for node_exporter's textfile collector."),
+    source: str = typer.Option(None, "--source", metavar="SOURCE", help="Only this source."),
+    stream: str = typer.Option(None, "--stream", metavar="STREAM", help="Only this stream."),
+    history: bool = typer.Option(False, "--history",
+                                 help="Table: every run, newest first (at most --limit), "
+                                      "not only the latest per source and stream."),
+    limit: int = typer.Option(20, "--limit", min=1, metavar="N",
+                              help="json and --history: newest runs first, at most this."),
+    fmt: str = typer.Option(None, "--format", "-f", metavar="FORMAT",
+                            help="table (default), json or prom.", show_default=False),
+    textfile: str = typer.Option(None, "--textfile", metavar="FILE",
+                                 help="Write the Prometheus text format to FILE (atomically), "
+                                      "for node_exporter's textfile collector, and print "
+                                      "nothing unless --format is given."),
+    wide: bool = typer.Option(False, "--wide", "-w", help=WIDE_HELP),
+    fields: str = typer.Option(None, "--fields", metavar="F1,F2", help=FIELDS_HELP),
 ) -> None:
-    """Show run metrics per run and stream: records, requests, retries, waits, latency."""
-    from dihub.metrics_export import latest_per_stream, to_prometheus, write_textfile
+    """Show run metrics: the latest run of each source and stream (when, outcome, records,
+    requests, duration), with `--history` every run.
 
-    _fmt_check(fmt, ("table", "json", "prom"))
+    More columns (inserted, updated, retries, rate-limit waits, p95 latency, quota) appear
+    when the terminal is wide enough, or with --wide or --fields. `--format json` lists
+    every run, newest first; `--format prom` and `--textfile` give the latest run per
+    stream in the Prometheus text format."""
+    from dihub.metrics_export import latest_per_stream, to_prometheus, write_textfile
+    from dihub.models.state import RunMetrics
+
+    if fmt is not None:
+        _fmt_check(fmt, ("table", "json", "prom"))
+    chosen = _columns(fields, list(RunMetrics.model_fields))
+    if chosen is not None and fmt == "prom":
+        from dihub.errors import UsageError
+
+        raise UsageError("--fields does not apply to --format prom (it writes every metric)")
     store = state.store()
     try:
         _check_source(store, source)
         _check_stream(store, source, stream)
         runs = store.query_metrics(source=source, stream=stream, limit=limit)
-        if fmt == "prom" or textfile:
+        latest = None
+        if fmt == "prom" or textfile or (fmt in (None, "table") and not history):
             latest = latest_per_stream(store.query_metrics(source=source, stream=stream,
                                                            limit=10_000))
     finally:
         store.close()
     if textfile:
         write_textfile(textfile, to_prometheus(latest))
-        if fmt != "prom":
+        if fmt is None:
             return
     if fmt == "prom":
-        if not textfile:
-            typer.echo(to_prometheus(latest), nl=False)
+        typer.echo(to_prometheus(latest), nl=False)
         return
+    fmt = fmt or "table"
+    if fmt == "table" and not history:
+        runs = sorted(latest, key=lambda m: (m.source, m.stream))
+        title = "run metrics: the latest run of each stream"
+    else:
+        title = "run metrics: every run, newest first"
     rows = [m.model_dump() for m in runs]
-    _emit(rows, fmt, ["finished_at", "source", "stream", "outcome", "records", "inserted",
-                      "updated", "unchanged", "requests", "retries", "rate_limit_waits",
-                      "latency_p95_ms", "duration_s"], "run metrics")
+    _emit(rows, fmt, METRICS_COLUMNS, title, keep=7, fields=chosen, wide=wide, seconds=False)
+
+
+STATUS_COLUMNS = ["source", "stream", "partition", "status", "last_success_at", "error",
+                  "lease", "last_sync_at", "cursor", "etags", "lease_generation"]
 
 
 @handles_errors
 def status(
-    source: str = typer.Option(None, "--source", help="Only this source."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    source: str = typer.Option(None, "--source", metavar="SOURCE", help="Only this source."),
+    fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="table or json."),
+    wide: bool = typer.Option(False, "--wide", "-w", help=WIDE_HELP),
+    fields: str = typer.Option(None, "--fields", metavar="F1,F2", help=FIELDS_HELP),
 ) -> None:
     """Show the sync state of every source, stream and partition, and the store in use
-    (`sqlite /abs/path.db` or `mongodb host/db`) in the table's title."""
+    (`sqlite /abs/path.db` or `mongodb host/db`) in the table's title.
+
+    The table shows source, stream, partition, status and last success, and the error,
+    lease, cursor when the terminal is wide enough, or with --wide or --fields."""
+    from dihub.models.state import SyncState
     from dihub.store.factory import describe_configured_store
 
     _fmt_check(fmt, ("table", "json"))
+    chosen = _columns(fields, [*SyncState.model_fields, "lease"])
     where = describe_configured_store(state.config())
     store = state.store()
     try:
@@ -180,17 +262,23 @@ def status(
             from dihub.output import _short
 
             row["cursor"] = _short(row["cursor"], 40)
-            row["lease"] = f"{s.lease_owner} until {s.lease_until}" if s.lease_owner else ""
+        row["lease"] = f"{s.lease_owner} until {s.lease_until}" if s.lease_owner else None
+        if fmt == "json" and chosen is None:
+            del row["lease"]
         rows.append(row)
-    _emit(rows, fmt, ["source", "stream", "partition", "status", "last_success_at", "cursor",
-                      "lease", "error"], f"sync state in {where}")
+    _emit(rows, fmt, STATUS_COLUMNS, f"sync state in {where}", keep=5, fields=chosen, wide=wide)
+
+
+CONNECTOR_COLUMNS = ["connector", "stream", "records", "login", "description"]
 
 
 @handles_errors
 def connectors(
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="table or json."),
+    wide: bool = typer.Option(False, "--wide", "-w", help=WIDE_HELP),
 ) -> None:
-    """List the installed connectors and their streams."""
+    """List the installed connectors and their streams: one table row per stream, with the
+    records it writes (its entity first)."""
     from dihub.connectors.registry import all_connectors
 
     _fmt_check(fmt, ("table", "json"))
@@ -210,7 +298,8 @@ def connectors(
     if fmt == "json":
         _emit(rows, fmt, [], "")
         return
-    table_rows = [{**r, "streams": ", ".join(
-        f"{n} → {s['entity']}" + (f" (+{', '.join(s['also'])})" if s["also"] else "")
-        for n, s in r["streams"].items())} for r in rows]
-    _emit(table_rows, fmt, ["connector", "streams", "login", "description"], "connectors")
+    table_rows = [{"connector": r["connector"], "stream": name,
+                   "records": ", ".join([s["entity"], *s["also"]]),
+                   "login": r["login"], "description": r["description"]}
+                  for r in rows for name, s in r["streams"].items()]
+    _emit(table_rows, fmt, CONNECTOR_COLUMNS, "connectors", keep=4, wide=wide)

@@ -135,9 +135,47 @@ class HttpSettings(_Strict):
     breaker: BreakerSettings = BreakerSettings()
 
 
+class WebhookSecret(_Strict):
+    secret_env: str | None = None     # env var holding the source's webhook signing secret
+
+
+class InboxSettings(_Strict):
+    batch: int = Field(200, ge=1, le=5000)          # deliveries processed per transaction
+    poll_interval_s: float = Field(0.2, gt=0)
+    start_delay_s: float = Field(0, ge=0)           # wait before the first processing
+    max_attempts: int = Field(8, ge=1, le=100)      # then the delivery is `failed`
+    backoff_s: list[float] = [1, 5, 30, 120, 600]   # delay before attempt 2, 3, ... (last repeats)
+    claim_s: float = Field(60, gt=0)                # a crashed worker's claim expires after this
+    retention_days: float = Field(7, gt=0)          # processed deliveries are deleted after
+
+
+class ServeSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    token_env: str = "DIHUB_API_TOKEN"              # env var holding the read API's token
+    token_sha256: str | None = None                 # or: hex SHA-256 of the token
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    timeout_s: float = Field(30, gt=0)              # keep-alive; graceful-shutdown drain
+    max_sync_age_s: float = Field(26 * 3600, gt=0)  # /api/health: older last success = 503
+    max_sync_age: dict[str, float] = {}             # per "source/stream"
+    max_inbox_lag_s: float = Field(300, gt=0)       # /api/health: oldest pending delivery
+    slack_max_age_s: float = Field(300, gt=0)       # older X-Slack-Request-Timestamp: rejected
+    webhooks: dict[str, WebhookSecret] = {}         # source name -> its secret
+    inbox: InboxSettings = InboxSettings()
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _sha(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", v.strip()):
+            raise ValueError("must be 64 hex digits (sha256sum of the token)")
+        return v.strip().lower() if v else v
+
+
 class Settings(_Strict):
     store: StoreSettings = StoreSettings()
     http: HttpSettings = HttpSettings()
+    serve: ServeSettings = ServeSettings()
     lease_ttl_s: float = Field(600, gt=0)
     sources: dict[str, Any] = {}       # name -> raw body; see Config.sources for the models
 
@@ -320,7 +358,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
                           path=shown, line=1)
     problems = _Problems(root, shown)
     _duplicate_keys(root, (), problems, depth=3)
-    for section in ("store", "http", "sources"):
+    for section in ("store", "http", "sources", "serve"):
         if section in data and data[section] is None:
             data[section] = {}      # a section whose keys are all commented out
     from_env: dict[tuple, str] = {}

@@ -84,6 +84,17 @@ class Store(Protocol):
       get_meta(key) -> dict | None ; put_meta(key, value: dict)
         small JSON documents, e.g. the persisted circuit-breaker state.
 
+    Webhook inbox (used by `dihub serve`; optional for other backends)
+      existing_ids(entity, ids) -> set[str]  which ids are stored
+      inbox_put(delivery) -> bool  durable once it returns; False for a duplicate
+        (same source and delivery_id). A delivery is {kind, source, delivery_id,
+        event, received_ts (epoch s), headers (never secrets), body (bytes)}.
+      inbox_claim(now_ts, limit, claim_s, owner) -> list[dict]  due pending ones,
+        oldest first; a claim not finished within claim_s is taken again
+      inbox_finish(outcomes) ; inbox_list(status=None, limit=100, failed=False)
+      inbox_get(id) ; inbox_replay(id, now_ts) -> bool ; inbox_stats(now_ts)
+      inbox_purge(before_ts) -> int  deletes processed deliveries (their TTL)
+
     Maintenance
       purge(now_iso, audit_retention_days, raw_retention_days) -> dict[str, int]
         deletes audit entries and raw payloads older than their retention.

@@ -688,3 +688,119 @@ class MongoStore:
              "raw_payload": {"$exists": True}},
             {"$unset": {"raw_payload": ""}}).modified_count
         return {"audit_deleted": deleted, "raw_payloads_removed": stripped}
+
+    # -- webhook inbox (dihub serve) -------------------------------------------------
+    # Collection `webhook_inbox`, `_id` = "<source>:<delivery_id>" (so a retry is a
+    # duplicate key, not a second delivery); `seq` orders and names deliveries. Same
+    # contract as the SQLite store's inbox_* methods.
+
+    def existing_ids(self, entity: str, ids: list[str]) -> set[str]:
+        """Which of `ids` are stored (for writes that must not replace a record)."""
+        coll = self._collection(check_entity(entity))
+        found: set[str] = set()
+        for i in range(0, len(ids), _CHUNK):
+            found.update(d["_id"] for d in coll.find({"_id": {"$in": ids[i:i + _CHUNK]}},
+                                                     {"_id": 1}))
+        return found
+
+    def _inbox_coll(self):
+        coll = self._db[WEBHOOK_INBOX]
+        if WEBHOOK_INBOX not in self._ready:
+            with self._ready_lock:
+                coll.create_index([("status", ASCENDING), ("next_attempt_ts", ASCENDING)])
+                coll.create_index([("seq", DESCENDING)])
+                self._ready.add(WEBHOOK_INBOX)
+        return coll
+
+    def inbox_put(self, delivery: dict[str, Any]) -> bool:
+        coll = self._inbox_coll()
+        seq = self._db[META].find_one_and_update(
+            {"_id": "webhook_inbox_seq"}, {"$inc": {"value": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER)["value"]
+        doc = {"_id": f"{delivery['source']}:{delivery['delivery_id']}", "seq": seq,
+               "kind": delivery["kind"], "source": delivery["source"],
+               "delivery_id": delivery["delivery_id"], "event": delivery.get("event"),
+               "received_ts": delivery["received_ts"], "status": "pending", "attempts": 0,
+               "next_attempt_ts": delivery["received_ts"], "processed_ts": None,
+               "error": None, "claimed_until": None, "claimed_by": None,
+               "headers": delivery.get("headers") or {}, "body": bytes(delivery["body"])}
+        try:
+            coll.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def inbox_claim(self, now_ts: float, limit: int, claim_s: float,
+                    owner: str) -> list[dict[str, Any]]:
+        coll = self._inbox_coll()
+        claimed = []
+        for _ in range(limit):
+            doc = coll.find_one_and_update(
+                {"status": "pending", "next_attempt_ts": {"$lte": now_ts},
+                 "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now_ts}}]},
+                {"$set": {"claimed_until": now_ts + claim_s, "claimed_by": owner}},
+                sort=[("seq", ASCENDING)], return_document=ReturnDocument.AFTER)
+            if doc is None:
+                break
+            claimed.append(_inbox_doc(doc))
+        return claimed
+
+    def inbox_finish(self, outcomes: list[dict[str, Any]]) -> None:
+        coll = self._inbox_coll()
+        for o in outcomes:
+            update: dict[str, Any] = {"$set": {
+                "status": o["status"], "attempts": o["attempts"],
+                "next_attempt_ts": o.get("next_attempt_ts") or 0,
+                "processed_ts": o.get("processed_ts"), "error": o.get("error"),
+                "claimed_until": None, "claimed_by": None}}
+            if o.get("drop_body"):
+                update["$set"]["body"] = None
+            coll.update_one({"seq": o["id"]}, update)
+
+    def inbox_list(self, status: str | None = None, limit: int = 100,
+                   failed: bool = False) -> list[dict[str, Any]]:
+        where: dict[str, Any] = {}
+        if status:
+            where["status"] = status
+        if failed:
+            where["$or"] = [{"status": "failed"},
+                            {"status": "pending", "error": {"$ne": None}}]
+        docs = self._collection(WEBHOOK_INBOX).find(where).sort("seq", DESCENDING).limit(limit)
+        return [_inbox_doc(d, body=False) for d in docs]
+
+    def inbox_get(self, delivery_id: int) -> dict[str, Any] | None:
+        doc = self._collection(WEBHOOK_INBOX).find_one({"seq": int(delivery_id)})
+        return _inbox_doc(doc) if doc else None
+
+    def inbox_replay(self, delivery_id: int, now_ts: float) -> bool:
+        res = self._inbox_coll().update_one(
+            {"seq": int(delivery_id), "body": {"$ne": None}},
+            {"$set": {"status": "pending", "attempts": 0, "error": None,
+                      "next_attempt_ts": now_ts, "claimed_until": None, "claimed_by": None}})
+        return res.matched_count == 1
+
+    def inbox_stats(self, now_ts: float) -> dict[str, Any]:
+        coll = self._collection(WEBHOOK_INBOX)
+        counts = {s: coll.count_documents({"status": s}) for s in ("pending", "done", "failed")}
+        oldest = coll.find_one({"status": "pending"}, sort=[("seq", ASCENDING)])
+        return {**counts, "oldest_pending_age_s":
+                max(0.0, now_ts - oldest["received_ts"]) if oldest else 0.0}
+
+    def inbox_purge(self, before_ts: float) -> int:
+        return self._inbox_coll().delete_many(
+            {"status": "done", "processed_ts": {"$lt": before_ts}}).deleted_count
+
+
+WEBHOOK_INBOX = "webhook_inbox"
+
+
+def _inbox_doc(doc: dict[str, Any], body: bool = True) -> dict[str, Any]:
+    out = {k: doc.get(k) for k in ("kind", "source", "delivery_id", "event", "received_ts",
+                                   "status", "attempts", "next_attempt_ts", "processed_ts",
+                                   "error", "headers")}
+    out["id"] = doc["seq"]
+    if body:
+        out["body"] = bytes(doc["body"]) if doc.get("body") is not None else None
+    else:
+        out["has_body"] = doc.get("body") is not None
+    return out

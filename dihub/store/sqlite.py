@@ -583,3 +583,163 @@ class SQLiteStore:
         finally:
             if conn is not None:
                 conn.close()
+
+    def existing_ids(self, entity: str, ids: list[str]) -> set[str]:
+        """Which of `ids` are stored (for writes that must not replace a record)."""
+        check_entity(entity)
+        found: set[str] = set()
+        with self._read() as conn:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i:i + _CHUNK]
+                found.update(r for (r,) in conn.execute(
+                    f"SELECT id FROM records WHERE entity = ? AND id IN "
+                    f"({','.join('?' * len(chunk))})", [entity, *chunk]))
+        return found
+
+    # -- webhook inbox (dihub serve) -------------------------------------------------
+    # A table of its own, created by the first inbox call: stores that never serve
+    # webhooks never get it. Times are epoch seconds (float) so processing lag has
+    # sub-second precision. The body is kept as received (bytes); no signature header
+    # and no secret is ever stored (dihub.serve.receive picks the headers).
+
+    _inbox_ready = False
+
+    def _inbox(self, conn: sqlite3.Connection) -> None:
+        if not self._inbox_ready:
+            conn.execute(_INBOX_SCHEMA)
+            conn.execute(_INBOX_INDEX)
+            self._inbox_ready = True
+
+    def inbox_put(self, delivery: dict[str, Any]) -> bool:
+        """Store one verified delivery (durable when this returns). False when a delivery
+        with the same (source, delivery_id) is already stored: a retry or a duplicate."""
+        with self._write() as conn:
+            self._inbox(conn)
+            cur = conn.execute(
+                "INSERT INTO webhook_inbox (kind, source, delivery_id, event, received_ts, "
+                "status, attempts, next_attempt_ts, headers, body) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
+                "ON CONFLICT (source, delivery_id) DO NOTHING",
+                (delivery["kind"], delivery["source"], delivery["delivery_id"],
+                 delivery.get("event"), delivery["received_ts"], delivery["received_ts"],
+                 _dumps(delivery.get("headers") or {}), delivery["body"]))
+            return cur.rowcount == 1
+
+    def inbox_claim(self, now_ts: float, limit: int, claim_s: float,
+                    owner: str) -> list[dict[str, Any]]:
+        """Up to `limit` pending deliveries due at `now_ts`, oldest first, claimed for
+        `claim_s` seconds (a claim of a crashed worker expires and they are taken again)."""
+        with self._write() as conn:
+            self._inbox(conn)
+            rows = conn.execute(
+                "UPDATE webhook_inbox SET claimed_until = ?, claimed_by = ? WHERE seq IN ("
+                "SELECT seq FROM webhook_inbox WHERE status = 'pending' "
+                "AND next_attempt_ts <= ? AND (claimed_until IS NULL OR claimed_until < ?) "
+                "ORDER BY seq LIMIT ?) RETURNING " + _INBOX_COLUMNS,
+                (now_ts + claim_s, owner, now_ts, now_ts, limit)).fetchall()
+        return sorted((self._inbox_row(r) for r in rows), key=lambda d: d["id"])
+
+    def inbox_finish(self, outcomes: list[dict[str, Any]]) -> None:
+        """Record what processing did, in one transaction. Each outcome has `id`,
+        `status` (done | pending | failed), `attempts`, `next_attempt_ts`, `processed_ts`,
+        `error`, and `drop_body` (True: the body is not kept, e.g. Slack text)."""
+        with self._write() as conn:
+            self._inbox(conn)
+            conn.executemany(
+                "UPDATE webhook_inbox SET status = ?, attempts = ?, next_attempt_ts = ?, "
+                "processed_ts = ?, error = ?, claimed_until = NULL, claimed_by = NULL, "
+                "body = CASE WHEN ? THEN NULL ELSE body END WHERE seq = ?",
+                [(o["status"], o["attempts"], o.get("next_attempt_ts") or 0,
+                  o.get("processed_ts"), o.get("error"), bool(o.get("drop_body")), o["id"])
+                 for o in outcomes])
+
+    def inbox_list(self, status: str | None = None, limit: int = 100,
+                   failed: bool = False) -> list[dict[str, Any]]:
+        """Deliveries newest first, without bodies. `failed`: those that gave up and those
+        waiting for a retry after an error."""
+        where, params = ["1 = 1"], []
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if failed:
+            where.append("(status = 'failed' OR error IS NOT NULL AND status = 'pending')")
+        with self._read() as conn:
+            try:
+                rows = conn.execute(
+                    f"SELECT {_INBOX_COLUMNS} FROM webhook_inbox WHERE {' AND '.join(where)} "
+                    "ORDER BY seq DESC LIMIT ?", [*params, limit]).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return []
+                raise
+        return [self._inbox_row(r, body=False) for r in rows]
+
+    def inbox_get(self, delivery_id: int) -> dict[str, Any] | None:
+        with self._read() as conn:
+            try:
+                row = conn.execute(f"SELECT {_INBOX_COLUMNS} FROM webhook_inbox WHERE seq = ?",
+                                   (delivery_id,)).fetchone()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return None
+                raise
+        return self._inbox_row(row) if row else None
+
+    def inbox_replay(self, delivery_id: int, now_ts: float) -> bool:
+        """Put a delivery back in the queue now (attempts reset). False if unknown or its
+        body is gone."""
+        with self._write() as conn:
+            self._inbox(conn)
+            cur = conn.execute(
+                "UPDATE webhook_inbox SET status = 'pending', attempts = 0, error = NULL, "
+                "next_attempt_ts = ?, claimed_until = NULL, claimed_by = NULL "
+                "WHERE seq = ? AND body IS NOT NULL", (now_ts, delivery_id))
+            return cur.rowcount == 1
+
+    def inbox_stats(self, now_ts: float) -> dict[str, Any]:
+        """Counts by status and the age in seconds of the oldest pending delivery."""
+        with self._read() as conn:
+            try:
+                rows = conn.execute("SELECT status, COUNT(*), MIN(received_ts) "
+                                    "FROM webhook_inbox GROUP BY status").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    rows = []
+                else:
+                    raise
+        counts = {status: n for status, n, _ in rows}
+        oldest = next((ts for status, _, ts in rows if status == "pending"), None)
+        return {"pending": counts.get("pending", 0), "done": counts.get("done", 0),
+                "failed": counts.get("failed", 0),
+                "oldest_pending_age_s": max(0.0, now_ts - oldest) if oldest else 0.0}
+
+    def inbox_purge(self, before_ts: float) -> int:
+        """Delete processed deliveries older than `before_ts` (their TTL)."""
+        with self._write() as conn:
+            self._inbox(conn)
+            return conn.execute("DELETE FROM webhook_inbox WHERE status = 'done' "
+                                "AND processed_ts < ?", (before_ts,)).rowcount
+
+    def _inbox_row(self, row: tuple, body: bool = True) -> dict[str, Any]:
+        doc = dict(zip(_INBOX_FIELDS, row, strict=True))
+        doc["headers"] = self._loads(doc["headers"])
+        if not body:
+            doc["has_body"] = doc.pop("body") is not None
+        return doc
+
+
+_INBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_inbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, source TEXT NOT NULL, delivery_id TEXT NOT NULL, event TEXT,
+    received_ts REAL NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ts REAL NOT NULL, processed_ts REAL, error TEXT,
+    claimed_until REAL, claimed_by TEXT, headers TEXT NOT NULL, body BLOB,
+    UNIQUE (source, delivery_id)
+)"""
+_INBOX_INDEX = ("CREATE INDEX IF NOT EXISTS webhook_inbox_due "
+                "ON webhook_inbox (status, next_attempt_ts)")
+_INBOX_FIELDS = ("id", "kind", "source", "delivery_id", "event", "received_ts", "status",
+                 "attempts", "next_attempt_ts", "processed_ts", "error", "headers", "body")
+_INBOX_COLUMNS = ("seq, kind, source, delivery_id, event, received_ts, status, attempts, "
+                  "next_attempt_ts, processed_ts, error, headers, body")

@@ -89,6 +89,8 @@ class Server:
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop(self.settings.timeout_s)
+            log.info("dihub serve: inbox worker stopped (%d pending deliveries are processed "
+                     "at the next start)", self.store.inbox_stats(time.time())["pending"])
         with self.syncs_lock:
             running = list(self.syncs.values())
         for thread, runner in running:

@@ -42,7 +42,7 @@ sources:
   gh:
     connector: github
     base_url: {github_url}
-    repos: [Codertocat/Hello-World, octo-org/octo-repo{extra_repos}]
+    repos: [{repos}]
     token_env: GH_TOKEN
   sl:
     connector: slack
@@ -61,9 +61,10 @@ sources:
 
 
 def config_text(*, delay: float = 0, max_age: float = 86400, store_text: str = "false",
-                github_url: str = "https://api.github.com", extra_repos: str = "") -> str:
+                github_url: str = "https://api.github.com",
+                repos: str = "Codertocat/Hello-World, octo-org/octo-repo") -> str:
     return BASE_CONFIG.format(delay=delay, max_age=max_age, store_text=store_text,
-                              github_url=github_url, extra_repos=extra_repos)
+                              github_url=github_url, repos=repos)
 
 
 def fixture(name: str) -> dict[str, Any]:

@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         uri = server.start(args.timeout)
     except FerretDBError as exc:
         print(f"ferretdb: {exc}", file=sys.stderr)
+        server.stop()
         return 1
     child: subprocess.Popen | None = None
     try:

@@ -108,7 +108,8 @@ def write_table(records: Iterable[dict], fields: list[str], console, title: str 
     from rich.text import Text
 
     rows = list(records)
-    cols = [_Column(f, [r.get(f) for r in rows], seconds) for f in fields]
+    cap = 100_000 if wide else 80
+    cols = [_Column(f, [r.get(f) for r in rows], seconds, cap) for f in fields]
     width = console.width
     if keep is not None and not wide:
         shown = [c for c in cols[:keep] if not c.empty or not rows]
@@ -124,7 +125,7 @@ def write_table(records: Iterable[dict], fields: list[str], console, title: str 
         shown = cols
     if wide:
         width = max(width, _total(shown, flex=False))
-    _fit(shown, max(width, _total(shown, flex=True)))
+    _fit(shown, width)
     if title:
         console.print(Text(title, overflow="fold"), soft_wrap=False, width=width)
     table = Table(box=None, pad_edge=False, padding=(0, GAP // 2), show_edge=False,
@@ -153,13 +154,13 @@ def _say(message: str) -> None:
 
 
 class _Column:
-    def __init__(self, name: str, values: list[Any], seconds: bool = True):
+    def __init__(self, name: str, values: list[Any], seconds: bool = True, cap: int = 80):
         self.name = name
         present = [v for v in values if v is not None and v != ""]
         self.empty = not present
         self.numeric = bool(present) and all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in present)
-        self.cells = [human(v, name, seconds) for v in values]
+        self.cells = [human(v, name, seconds, cap) for v in values]
         self.natural = max([len(name), *(len(c) for c in self.cells)])
         # numbers and times are never cut; text may be, down to its header or FLEX_MIN
         self.flex = not self.numeric and not (present and all(_TIME.match(str(v))
@@ -174,27 +175,29 @@ def _total(cols: list[_Column], flex: bool) -> int:
 
 def _fit(cols: list[_Column], width: int) -> None:
     """Give every column its natural width, then narrow the widest text columns until the
-    table fits `width` (never below a column's `least`)."""
+    table fits `width`: first down to their `least`, then, if that is not enough, down to
+    their header's width."""
     for c in cols:
         c.width = c.natural
     excess = _total(cols, flex=False) - width
-    while excess > 0:
-        flex = [c for c in cols if c.width > c.least]
-        if not flex:
-            return
-        widest = max(flex, key=lambda c: c.width)
-        others = [c.width for c in flex if c is not widest]
-        target = max(widest.least, max(others, default=0), widest.width - excess)
-        if target >= widest.width:
-            target = widest.width - 1
-        excess -= widest.width - target
-        widest.width = target
+    for floor in (lambda c: c.least, lambda c: max(len(c.name), 4) if c.flex else c.natural):
+        while excess > 0:
+            flex = [c for c in cols if c.width > floor(c)]
+            if not flex:
+                break
+            widest = max(flex, key=lambda c: c.width)
+            others = [c.width for c in flex if c is not widest]
+            target = max(floor(widest), max(others, default=0), widest.width - excess)
+            if target >= widest.width:
+                target = widest.width - 1
+            excess -= widest.width - target
+            widest.width = target
 
 
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]00:00)?$")
 
 
-def human(v: Any, field: str = "", seconds: bool = True) -> str:
+def human(v: Any, field: str = "", seconds: bool = True, cap: int = 80) -> str:
     """A value as a table shows it: 1,234 / 12.3k / 4.5M for counts, 4.2 s / 3m 10s / 2h 05m
     for fields in seconds (`*_s`), 230 ms / 1.2 s for milliseconds (`*_ms`), UTC times
     without fractions and offset (2026-01-02 03:04:05), yes for true, nothing for
@@ -213,7 +216,7 @@ def human(v: Any, field: str = "", seconds: bool = True) -> str:
         m = _TIME.match(v)
         if m and m.group(3):
             return f"{m.group(1)} {m.group(2) if seconds else m.group(2)[:5]}"
-    return _short(v)
+    return _short(v, cap)
 
 
 def count(n: float) -> str:

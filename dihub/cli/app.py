@@ -152,12 +152,23 @@ _command("audit", inspect.audit, "The audit log: passes, batches, retries, failu
 _command("metrics", inspect.metrics, "Run metrics per stream; Prometheus textfile.")
 _command("status", inspect.status, "Sync state of every source, stream and partition.")
 _command("connectors", inspect.connectors, "Installed connectors and their streams.")
-for group, name in ((config_cmd.app, "config"), (store_cmd.app, "store")):
-    group.rich_markup_mode = None
-    for info in group.registered_commands:
-        info.cls = Command
-    app.add_typer(group, name=name)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(store_cmd.app, name="store")
 __import__("dihub.cli.serve", fromlist=["register"]).register(app)   # serve, webhooks
+
+
+def _global_options_everywhere(typer_app: typer.Typer) -> None:
+    """Every command, in every group, accepts the global options after its name, and every
+    group's help is plain text like the rest."""
+    for info in typer_app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = Command
+    for group in typer_app.registered_groups:
+        group.typer_instance.rich_markup_mode = None
+        _global_options_everywhere(group.typer_instance)
+
+
+_global_options_everywhere(app)
 
 
 def _json_requested(argv: list[str]) -> bool:

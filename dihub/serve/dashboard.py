@@ -105,7 +105,7 @@ def render(server: Any) -> str:
     data = json.dumps(chart).replace("</", "<\\/")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dihub</title>
-<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/uPlot.min.css"><style>{_CSS}</style></head>
 <body><h1>dihub</h1>
 <p class="muted">{escape(where)}</p>

@@ -67,6 +67,7 @@ SYNC_STATE, AUDIT_LOG, RUN_METRICS, META = "sync_state", "audit_log", "run_metri
 AUDIT_TTL_FIELD = "timestamp_dt"   # datetime copy of `timestamp`, for the TTL index only
 AUDIT_TTL_INDEX = "audit_ttl"
 _LEASE_FIELDS = {"lease_owner", "lease_until", "lease_generation"}
+_NOT_IMPLEMENTED = 238      # server error code: a command or option the server lacks
 _LEASE_PROJECTION = {"lease_owner": 1, "lease_until": 1, "lease_generation": 1}
 _OPAQUE = {"cursor": "cursor_json", "etags": "etags_json"}   # stored as JSON strings
 _CHUNK = 1000   # ids per find/bulk_write round trip
@@ -274,6 +275,12 @@ class MongoStore:
                                   expireAfterSeconds=seconds)
                 return
             except OperationFailure as exc:
+                if exc.code == _NOT_IMPLEMENTED:
+                    # a MongoDB-compatible server without TTL indexes (FerretDB 1.x):
+                    # retention is then applied by purge() alone
+                    log.info("the server has no TTL indexes: audit entries expire through "
+                             "dihub's own retention purge only")
+                    return
                 if exc.code not in (85, 86):
                     raise
         try:
@@ -597,8 +604,9 @@ class MongoStore:
                 self._pipeline = False
         if not self._pipeline:
             until = self.server_now() + timedelta(seconds=ttl_s)
+            # no projection: servers without update pipelines (FerretDB 1.x) also refuse
+            # findAndModify with one
             doc = coll.find_one_and_update(mine, {"$set": {"lease_until": until}},
-                                           projection=_LEASE_PROJECTION,
                                            return_document=ReturnDocument.AFTER)
         if doc is None:
             raise self._lost(lease, state_id)

@@ -53,29 +53,40 @@ def _columns():
             return self._bar.render(task)
 
     class Stats(ProgressColumn):
+        """Running: `label 12,000/60,000 commits 20% 4,463/s eta 0:00:10` (count, rate
+        and elapsed time without a total); ended: `label [ok] 60,000 commits +60,000 ~0
+        0:00:14`. Short enough for 80 columns."""
+
         max_refresh = 0.5
 
         def render(self, task):
             f = task.fields
             done = int(task.completed)
+            ended = f.get("status") is not None
             text = Text(f"{task.description} ")
-            if task.total is not None and f.get("items"):
-                text.append(f"{done:,}/{int(task.total):,} {f['unit']}", style="bold")
-                text.append(f" {min(task.percentage, 100):3.0f}%")
-            elif task.total is not None:         # a stream's partitions
+            if ended:
+                text.append("[")
+                text.append_text(Text.from_markup(f["status"]))
+                text.append("] ")
+            if not f.get("items"):                  # a stream's partitions
                 text.append(f"{done}/{int(task.total)} {f['unit']}", style="bold")
-            else:
-                text.append(f"{done:,} {f['unit']}", style="bold")
-            if f.get("items"):
-                speed = task.finished_speed or task.speed
-                if speed and not task.finished:
-                    text.append(f" {speed:,.0f}/s")
-                    if task.total is not None and task.total > done:
-                        text.append(f" eta {_clock((task.total - done) / speed)}")
-                text.append(f" +{f['inserted']:,}", style="green")
-                text.append(f" ~{f['updated']:,}", style="yellow")
-            text.append(f" {_clock(task.finished_time if task.finished else task.elapsed)}",
-                        style="dim")
+                return text
+            known = task.total is not None and not ended
+            text.append(f"{done:,}/{int(task.total):,}" if known else f"{done:,}",
+                        style="bold")
+            text.append(f" {f['unit']}")
+            speed = task.speed
+            if known:
+                text.append(f" {min(task.percentage, 100):3.0f}%")
+            if speed and not ended:
+                text.append(f" {speed:,.0f}/s")
+            if known and speed and task.total > done:
+                text.append(f" eta {_clock((task.total - done) / speed)}")
+            elif not known:
+                if ended:
+                    text.append(f" +{f['inserted']:,}", style="green")
+                    text.append(f" ~{f['updated']:,}", style="yellow")
+                text.append(f" {_clock(task.elapsed)}", style="dim")
             return text
 
     return BarOrSpinner(), Stats()
@@ -91,11 +102,11 @@ class RichProgress:
     told its total, a spinner otherwise), and one per stream with several partitions
     (partitions done of all)."""
 
-    def __init__(self):
+    def __init__(self, console=None):
         from rich.console import Console
         from rich.progress import Progress
 
-        self._progress = Progress(*_columns(), console=Console(stderr=True),
+        self._progress = Progress(*_columns(), console=console or Console(stderr=True),
                                   transient=False)
         self._tasks: dict[str, int] = {}
         self._streams: dict[str, int] = {}    # stream label → its partitions' task
@@ -106,12 +117,12 @@ class RichProgress:
             key = result.label
             if event == "partitions":
                 self._streams[key] = self._progress.add_task(
-                    key, total=total, unit="partitions", items=False)
+                    key, total=total, unit="partitions", items=False, status=None)
                 return
             if event == "start":
                 self._tasks[key] = self._progress.add_task(
                     key, total=None, unit=result.entity or "records", items=True,
-                    inserted=0, updated=0)
+                    inserted=0, updated=0, status=None)
                 return
             task = self._tasks.get(key)
             if task is None:
@@ -119,19 +130,19 @@ class RichProgress:
             if event == "total":
                 self._progress.update(task, total=total)
                 return
-            desc = key if event != "end" else f"{key} [{_style(result)}]"
-            self._progress.update(task, description=desc, completed=result.records,
+            self._progress.update(task, completed=result.records,
                                   inserted=result.written.inserted,
                                   updated=result.written.updated)
             if event == "end":
                 if result.outcome == "ok":        # done: whatever the estimate said
-                    self._progress.update(task, total=max(result.records, 1),
-                                          completed=max(result.records, 1))
+                    self._progress.update(task, total=result.records)
+                self._progress.update(task, status=_style(result))
                 self._progress.stop_task(task)
                 stream = self._streams.get(f"{result.source}/{result.stream}")
                 if stream is not None:
                     self._progress.advance(stream)
-                if result.error is not None:
+                # a stop (Ctrl-C, SIGTERM) is said once for the run, not per partition
+                if result.error is not None and not getattr(result.error, "stopped_by", None):
                     self._progress.console.print(f"  {labelled(key, result.error)}",
                                                  highlight=False, markup=False)
 

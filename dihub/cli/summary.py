@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dihub.cli.state import err_console, print_error
+from dihub.cli.state import print_error
 from dihub.errors import EXIT_FAILURE, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE
 
 
@@ -71,7 +71,10 @@ def print_summary(results, *, run_id: str, dry_run: bool, quiet: bool,
                 exit_code=exit_code(results) if code is None else code):
         return
     if sys.stderr.isatty():
-        err_console().print(line, highlight=False, markup=False)
+        from rich.console import Console
+
+        # wrapped at word boundaries to the terminal's width
+        Console(stderr=True).print(line, highlight=False, markup=False)
     else:
         print(line, file=sys.stderr)
 

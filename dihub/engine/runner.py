@@ -349,11 +349,13 @@ class Runner:
             if not pending:
                 return
             docs = list(buffer.values())
-            if not dry:
-                with self._shielded():
+            with self._shielded():
+                if not dry:
                     write(docs)
-            self.progress("batch", result=result, records=len(docs))
-            buffer, pending = {}, []
+                # emptied before a signal deferred by the shield is raised: the handler's
+                # flush must not write (and count) this batch a second time
+                buffer, pending = {}, []
+                self.progress("batch", result=result, records=len(docs))
 
         def write(docs: list[dict[str, Any]]) -> None:
             nonlocal lease_renewed, store_failed

@@ -94,8 +94,9 @@ class _Branch:
     """One branch's read: its position (`pos`), the pages it yields, and what it found."""
 
     def __init__(self, gh: GitHubClient, ctx: Context, repo: str, branch: str,
-                 claimed: set[str] | None, marks: _Checkpoints):
+                 claimed: set[str] | None, marks: _Checkpoints, partition: str | None = None):
         self.gh, self.ctx, self.repo, self.branch = gh, ctx, repo, branch
+        self.partition = partition          # set: report the compare's total to progress
         self.claimed, self.marks = claimed, marks
         self.url = f"/repos/{repo}/commits"
         self.pos: dict[str, Any] = {}
@@ -161,6 +162,9 @@ class _Branch:
             resp = self.gh.get(url, params)
             body = resp.data or {}
             items = list(body.get("commits") or [])
+            if self.partition is not None and isinstance(body.get("total_commits"), int):
+                self.ctx.progress_total(self.partition, body["total_commits"] - pos["got"])
+                self.partition = None           # once per run
             pos["got"] += len(items)
             done = not items or pos["got"] >= int(body.get("total_commits") or 0)
             pos["page"] = None if done else pos["page"] + 1
@@ -204,7 +208,8 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
         for branch in branches:
             since = saved.get(branch) or ctx.config.start_date
             old = saved_heads.get(branch)
-            read = _Branch(gh, ctx, repo.full_name, branch, claimed, marks)
+            read = _Branch(gh, ctx, repo.full_name, branch, claimed, marks,
+                           partition if len(branches) == 1 else None)
             try:
                 if backfill and backfill.get("branch") == branch:
                     yield from _resume(read, backfill, old, since, state.etags)

@@ -88,7 +88,10 @@ def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page
     saved_site = site.to_json(cfg)
     workers = max(1, client.http.settings.concurrency)
     with ThreadPoolExecutor(workers, thread_name_prefix="jira-changelog") as pool:
-        for page, nxt in pages:
+        for n, (page, nxt) in enumerate(pages):
+            data = page.response.data if n == 0 else None
+            if isinstance(data, dict) and isinstance(data.get("total"), int):  # Data Center
+                ctx.progress_total(partition, data["total"] - int(data.get("startAt") or 0))
             _complete_changelogs(client, page, pool)
             newest = max((u for i in page.issues if (u := _updated_iso(i))), default=None)
             if newest and (cursor is None or newest > cursor):

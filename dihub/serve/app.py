@@ -70,6 +70,9 @@ class Server:
         self.cfg = cfg
         self.settings = cfg.settings.serve
         self.store = open_configured_store(cfg)
+        # the inbox writes of the request handlers get a connection of their own, so an
+        # acknowledgement never queues behind the worker's batch on one connection lock
+        self.inbox_store = open_configured_store(cfg)
         self.stats = Stats()
         self.sources = webhook_sources(cfg)
         self.token_hash = _token_hash(self.settings)
@@ -97,6 +100,7 @@ class Server:
             runner.stopped_by = "SIGTERM"
             runner._stop.set()          # stops at its next page, checkpointed
             thread.join(self.settings.timeout_s)
+        self.inbox_store.close()
         self.store.close()
 
 
@@ -221,7 +225,7 @@ def create_app(cfg: Any, *, start_worker: bool = True) -> FastAPI:
                     "event": str(event or "")[:100], "received_ts": time.time(),
                     "headers": headers, "body": stored_body}
         try:
-            new = await run_in_threadpool(server.store.inbox_put, delivery)
+            new = await run_in_threadpool(server.inbox_store.inbox_put, delivery)
         except Exception as exc:   # noqa: BLE001 - not durable: the sender must retry
             log.error("webhook %s: cannot store the delivery: %s", kind, type(exc).__name__)
             return JSONResponse({"detail": "the store is unavailable; retry"}, status_code=503)

@@ -114,6 +114,15 @@ class Transition(BaseModel):
     timestamp: str
 
 
+class SprintChange(BaseModel):
+    """A change of an issue's Sprint field (from the changelog): the sprint ids before and
+    after, so the sprints an issue was in at any time can be replayed."""
+    model_config = ConfigDict(extra="forbid")
+    from_sprint_ids: list[str] = []
+    to_sprint_ids: list[str] = []
+    timestamp: str
+
+
 class Issue(Record):
     entity: ClassVar[str] = "issues"
     issue_id: str
@@ -131,6 +140,13 @@ class Issue(Record):
     created_at: str | None = None
     resolved_at: str | None = None
     transitions: list[Transition] = []
+    sprint_changes: list[SprintChange] = []
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        if not doc.get("sprint_changes"):   # absent unless set: other issues keep their signature
+            doc.pop("sprint_changes", None)
+        return doc
 
 
 class Sprint(Record):

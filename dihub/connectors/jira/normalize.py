@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dihub.errors import SkippableRecord
-from dihub.models.records import Issue, Record, Sprint, Transition, User
+from dihub.models.records import Issue, Record, Sprint, SprintChange, Transition, User
 from dihub.timeutil import parse, to_iso
 
 __all__ = [
@@ -77,6 +77,7 @@ def normalize_issue(raw: dict[str, Any], source: str, *, story_points_field: str
         updated_at=_timestamp(fields.get("updated"), f"{where}: updated"),
         resolved_at=_timestamp(fields.get("resolutiondate"), f"{where}: resolutiondate"),
         transitions=_transitions(ordered),
+        sprint_changes=_sprint_changes(ordered, sprint_field),
     )
     people = [assignee, reporter, *(h.get("author") for h in ordered)]
     return [issue, *_users(people, source)]
@@ -177,6 +178,35 @@ def _transitions(ordered: list[dict[str, Any]]) -> list[Transition]:
                                       to_status=item.get("toString"), author_id=author,
                                       timestamp=at) for item in items)
     return transitions
+
+
+def _sprint_changes(ordered: list[dict[str, Any]], sprint_field: str | None
+                    ) -> list[SprintChange]:
+    """Changes of the Sprint field, oldest first: the sprint ids before and after each
+    (the item's `from`/`to` are comma-separated ids), for sprint commitment."""
+    changes = []
+    for history in ordered:
+        timestamp = _history_time(history)
+        if timestamp is None:
+            continue
+        for item in history.get("items") or []:
+            if _is_sprint_item(item, sprint_field):
+                changes.append(SprintChange(from_sprint_ids=_id_list(item.get("from")),
+                                            to_sprint_ids=_id_list(item.get("to")),
+                                            timestamp=to_iso(timestamp)))
+    return changes
+
+
+def _is_sprint_item(item: dict[str, Any], sprint_field: str | None) -> bool:
+    if sprint_field and item.get("fieldId") == sprint_field:
+        return True
+    return item.get("field") == "Sprint" and item.get("fieldtype", "custom") == "custom"
+
+
+def _id_list(value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return []
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _is_status_item(item: dict[str, Any]) -> bool:

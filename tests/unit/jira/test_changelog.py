@@ -148,3 +148,32 @@ def test_merge_and_truncation_handle_missing_embedded():
     assert merge_changelog({}, [[history("1", "2026-01-01T00:00:00.000+0000")]])[0]["id"] == "1"
     assert changelog_is_truncated(None) is False
     assert changelog_is_truncated({"histories": []}) is False  # no total: nothing to fetch
+
+
+# ---- Sprint field history (sprint commitment)
+
+
+def test_sprint_field_changes_are_kept_beside_status_transitions():
+    sprint_cloud = {"field": "Sprint", "fieldtype": "custom", "fieldId": "customfield_10020",
+                    "from": "1", "fromString": "S1", "to": "1, 2", "toString": "S1, S2"}
+    sprint_dc = {"field": "Sprint", "fieldtype": "custom", "from": None, "to": "1"}
+    raw = {"id": "10", "key": "ENG-1",
+           "fields": {"created": "2026-01-01T10:00:00.000+0000",
+                      "updated": "2026-01-03T10:00:00.000+0000"},
+           "changelog": {"histories": [
+               history("2", "2026-01-03T10:00:00.000+0000", sprint_cloud,
+                       status_item("To Do", "In Progress")),
+               history("1", "2026-01-02T10:00:00.000+0000", sprint_dc)]}}
+    issue = normalize_issue(raw, "jira", story_points_field=None,
+                            sprint_field="customfield_10020")[0]
+    assert [(c.from_sprint_ids, c.to_sprint_ids, c.timestamp) for c in issue.sprint_changes] == [
+        ([], ["1"], "2026-01-02T10:00:00Z"), (["1"], ["1", "2"], "2026-01-03T10:00:00Z")]
+    assert [(t.from_status, t.to_status) for t in issue.transitions] == [("To Do", "In Progress")]
+
+
+def test_an_issue_without_sprint_changes_keeps_its_document_and_signature():
+    raw = {"id": "10", "key": "ENG-1", "fields": {},
+           "changelog": {"histories": [history("1", "2026-01-02T10:00:00.000+0000",
+                                               status_item("To Do", "Done"))]}}
+    doc = normalize_issue(raw, "jira", story_points_field=None, sprint_field=None)[0].to_doc()
+    assert "sprint_changes" not in doc

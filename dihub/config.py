@@ -172,10 +172,51 @@ class ServeSettings(_Strict):
         return v.strip().lower() if v else v
 
 
+class DeploymentSettings(_Strict):
+    """Which CI runs are deployments: a successful run of one of these workflows (by name,
+    id or path; empty: any workflow whose name contains "deploy") on one of `branches`."""
+    workflows: list[str] = []
+    branches: list[str] = ["main", "master"]        # the default branch(es)
+
+
+class IncidentSettings(_Strict):
+    labels: list[str] = ["incident"]                # GitHub/Jira labels (case-insensitive)
+    issue_types: list[str] = ["Incident"]           # Jira issue types
+
+
+class StatusSettings(_Strict):
+    """Jira statuses that start and end work. Empty: by the status category Jira reports
+    (In Progress / Done), learned from the stored issues."""
+    in_progress: list[str] = []
+    done: list[str] = []
+
+
+class MetricsSettings(_Strict):
+    deployments: DeploymentSettings = DeploymentSettings()
+    incidents: IncidentSettings = IncidentSettings()
+    statuses: StatusSettings = StatusSettings()
+    time_zone: str = "UTC"                          # ISO weeks are cut in this zone
+    teams: dict[str, list[str]] = {}                # team -> account ids, logins or emails
+    cache: bool = True                              # keep extracted facts between runs
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Invalid(f"unknown time zone {v!r}",
+                          hint="An IANA zone name such as UTC or Europe/Berlin.") from None
+        return v
+
+
 class Settings(_Strict):
     store: StoreSettings = StoreSettings()
     http: HttpSettings = HttpSettings()
     serve: ServeSettings = ServeSettings()
+    metrics: MetricsSettings = MetricsSettings()
     lease_ttl_s: float = Field(600, gt=0)
     sources: dict[str, Any] = {}       # name -> raw body; see Config.sources for the models
 
@@ -358,7 +399,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
                           path=shown, line=1)
     problems = _Problems(root, shown)
     _duplicate_keys(root, (), problems, depth=3)
-    for section in ("store", "http", "sources", "serve"):
+    for section in ("store", "http", "sources", "serve", "metrics"):
         if section in data and data[section] is None:
             data[section] = {}      # a section whose keys are all commented out
     from_env: dict[tuple, str] = {}

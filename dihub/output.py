@@ -108,9 +108,9 @@ def write_table(records: Iterable[dict], fields: list[str], console, title: str 
     from rich.text import Text
 
     rows = list(records)
-    cap = 100_000 if wide else 80
-    cols = [_Column(f, [r.get(f) for r in rows], seconds, cap) for f in fields]
     width = console.width
+    cap = 100_000 if wide else max(80, width)
+    cols = [_Column(f, [r.get(f) for r in rows], seconds, cap) for f in fields]
     if keep is not None and not wide:
         shown = [c for c in cols[:keep] if not c.empty or not rows]
         for col in cols[keep:]:

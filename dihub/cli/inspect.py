@@ -299,7 +299,7 @@ def connectors(
         _emit(rows, fmt, [], "")
         return
     table_rows = [{"connector": r["connector"], "stream": name,
-                   "records": ", ".join([s["entity"], *s["also"]]),
-                   "login": r["login"], "description": r["description"]}
-                  for r in rows for name, s in r["streams"].items()]
+                   "records": ", ".join([s["entity"], *s["also"]]), "login": r["login"],
+                   "description": r["description"] if i == 0 else None}  # once per connector
+                  for r in rows for i, (name, s) in enumerate(r["streams"].items())]
     _emit(table_rows, fmt, CONNECTOR_COLUMNS, "connectors", keep=4, wide=wide)

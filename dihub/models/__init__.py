@@ -10,8 +10,11 @@ from dihub.models.records import (
     Channel,
     Commit,
     Issue,
+    Link,
+    Person,
     PullRequest,
     Record,
+    Review,
     SlackEvent,
     Sprint,
     Transition,
@@ -20,6 +23,7 @@ from dihub.models.records import (
 from dihub.models.state import AuditEntry, RunMetrics, SyncState
 
 __all__ = [
-    "ENTITIES", "AuditEntry", "Build", "Channel", "Commit", "Issue", "PullRequest", "Record",
-    "RunMetrics", "SlackEvent", "Sprint", "SyncState", "Transition", "User",
+    "ENTITIES", "AuditEntry", "Build", "Channel", "Commit", "Issue", "Link", "Person",
+    "PullRequest", "Record", "Review", "RunMetrics", "SlackEvent", "Sprint", "SyncState",
+    "Transition", "User",
 ]

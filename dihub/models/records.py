@@ -16,6 +16,9 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     entity: ClassVar[str] = ""
+    # fields left out of the stored document while None or empty, so that records synced
+    # before the field existed keep their signature (a re-sync writes nothing)
+    omit_when_empty: ClassVar[tuple[str, ...]] = ()
 
     source: str
     source_id: str
@@ -28,6 +31,9 @@ class Record(BaseModel):
     def to_doc(self) -> dict[str, Any]:
         doc = self.model_dump(mode="json")
         doc["entity"] = self.entity
+        for name in self.omit_when_empty:
+            if doc.get(name) in (None, [], {}):
+                doc.pop(name, None)
         return doc
 
 
@@ -50,11 +56,15 @@ class User(Record):
     Git identities carry `updated_at`: the latest committer time at which they were seen."""
 
     entity: ClassVar[str] = "users"
+    omit_when_empty: ClassVar[tuple[str, ...]] = ("account_type",)
     user_id: str
     source_user_id: str
     login: str | None = None
     display_name: str | None = None
     email: str | None = None
+    # the upstream's kind of account where it says: GitHub `User`/`Bot`/`Organization`,
+    # Jira Cloud `atlassian`/`app`/`customer`; absent when the upstream does not say
+    account_type: str | None = None
 
 
 class Commit(Record):
@@ -64,6 +74,7 @@ class Commit(Record):
     sources."""
 
     entity: ClassVar[str] = "commits"
+    omit_when_empty: ClassVar[tuple[str, ...]] = ("files_changed",)
     commit_id: str
     repo: str
     branch: str | None = None
@@ -81,6 +92,7 @@ class Commit(Record):
     parents: list[str] = []
     additions: int | None = None
     deletions: int | None = None
+    files_changed: int | None = None    # with additions/deletions: the commit's size
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()
@@ -91,6 +103,8 @@ class Commit(Record):
 
 class PullRequest(Record):
     entity: ClassVar[str] = "pull_requests"
+    omit_when_empty: ClassVar[tuple[str, ...]] = (
+        "body", "labels", "assignee_ids", "requested_reviewer_ids", "requested_team_ids")
     number: int
     repo: str
     title: str = ""
@@ -104,6 +118,11 @@ class PullRequest(Record):
     head_ref: str | None = None
     base_ref: str | None = None
     merge_commit_sha: str | None = None
+    body: str | None = None
+    labels: list[str] = []
+    assignee_ids: list[str] = []
+    requested_reviewer_ids: list[str] = []      # users asked for a review, not yet given
+    requested_team_ids: list[str] = []          # teams (slugs) asked for a review
 
 
 class Transition(BaseModel):
@@ -125,6 +144,7 @@ class SprintChange(BaseModel):
 
 class Issue(Record):
     entity: ClassVar[str] = "issues"
+    omit_when_empty: ClassVar[tuple[str, ...]] = ("assignee_ids", "state_reason")
     issue_id: str
     project_key: str | None = None
     summary: str = ""
@@ -213,6 +233,71 @@ class SlackEvent(Record):
     payload: dict[str, Any] | None = None
 
 
+class Review(Record):
+    """A pull request review (GitHub `reviews` stream). `pull_request_id` is the `_id` of
+    the reviewed pull request; `state`: APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
+    or PENDING."""
+
+    entity: ClassVar[str] = "reviews"
+    review_id: str
+    repo: str
+    number: int                        # the pull request's number
+    pull_request_id: str
+    reviewer_id: str | None = None
+    state: str | None = None
+    submitted_at: str | None = None
+    commit_id: str | None = None       # the head commit the review was given on
+
+
+class Account(BaseModel):
+    """One account of a person: the user record `<source>:users:<user_id>`."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    user_id: str
+    login: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    is_bot: bool = False
+
+
+class Person(Record):
+    """A person (or bot): the accounts the hub grouped (source `hub`, entity `people`).
+
+    `person_id` is derived from the group's first account key, so it is stable across
+    re-runs. A person absorbed by another keeps its record with `merged_into` set and no
+    accounts. `reasons` say why the accounts were joined."""
+
+    entity: ClassVar[str] = "people"
+    person_id: str
+    display_name: str | None = None
+    emails: list[str] = []
+    logins: list[str] = []
+    accounts: list[Account] = []
+    is_bot: bool = False
+    reasons: list[str] = []
+    merged_into: str | None = None
+
+
+class Link(Record):
+    """A link between two stored records (source `hub`, entity `links`): `from_id` and
+    `to_id` are record `_id`s. `kind`: mentions_issue, mentions_pull_request, pr_commit,
+    pr_head_commit, pr_merge_commit, build_commit, deploy_build, deploy_commit.
+    `evidence` says where it was found (e.g. `message: ABC-123`). A link no longer found
+    when its `from` record changed stays with `active: false`."""
+
+    entity: ClassVar[str] = "links"
+    link_id: str
+    kind: str
+    from_id: str
+    from_entity: str
+    to_id: str
+    to_entity: str
+    evidence: list[str] = []
+    active: bool = True
+
+
 ENTITIES: dict[str, type[Record]] = {
-    m.entity: m for m in (User, Commit, PullRequest, Issue, Sprint, Build, Channel, SlackEvent)
+    m.entity: m for m in (User, Commit, PullRequest, Issue, Sprint, Build, Channel, SlackEvent,
+                          Review, Person, Link)
 }

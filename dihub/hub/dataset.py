@@ -1,0 +1,177 @@
+"""How the hub reads stored records: every configured source, from the store only.
+
+    ds = Dataset(store, settings)
+    for commit in ds.records("commits"):            # every source, oldest update first
+        ...
+    ds.sources("github")                            # ["github", "ghe"]: sources of a connector
+    ds.get("commits", "git:commits:4b825dc6...")    # one record by `_id`, or None
+    ds.commits_by_sha("4b825dc6...")                # the commit records of a sha, any source
+    ds.issue_by_key("ENG-12")                       # a Jira issue by key
+    ds.project_keys()                               # Jira project keys known from issues
+
+Records are plain dicts as stored (`_id`, `source`, `entity`, `source_id`, `updated_at`,
+`ingested_at`, ... and the entity's fields). `changed(entity, after)` yields the records
+ingested after a high-water mark: the hub's refresh consumes only those. Lookups build
+their index on first use and keep it for the Dataset's life: make one per refresh or
+report, not one per question. Hub output (people, links) lives under the source `hub`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+HUB_SOURCE = "hub"
+
+Doc = dict[str, Any]
+
+
+class Dataset:
+    def __init__(self, store: Any, settings: Any = None):
+        self.store = store
+        self.settings = settings
+        self._cache: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ sources
+
+    def connectors(self) -> dict[str, str]:
+        """{source name: connector name} of the configured sources (empty without
+        settings: then every source that stored records counts, connector unknown)."""
+        raw = getattr(self.settings, "sources", None) or {}
+        out: dict[str, str] = {}
+        for name, body in raw.items():
+            connector = body.get("connector", name) if isinstance(body, dict) else name
+            out[str(name)] = str(connector)
+        return out
+
+    def sources(self, connector: str) -> list[str]:
+        """The configured sources of one connector, in config order."""
+        return [s for s, c in self.connectors().items() if c == connector]
+
+    def connector_of(self, source: str) -> str | None:
+        return self.connectors().get(source)
+
+    def source_setting(self, source: str, key: str, default: Any = None) -> Any:
+        body = (getattr(self.settings, "sources", None) or {}).get(source)
+        return body.get(key, default) if isinstance(body, dict) else default
+
+    # ------------------------------------------------------------------ records
+
+    def records(self, entity: str, sources: Iterable[str] | None = None, *,
+                since: str | None = None, until: str | None = None,
+                filters: dict[str, Any] | None = None) -> Iterator[Doc]:
+        """Every stored record of `entity` (optionally of some sources, updated in
+        [since, until)), across sources. Memory stays flat: the store pages."""
+        if sources is None:
+            yield from self.store.iter_records(entity, since=since, until=until,
+                                               filters=filters)
+            return
+        for source in sources:
+            yield from self.store.iter_records(entity, source=source, since=since,
+                                               until=until, filters=filters)
+
+    def changed(self, entity: str, after: str | None) -> Iterator[Doc]:
+        """The records of `entity` ingested (written: inserted or updated) strictly after
+        `after` (an ISO time; None: all of them). Records the hub wrote are left out."""
+        for doc in self.store.iter_records(entity):
+            if doc.get("source") == HUB_SOURCE:
+                continue
+            if after is None or (doc.get("ingested_at") or "") > after:
+                yield doc
+
+    def get(self, entity: str, record_id: str) -> Doc | None:
+        """One record by its `_id`, or None."""
+        page = self.store.query(entity, filters={"_id": record_id}, limit=1)
+        return page.records[0] if page.records else None
+
+    # ------------------------------------------------------------------ lookups
+
+    def _index(self, name: str, entity: str, key) -> dict[Any, list[Doc]]:
+        if name not in self._cache:
+            index: dict[Any, list[Doc]] = {}
+            for doc in self.records(entity):
+                if doc.get("source") == HUB_SOURCE:
+                    continue
+                for k in key(doc):
+                    if k is not None:
+                        index.setdefault(k, []).append(doc)
+            self._cache[name] = index
+        return self._cache[name]
+
+    def commits_by_sha(self, sha: str) -> list[Doc]:
+        """Every stored commit record with this full sha (a git and a GitHub copy)."""
+        return self._index("commit_sha", "commits",
+                           lambda d: [d.get("commit_id")]).get((sha or "").lower(), [])
+
+    def commits_by_prefix(self, prefix: str) -> list[Doc]:
+        """Commits whose sha starts with `prefix` (7 hex digits or more); [] when the prefix
+        is shorter or matches more than one sha."""
+        prefix = (prefix or "").lower()
+        if len(prefix) < 7:
+            return []
+        if "commit_shas" not in self._cache:
+            self._cache["commit_shas"] = sorted(self._index("commit_sha", "commits",
+                                                            lambda d: [d.get("commit_id")]))
+        import bisect
+
+        shas = self._cache["commit_shas"]
+        i = bisect.bisect_left(shas, prefix)
+        found = []
+        while i < len(shas) and shas[i].startswith(prefix):
+            found.append(shas[i])
+            i += 1
+        return self.commits_by_sha(found[0]) if len(found) == 1 else []
+
+    def commit_parents(self) -> dict[str, list[str]]:
+        """{sha: parent shas} of every stored commit."""
+        if "parents" not in self._cache:
+            self._cache["parents"] = {d["commit_id"]: list(d.get("parents") or [])
+                                      for docs in self._index("commit_sha", "commits",
+                                                              lambda d: [d.get("commit_id")]
+                                                              ).values() for d in docs}
+        return self._cache["parents"]
+
+    def issue_by_key(self, key: str) -> Doc | None:
+        """A Jira issue by its key (`ENG-12`), from any Jira source; None when unknown."""
+        docs = self._index("issue_key", "issues", lambda d: [d.get("issue_id")]
+                           if self.connector_of(d.get("source", "")) in ("jira", None)
+                           else []).get(key)
+        return docs[0] if docs else None
+
+    def project_keys(self) -> set[str]:
+        """Jira project keys of the stored issues (plus `links.project_keys` of the config)."""
+        if "project_keys" not in self._cache:
+            keys = {k.rsplit("-", 1)[0] for k in self._index(
+                "issue_key", "issues", lambda d: [d.get("issue_id")]
+                if self.connector_of(d.get("source", "")) in ("jira", None) else [])
+                if "-" in str(k)}
+            links = getattr(self.settings, "links", None)
+            keys.update(getattr(links, "project_keys", None) or [])
+            self._cache["project_keys"] = keys
+        return self._cache["project_keys"]
+
+    def repo_item(self, repo: str, number: int | str) -> Doc | None:
+        """The GitHub issue or pull request `number` of repository `owner/name`
+        (case-insensitive), or None."""
+        key = (repo.lower(), str(number))
+        issues = self._index("gh_issue", "issues", lambda d: [
+            (str(d.get("project_key") or "").lower(), str(d.get("issue_id")))]
+            if self.connector_of(d.get("source", "")) in ("github", "gitlab") else [])
+        if key in issues:
+            return issues[key][0]
+        pulls = self._index("gh_pull", "pull_requests", lambda d: [
+            (str(d.get("repo") or "").lower(), str(d.get("number")))])
+        return pulls[key][0] if key in pulls else None
+
+    def builds_by_sha(self, sha: str) -> list[Doc]:
+        return self._index("build_sha", "builds", lambda d: [d.get("head_sha")]).get(sha, [])
+
+    def builds_by_run(self, run_id: str) -> list[Doc]:
+        return self._index("build_run", "builds", lambda d: [str(d.get("run_id"))]).get(
+            str(run_id), [])
+
+    def users(self) -> Iterator[Doc]:
+        """Every stored account (users of every source)."""
+        for doc in self.records("users"):
+            if doc.get("source") != HUB_SOURCE:
+                yield doc

@@ -212,10 +212,40 @@ class MetricsSettings(_Strict):
         return v
 
 
+class IdentitySettings(_Strict):
+    """`identities:`: how the hub groups accounts into people (dihub/hub/identities.py)."""
+    file: str | None = None             # identities.yaml: manual merges, splits, bots
+    shared_emails: list[str] = []       # addresses (fnmatch patterns) that never join people
+    bots: list[str] = []                # account refs, login:/email:/name: patterns of bots
+
+
+class LinkPattern(_Strict):
+    pattern: str                        # a regular expression
+    key: str = "{0}"                    # the issue it names: {0} the match, {1}.. its groups
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
+class LinkSettings(_Strict):
+    """`links:`: how the hub finds issue references (dihub/hub/links.py)."""
+    project_keys: list[str] = []        # Jira project keys, besides those of stored issues
+    patterns: list[LinkPattern] = []    # extra issue reference shapes
+    repos: dict[str, str] = {}          # git source -> owner/name its `#123` refer to
+
+
 class Settings(_Strict):
     store: StoreSettings = StoreSettings()
     http: HttpSettings = HttpSettings()
     serve: ServeSettings = ServeSettings()
+    identities: IdentitySettings = IdentitySettings()
+    links: LinkSettings = LinkSettings()
     metrics: MetricsSettings = MetricsSettings()
     lease_ttl_s: float = Field(600, gt=0)
     sources: dict[str, Any] = {}       # name -> raw body; see Config.sources for the models
@@ -424,6 +454,10 @@ def parse_config(text: str, path: Path | None = None) -> Config:
                 sources[name] = model
     problems.raise_if_any()
     settings.sources = raw_sources if isinstance(raw_sources, dict) else {}
+    ident = settings.identities.file
+    if ident and not os.path.isabs(os.path.expanduser(ident)):   # as sqlite paths: the
+        base = path.parent if path else Path.cwd()                 # config file's folder
+        settings.identities.file = str(Path(os.path.abspath(base / ident)))
     return Config(settings, sources, path, data)
 
 

@@ -21,9 +21,16 @@ def auth(
         False, "--insecure-store-file",
         help="On a machine without a keyring, store the credential in a 0600 file in the "
              "config dir. Off by default: dihub never writes plaintext silently."),
+    check: bool = typer.Option(
+        False, "--check",
+        help="With status: ask each host (in parallel, one attempt, --timeout) whether it "
+             "accepts the credential; exit 1 if any does not. Without it, status only says "
+             "where each credential comes from and contacts no one."),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, max=120,
+                                  help="With status --check: seconds per host."),
 ) -> None:
     """`dihub auth github` logs in (OAuth device flow, or --with-token);
-    `dihub auth status [SOURCE]`; `dihub auth logout SOURCE`.
+    `dihub auth status [SOURCE] [--check]`; `dihub auth logout SOURCE`.
 
     Tokens go to the system keyring (service "dihub"), bound to the host of the
     source's base_url: a stored token is never sent to another host. In CI, set the
@@ -42,6 +49,9 @@ def auth(
         if not source and not needs_login:
             typer.echo("no configured source needs a login")
             return
+        if (check or timeout != 5.0) and target != "status":
+            raise UsageError("--check and --timeout go with `dihub auth status`")
+        todo = []
         for name in names:
             src = cfg.source(name)
             conn = load_connector(src.connector)
@@ -53,8 +63,11 @@ def auth(
                 removed = conn.auth.logout(name)
                 typer.echo(f"{name}: {'logged out' if removed else 'no stored credential'}")
             else:
-                info = conn.auth.status(name, src)
-                _print_status(name, info)
+                todo.append((name, src, conn))
+        if target == "status" and todo:
+            failed = _statuses(todo, check=check, timeout=timeout)
+            if check and failed:
+                raise typer.Exit(1)
         return
     if source:
         raise UsageError(f"unexpected argument {source!r}",
@@ -90,13 +103,60 @@ def _prompt(text: str, secret: bool = False) -> str:
     return typer.prompt(text, hide_input=secret, err=True)
 
 
-def _print_status(name: str, info: dict) -> None:
-    """One line per source; `host` is the host its credential is bound to (and sent to)."""
-    if not info.get("logged_in"):
-        where = f" to {info['host']}" if info.get("host") else ""
+def _statuses(todo, *, check: bool, timeout: float) -> int:
+    """Print each source's status in config order; with `check`, the hosts are asked in
+    parallel. Returns how many checks failed (no credential, rejected, unreachable)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item):
+        name, src, conn = item
+        if check:
+            return conn.auth.status(name, src, check=True, timeout_s=timeout)
+        return conn.auth.status(name, src)
+
+    if check and len(todo) > 1:
+        with ThreadPoolExecutor(min(8, len(todo)), thread_name_prefix="dihub-auth") as pool:
+            infos = list(pool.map(one, todo))
+    else:
+        infos = [one(item) for item in todo]
+    failed = 0
+    for (name, _src, _conn), info in zip(todo, infos, strict=True):
+        _print_status(name, info, check=check)
+        failed += info.get("state") != "ok"
+    return failed
+
+
+_SHOWN = ("via", "host", "user", "team", "bot_user", "scopes", "deployment")
+
+
+def _print_status(name: str, info: dict, *, check: bool = False) -> None:
+    """One line per source. Without --check nothing was asked of the host: the line says
+    where the credential comes from (`via`: env, keyring, file) and the host it is bound
+    to (and sent to). With --check: `ok as <who>`, `rejected (401)`, or `credential
+    present, host unreachable`."""
+    state = info.get("state") or ("ok" if info.get("logged_in") else "missing")
+    host = info.get("host")
+    if state == "missing":
+        where = f" to {host}" if host else ""
         typer.echo(f"{name}: not logged in{where}" + (f" ({info['error']})"
                                                        if info.get("error") else ""))
         return
-    details = ", ".join(f"{k}: {v}" for k, v in info.items()
-                        if k not in ("logged_in",) and v not in (None, "", []))
-    typer.echo(f"{name}: logged in ({details})")
+    details = ", ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}"
+                        for k in _SHOWN if k != "user"
+                        and (v := info.get(k)) not in (None, "", []))
+    error = str(info.get("error") or "")
+    if error.startswith(f"{name}: "):          # the source is not named twice
+        error = error[len(name) + 2:]
+    if state == "present":
+        typer.echo(f"{name}: credential present ({details}); not checked, --check asks "
+                   f"{host}")
+    elif state == "ok":
+        who = info.get("user") or info.get("bot_user") or "?"
+        typer.echo(f"{name}: ok as {who} ({details})")
+    elif state == "rejected":
+        code = f" ({info['http_status']})" if info.get("http_status") else ""
+        typer.echo(f"{name}: rejected{code} by {host} ({details}): {error}")
+    elif state == "unreachable":
+        typer.echo(f"{name}: credential present, host unreachable ({details}): {error}")
+    else:
+        typer.echo(f"{name}: check failed ({details}): {error}")

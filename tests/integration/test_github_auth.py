@@ -87,8 +87,8 @@ def test_device_flow_pending_slow_down_success_then_sync_status_logout(cli, tmp_
         used = {r.headers.get("authorization") for r in sim.stats.requests_to("/commits")}
         assert used == {f"Bearer {DEVICE_TOKEN}"}
 
-        status = dihub.run("auth", "status", "github", check_code=0)
-        assert "github: logged in" in status.stdout and "via: file" in status.stdout
+        status = dihub.run("auth", "status", "github", "--check", check_code=0)
+        assert "github: ok as " in status.stdout and "via: file" in status.stdout
         assert DEVICE_TOKEN not in status.stdout + status.stderr
         out = dihub.run("auth", "logout", "github", check_code=0)
         assert "logged out" in out.stdout and not cli.credentials.exists()

@@ -26,8 +26,8 @@ def test_login_status_sync_logout_without_a_keyring(dihub):
         ok = dihub.run("auth", "jira", "--with-token", "--insecure-store-file",
                        input=TOKEN + "\n", check_code=0)
         assert f"jira: logged in as Mia Krystof <{EMAIL}>" in ok.stdout
-        status = dihub.run("auth", "status", "jira", check_code=0).stdout
-        assert "jira: logged in" in status and "via: file" in status
+        status = dihub.run("auth", "status", "jira", "--check", check_code=0).stdout
+        assert f"jira: ok as Mia Krystof <{EMAIL}>" in status and "via: file" in status
         dihub.run("sync", "jira", "issues", check_code=0)
         assert dihub.store().count("issues", "jira") == 40
 

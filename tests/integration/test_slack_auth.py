@@ -18,7 +18,8 @@ def test_login_status_sync_logout_with_a_stored_token(dihub):
         login = dihub.run("auth", "slack", "--with-token", "--insecure-store-file",
                           input=TOKEN + "\n", check_code=0)
         assert "logged in as dihub in dihub-sim" in login.stdout
-        status = dihub.run("auth", "status", "slack", check_code=0).stdout
+        status = dihub.run("auth", "status", "slack", "--check", check_code=0).stdout
+        assert "slack: ok as dihub (U0BOT0001)" in status
         assert "team: dihub-sim (T0SIM0001)" in status
         assert "bot_user: dihub (U0BOT0001)" in status and "via: file" in status
 

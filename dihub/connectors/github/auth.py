@@ -33,6 +33,7 @@ SLOW_DOWN_STEP = 5                      # seconds GitHub adds to the interval on
 DEFAULT_INTERVAL = 5
 DEFAULT_EXPIRES_IN = 900
 TOKEN_NAME = "token"
+CHECK_TIMEOUT_S = 5.0                   # `auth status --check`: one attempt, this long
 
 OnCode = Callable[[str, str], None]
 
@@ -152,15 +153,17 @@ class GitHubAuth:
                            host=secrets.host_of(api))
         return user["login"]
 
-    def status(self, source: str, config: Any, http: httpx.Client | None = None
-               ) -> dict[str, Any]:
-        """Who the stored token belongs to, where it came from and the host it is bound to;
-        never the token."""
+    def status(self, source: str, config: Any, http: httpx.Client | None = None, *,
+               check: bool = False, timeout_s: float = CHECK_TIMEOUT_S) -> dict[str, Any]:
+        """Where the token comes from (`via`: env, keyring, file) and the host it is bound
+        to, without contacting anyone; with `check`, one GET {api}/user within `timeout_s`
+        says whose it is. `state`: missing, present (not checked), ok, rejected (401),
+        unreachable, or error. Never the token."""
         api = _api_base(config)
         host = secrets.host_of(api)
         result: dict[str, Any] = {"source": source, "api": api, "host": host,
                                   "logged_in": False, "via": None, "user": None,
-                                  "scopes": None, "error": None}
+                                  "scopes": None, "error": None, "state": "missing"}
         try:
             found = secrets.get_secret(source, TOKEN_NAME, host=host,
                                        env_var=getattr(config, "token_env", None))
@@ -171,13 +174,21 @@ class GitHubAuth:
             result["error"] = "no token stored"
             return result
         token, result["via"] = found
-        try:
-            with _client(http, self._timeout) as client:
-                user = _get_user(client, api, token, source)
-        except (AuthError, TemporaryError) as exc:
-            result["error"] = str(exc)
+        result["state"] = "present"
+        if not check:
             return result
-        result.update(logged_in=True, user=user["login"], scopes=user["scopes"])
+        try:
+            with _client(http, timeout_s) as client:
+                user = _get_user(client, api, token, source)
+        except TemporaryError as exc:
+            result.update(state="unreachable", error=str(exc))
+            return result
+        except AuthError as exc:
+            code = getattr(exc, "status", None) or 0
+            state = "rejected" if code == 401 else "unreachable" if code >= 500 else "error"
+            result.update(state=state, error=str(exc), http_status=code or None)
+            return result
+        result.update(logged_in=True, user=user["login"], scopes=user["scopes"], state="ok")
         return result
 
     def logout(self, source: str) -> bool:
@@ -238,13 +249,17 @@ def _get_user(http: httpx.Client, api: str, token: str, source: str) -> dict[str
         raise TemporaryError(f"could not reach {url} ({type(exc).__name__})",
                              hint="Check the network and the source's `base_url`.") from None
     if resp.status_code == 401:
-        raise AuthError(f"GitHub rejected the token for source '{source}' (401 Bad credentials)",
-                        hint=f"The token is wrong, expired or revoked: run `dihub auth {source}` "
-                             "again.")
+        err = AuthError(f"GitHub rejected the token for source '{source}' (401 Bad "
+                        "credentials)", hint=f"The token is wrong, expired or revoked: run "
+                                             f"`dihub auth {source}` again.")
+        err.status = 401
+        raise err
     if resp.status_code != 200:
-        raise AuthError(f"GET {url} failed with HTTP {resp.status_code} while checking the "
+        err = AuthError(f"GET {url} failed with HTTP {resp.status_code} while checking the "
                         f"token for source '{source}'",
                         hint="Check `base_url` and the token's access.")
+        err.status = resp.status_code
+        raise err
     try:
         login = resp.json()["login"]
     except (ValueError, KeyError, TypeError):

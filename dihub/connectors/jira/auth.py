@@ -23,6 +23,15 @@ from dihub.http.auth import BearerAuth
 
 TOKEN, EMAIL = "token", "email"
 API_TOKENS_URL = "https://id.atlassian.com/manage-profile/security/api-tokens"
+CHECK_TIMEOUT_S = 5.0      # `auth status --check`: one attempt, this long
+
+
+def _check_settings(timeout_s: float) -> Any:
+    """One attempt within `timeout_s`, no waiting for a rate limit: a check answers fast."""
+    from dihub.config import HttpSettings, RateLimitSettings, RetrySettings
+
+    return HttpSettings(timeout_s=timeout_s, retry=RetrySettings(attempts=1, backoff_s=[]),
+                        rate_limit=RateLimitSettings(max_wait_s=0))
 
 Prompt = Callable[..., str]
 
@@ -100,13 +109,16 @@ class JiraAuth:
             secrets.set_secret(source, EMAIL, email, allow_file=allow_file, host=host)
         return _who(me)
 
-    def status(self, source: str, config: Any) -> dict[str, Any]:
-        """Who the stored credentials belong to, where they came from and the host they are
-        bound to; never the token."""
+    def status(self, source: str, config: Any, *, check: bool = False,
+               timeout_s: float = CHECK_TIMEOUT_S) -> dict[str, Any]:
+        """Where the credentials come from (`via`: env, keyring, file) and the host they
+        are bound to, without contacting anyone; with `check`, one GET /myself (one
+        attempt, `timeout_s`) says whose they are. `state`: missing, present (not
+        checked), ok, rejected (401), unreachable, or error. Never the token."""
         result: dict[str, Any] = {
             "source": source, "site": config.base_url, "host": site_host(config),
             "deployment": "cloud" if config.is_cloud else "datacenter",
-            "logged_in": False, "via": None, "user": None, "error": None}
+            "logged_in": False, "via": None, "user": None, "error": None, "state": "missing"}
         try:
             found = secrets.get_secret(source, TOKEN, host=result["host"],
                                        env_var=getattr(config, "token_env", None))
@@ -117,12 +129,27 @@ class JiraAuth:
             result["error"] = "no token stored"
             return result
         result["via"] = found.where
-        try:
-            me = self._myself(source, config, credentials(source, config))
-        except DihubError as exc:
-            result["error"] = str(exc)
+        result["state"] = "present"
+        if not check:
             return result
-        result.update(logged_in=True, user=_who(me))
+        try:
+            auth = credentials(source, config)
+        except DihubError as exc:           # e.g. no account email for Cloud
+            result.update(state="error", error=str(exc))
+            return result
+        try:
+            me = self._myself(source, config, auth, settings=_check_settings(timeout_s))
+        except TemporaryError as exc:
+            result.update(state="unreachable", error=str(exc))
+            return result
+        except AuthError as exc:
+            result.update(state="rejected", error=str(exc),
+                          http_status=getattr(exc, "status", None))
+            return result
+        except DihubError as exc:
+            result.update(state="error", error=str(exc))
+            return result
+        result.update(logged_in=True, user=_who(me), state="ok")
         return result
 
     def logout(self, source: str) -> bool:
@@ -134,18 +161,23 @@ class JiraAuth:
     def token(self, source: str, config: Any) -> httpx.Auth:
         return credentials(source, config)
 
-    def _myself(self, source: str, config: Any, auth: httpx.Auth) -> dict[str, Any]:
+    def _myself(self, source: str, config: Any, auth: httpx.Auth,
+                settings: Any = None) -> dict[str, Any]:
         from dihub.http import HttpClient
 
         api = "/rest/api/3" if config.is_cloud else "/rest/api/2"
-        client = HttpClient(config.base_url, source=source, auth=auth,
+        client = HttpClient(config.base_url, source=source, auth=auth, settings=settings or
+                            getattr(config, "http", None),
                             rate_limit_style="jira", transport=self._transport,
                             auth_hint=login_hint(source, config))
         try:
             resp = client.get(f"{api}/myself", headers={"Accept": "application/json"})
-        except AuthError:
-            raise AuthError(f"Jira at {config.base_url} rejected the credentials for source "
-                            f"'{source}' (401)", hint=login_hint(source, config)) from None
+        except AuthError as exc:
+            err = AuthError(f"Jira at {config.base_url} rejected the credentials for source "
+                            f"'{source}' ({getattr(exc, 'status', None) or 401})",
+                            hint=login_hint(source, config))
+            err.status = getattr(exc, "status", None) or 401
+            raise err from None
         except TemporaryError:
             raise
         finally:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dihub import secrets
-from dihub.config import HttpSettings, RetrySettings
+from dihub.config import HttpSettings, RateLimitSettings, RetrySettings
 from dihub.connectors.slack.client import (
     DEFAULT_BASE_URL,
     TOKEN_NAME,
@@ -23,10 +23,11 @@ from dihub.connectors.slack.client import (
     SlackClient,
     auth_hint,
 )
-from dihub.errors import AuthError, DihubError
+from dihub.errors import AuthError, DihubError, TemporaryError
 from dihub.http import HttpClient
 
 BOT_PREFIX = "xoxb-"
+CHECK_TIMEOUT_S = 5.0      # `auth status --check`: one attempt, this long
 SCOPES_HINT = ("channels:read, groups:read, channels:history, groups:history, users:read "
                "(and users:read.email for emails)")
 Prompt = Callable[..., str]
@@ -37,10 +38,12 @@ def api_host(config: Any) -> str:
     return secrets.host_of(str(getattr(config, "base_url", None) or DEFAULT_BASE_URL))
 
 
-def auth_test(source: str, config: Any, token: str) -> dict[str, Any]:
+def auth_test(source: str, config: Any, token: str,
+              settings: HttpSettings | None = None) -> dict[str, Any]:
     """Slack's auth.test for this token: team, bot user, ids, granted scopes."""
     base = str(getattr(config, "base_url", None) or DEFAULT_BASE_URL)
-    settings = HttpSettings(timeout_s=30, retry=RetrySettings(attempts=3, backoff_s=[1, 2]))
+    settings = settings or HttpSettings(timeout_s=30,
+                                        retry=RetrySettings(attempts=3, backoff_s=[1, 2]))
     with HttpClient(base, source=source, settings=settings, auth=BearerAuth(token),
                     rate_limit_style="slack", auth_hint=auth_hint(source, config)) as http:
         resp = SlackClient(http, source).call("auth.test")
@@ -85,14 +88,17 @@ class SlackAuth:
                            host=api_host(config))
         return f"{info['bot_user']} in {info['team']}"
 
-    def status(self, source: str, config: Any) -> dict[str, Any]:
-        """Team and bot user of the stored token, where it came from and the host it is
-        bound to; never the token."""
+    def status(self, source: str, config: Any, *, check: bool = False,
+               timeout_s: float = CHECK_TIMEOUT_S) -> dict[str, Any]:
+        """Where the token comes from (`via`: env, keyring, file) and the host it is bound
+        to, without contacting anyone; with `check`, one auth.test (one attempt,
+        `timeout_s`) says which team and bot user it is. `state`: missing, present (not
+        checked), ok, rejected, unreachable, or error. Never the token."""
         result: dict[str, Any] = {
             "source": source, "api": str(getattr(config, "base_url", None) or
                                          DEFAULT_BASE_URL), "host": api_host(config),
             "logged_in": False, "via": None, "team": None, "bot_user": None, "scopes": None,
-            "error": None}
+            "error": None, "state": "missing"}
         try:
             found = secrets.get_secret(source, TOKEN_NAME, host=result["host"],
                                        env_var=getattr(config, "token_env", None))
@@ -103,14 +109,27 @@ class SlackAuth:
             result["error"] = "no token stored"
             return result
         result["via"] = found.where
+        result["state"] = "present"
+        if not check:
+            return result
+        settings = HttpSettings(timeout_s=timeout_s,
+                                retry=RetrySettings(attempts=1, backoff_s=[]),
+                                rate_limit=RateLimitSettings(max_wait_s=0))
         try:
-            info = auth_test(source, config, found.value)
+            info = auth_test(source, config, found.value, settings=settings)
+        except TemporaryError as exc:
+            result.update(state="unreachable", error=str(exc))
+            return result
+        except AuthError as exc:
+            result.update(state="rejected", error=str(exc),
+                          http_status=getattr(exc, "status", None))
+            return result
         except DihubError as exc:
-            result["error"] = str(exc)
+            result.update(state="error", error=str(exc))
             return result
         result.update(logged_in=True, team=_named(info["team"], info["team_id"]),
                       bot_user=_named(info["bot_user"], info["bot_user_id"]),
-                      scopes=info["scopes"])
+                      scopes=info["scopes"], state="ok")
         return result
 
     def logout(self, source: str) -> bool:

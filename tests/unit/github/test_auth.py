@@ -214,10 +214,16 @@ def test_device_flow_login_stores_token_and_status_reports_it(memory_keyring, re
     assert memory_keyring.store == {("dihub", "github:token@api.github.com"): TOKEN,
                                     ("dihub", "github:token:hosts"): '["api.github.com"]'}
 
-    status = auth.status("github", config(), http=stub.client())
+    sent = len(stub.requests)
+    status = auth.status("github", config(), http=stub.client())     # asks no one
+    assert len(stub.requests) == sent
+    assert status["state"] == "present" and status["via"] == "keyring"
+    status = auth.status("github", config(), http=stub.client(), check=True)
+    assert len(stub.requests) == sent + 1
     assert status == {"source": "github", "api": "https://api.github.com",
                       "host": "api.github.com", "logged_in": True, "via": "keyring",
-                      "user": "octocat", "scopes": ["repo", "gist"], "error": None}
+                      "user": "octocat", "scopes": ["repo", "gist"], "error": None,
+                      "state": "ok"}
     assert TOKEN not in repr(status)
     assert auth.token("github", config()) == TOKEN
     assert auth.logout("github") is True
@@ -260,8 +266,9 @@ def test_rejected_token_is_not_stored_and_never_shown(memory_keyring, registered
 def test_status_with_rejected_token(memory_keyring):
     secrets.set_secret("github", "token", TOKEN, host=GH)
     status = GitHubAuth().status("github", config(), http=GitHubStub([], user_status=401)
-                                 .client())
+                                 .client(), check=True)
     assert status["logged_in"] is False and status["via"] == "keyring"
+    assert status["state"] == "rejected" and status["http_status"] == 401
     assert "rejected" in status["error"]
     assert TOKEN not in json.dumps(status)
 
@@ -273,7 +280,8 @@ def test_status_without_token(memory_keyring):
 
 def test_fine_grained_token_has_no_scopes_header(memory_keyring):
     secrets.set_secret("github", "token", TOKEN, host=GH)
-    status = GitHubAuth().status("github", config(), http=GitHubStub([], scopes=None).client())
+    status = GitHubAuth().status("github", config(), http=GitHubStub([], scopes=None).client(),
+                                 check=True)
     assert status["logged_in"] is True and status["scopes"] is None
 
 

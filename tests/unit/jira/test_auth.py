@@ -65,8 +65,8 @@ def test_login_asks_for_what_is_missing_verifies_and_stores(ring, sim):
         assert ("dihub", f"jira:email@{host(sim)}") not in ring.store
         assert who.startswith("Mia Krystof")
     assert ring.store[("dihub", f"jira:token@{host(sim)}")] == TOKEN
-    status = JiraAuth().status("jira", conf(sim))
-    assert status["logged_in"] and status["via"] == "keyring"
+    status = JiraAuth().status("jira", conf(sim), check=True)
+    assert status["logged_in"] and status["via"] == "keyring" and status["state"] == "ok"
     assert status["host"] == host(sim) == sim.base_url.split("://")[1].rstrip("/")
     assert TOKEN not in repr(status)
     assert JiraAuth().logout("jira") is True

@@ -70,13 +70,19 @@ class Dataset:
             yield from self.store.iter_records(entity, source=source, since=since,
                                                until=until, filters=filters)
 
-    def changed(self, entity: str, after: str | None) -> Iterator[Doc]:
-        """The records of `entity` ingested (written: inserted or updated) strictly after
-        `after` (an ISO time; None: all of them). Records the hub wrote are left out."""
+    def changed(self, entity: str, after: str | None,
+                seen: dict[str, str] | None = None) -> Iterator[Doc]:
+        """The records of `entity` ingested (written: inserted or updated) after the mark
+        `after` (an ISO time; None: all of them). Times are to the second, so a record of
+        the mark's own second is also returned unless `seen` ({_id: raw_signature}, what
+        was consumed in that second) has it as it is. Records the hub wrote are left out."""
+        seen = seen or {}
         for doc in self.store.iter_records(entity):
             if doc.get("source") == HUB_SOURCE:
                 continue
-            if after is None or (doc.get("ingested_at") or "") > after:
+            at = doc.get("ingested_at") or ""
+            if after is None or at > after or (
+                    at == after and seen.get(doc["_id"]) != doc.get("raw_signature")):
                 yield doc
 
     def get(self, entity: str, record_id: str) -> Doc | None:

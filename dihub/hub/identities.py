@@ -270,6 +270,7 @@ class Resolver:
         self.accounts: dict[str, _Acct] = {}
         self.reasons: dict[str, set[str]] = {}      # node -> why it was joined
         self.bot_ids: set[str] = set()              # account keys known as bots by facts
+        self.stamps: dict[str, str] = {}            # node -> updated_at of a stored person
         self._github_com = {s for s in dataset.sources("github")
                             if _is_github_com(dataset.source_setting(s, "base_url"))}
         self._gitlab_com = {s for s in dataset.sources("gitlab")
@@ -297,6 +298,8 @@ class Resolver:
                 self.uf.union(keys[0], k)
             if keys:
                 self.reasons.setdefault(keys[0], set()).update(person.get("reasons") or [])
+                if person.get("updated_at"):
+                    self.stamps[keys[0]] = person["updated_at"]
 
     def add_user(self, doc: dict[str, Any]) -> None:
         uid = str(doc.get("user_id") or doc.get("source_id"))
@@ -309,7 +312,7 @@ class Resolver:
         self._account(acct)
         if email and not self.rules.is_shared(email) \
                 and not self.rules.is_split(acct.key, email):
-            self._join(acct.key, self._email_node(email, acct.is_bot), f"email {email}")
+            self._join(acct.key, self._email_node(email, acct.is_bot), "same email")
             self._noreply(acct, email)
 
     def add_commit(self, doc: dict[str, Any]) -> None:
@@ -330,7 +333,7 @@ class Resolver:
                     or _bot_email(email) or self.rules.is_bot_ref(key, None, email, None):
                 continue
             self._join(key, self._email_node(email, False),
-                       f"{role} of commit {str(doc.get('commit_id'))[:12]}")
+                       f"commit {role} email")
 
     def add_slack_event(self, doc: dict[str, Any]) -> None:
         if doc.get("bot_id") and doc.get("user_id"):
@@ -360,7 +363,8 @@ class Resolver:
             names = [a.display_name for a in accts if a.display_name]
             manual = next((p["name"] for p in self.rules.people if p.get("name")
                            and set(p["accounts"]) & {a.key for a in accts}), None)
-            stamps = [a.updated_at for a in accts if a.updated_at]
+            stamps = [a.updated_at for a in accts if a.updated_at] + [
+                self.stamps[n] for n in nodes if n in self.stamps]
             out.append(Person(
                 source=HUB_SOURCE, source_id=make_person_id(accts[0].key),
                 person_id=make_person_id(accts[0].key),
@@ -414,18 +418,18 @@ class Resolver:
                     target = account_key(source, number)
                     self.uf.add(target)
                     self.accounts.setdefault(target, _Acct(source, number, login))
-                    self._join(acct.key, target, f"GitHub noreply address of {number}")
+                    self._join(acct.key, target, "GitHub noreply address")
                 else:
                     target = self._by_login.get((source, login.lower()))
                     if target:
-                        self._join(acct.key, target, f"GitHub noreply address of {login}")
+                        self._join(acct.key, target, "GitHub noreply address")
         gl = _GL_NOREPLY.match(email)
         if gl and self._gitlab_com:
             for source in sorted(self._gitlab_com):
                 target = account_key(source, gl.group(1))
                 self.uf.add(target)
                 self.accounts.setdefault(target, _Acct(source, gl.group(1), gl.group(2)))
-                self._join(acct.key, target, f"GitLab noreply address of {gl.group(1)}")
+                self._join(acct.key, target, "GitLab noreply address")
 
     def _manual(self) -> None:
         for entry in self.rules.people:

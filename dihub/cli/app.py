@@ -155,6 +155,7 @@ _command("connectors", inspect.connectors, "Installed connectors and their strea
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(store_cmd.app, name="store")
 __import__("dihub.cli.serve", fromlist=["register"]).register(app)   # serve, webhooks
+__import__("dihub.cli.hub", fromlist=["register"]).register(app)     # hub, identities
 
 
 def _global_options_everywhere(typer_app: typer.Typer) -> None:

@@ -55,7 +55,10 @@ def fetch(
         raise UsageError(f"unknown entity {entity!r}",
                          hint=f"Entities: {', '.join(ENTITIES)}")
     cfg = state.config()
-    _check_entity(source, cfg.source(source).connector, entity)
+    if source == "hub":     # people and links, computed by `dihub hub refresh`
+        __import__("dihub.cli.hub", fromlist=["check_hub_entity"]).check_hub_entity(entity)
+    else:
+        _check_entity(source, cfg.source(source).connector, entity)
     chosen = _fields(fields, entity)
     since_iso, until_iso = _when(since, "--since"), _when(until, "--until")
     filters = dict(_where(w, entity) for w in where or [])

@@ -10,6 +10,7 @@ from dihub import __version__
 from dihub.cli import auth, inspect, sync
 from dihub.cli import config as config_cmd
 from dihub.cli import fetch as fetch_cmd
+from dihub.cli import report as report_cmd
 from dihub.cli import store as store_cmd
 from dihub.cli.state import state
 
@@ -150,6 +151,7 @@ _command("fetch", fetch_cmd.fetch, "Print stored records: table, json, jsonl or 
 _command("auth", auth.auth, "Log in to a source, show logins, log out.")
 _command("audit", inspect.audit, "The audit log: passes, batches, retries, failures.")
 _command("metrics", inspect.metrics, "Run metrics per stream; Prometheus textfile.")
+_command("report", report_cmd.report, "An HTML page of DORA and flow metrics, sync health.")
 _command("status", inspect.status, "Sync state of every source, stream and partition.")
 _command("connectors", inspect.connectors, "Installed connectors and their streams.")
 app.add_typer(config_cmd.app, name="config")

@@ -165,6 +165,9 @@ METRICS_COLUMNS = ["finished_at", "source", "stream", "outcome", "records", "req
 
 @handles_errors
 def metrics(
+    kind: str = typer.Argument(None, metavar="[dora|flow]",
+                               help="DORA or flow metrics instead of the run metrics.",
+                               show_default=False),
     source: str = typer.Option(None, "--source", metavar="SOURCE", help="Only this source."),
     stream: str = typer.Option(None, "--stream", metavar="STREAM", help="Only this stream."),
     history: bool = typer.Option(False, "--history",
@@ -180,14 +183,34 @@ def metrics(
                                       "nothing unless --format is given."),
     wide: bool = typer.Option(False, "--wide", "-w", help=WIDE_HELP),
     fields: str = typer.Option(None, "--fields", metavar="F1,F2", help=FIELDS_HELP),
+    since: str = typer.Option(None, "--since", metavar="TIME",
+                              help="dora|flow: start (default: 12 weeks before --until)."),
+    until: str = typer.Option(None, "--until", metavar="TIME",
+                              help="dora|flow: end, exclusive (default: now)."),
+    project: str = typer.Option(None, "--project", metavar="KEY",
+                                help="dora|flow: a Jira project key or repository."),
+    team: str = typer.Option(None, "--team", metavar="TEAM",
+                             help="dora|flow: a team of metrics.teams."),
 ) -> None:
     """Show run metrics: the latest run of each source and stream (when, outcome, records,
-    requests, duration), with `--history` every run.
+    requests, duration), with `--history` every run. `dihub metrics dora` and
+    `dihub metrics flow` show the DORA and flow metrics instead (--format table, json or
+    csv; --since, --until, --source, --project, --team).
 
     More columns (inserted, updated, retries, rate-limit waits, p95 latency, quota) appear
     when the terminal is wide enough, or with --wide or --fields. `--format json` lists
     every run, newest first; `--format prom` and `--textfile` give the latest run per
     stream in the Prometheus text format."""
+    if kind is not None:
+        from dihub.cli.report import show_metrics
+
+        show_metrics(kind, since, until, source, project, team, fmt)
+        return
+    if any(v is not None for v in (since, until, project, team)):
+        from dihub.errors import UsageError
+
+        raise UsageError("--since, --until, --project and --team apply to `dihub metrics dora` "
+                         "and `dihub metrics flow`, not to the run metrics")
     from dihub.metrics_export import latest_per_stream, to_prometheus, write_textfile
     from dihub.models.state import RunMetrics
 

@@ -239,7 +239,8 @@ def sprint_commitment(facts: Facts, statuses: Statuses, scope: Scope) -> list[di
         start = sprint.start
         end = sprint.end if sprint.end is not None else scope.until
         row = {"sprint": sprint.name or sprint.sprint_id, "sprint_id": sprint.sprint_id,
-               "start": start, "end": end, "committed_issues": 0, "committed_points": 0.0,
+               "start": _iso(start), "end": _iso(end), "committed_issues": 0,
+               "committed_points": 0.0,
                "completed_issues": 0, "completed_points": 0.0, "added_issues": 0,
                "added_points": 0.0, "added_completed_points": 0.0, "unestimated": 0}
         for issue in members.get(sprint.sprint_id, []):
@@ -300,6 +301,12 @@ def _pulls(facts: Facts, scope: Scope) -> dict[str, Any]:
             "pr_time_to_merge_median_hours": _hours(median(merge)),
             "pr_time_to_merge_p75_hours": _hours(p75(merge)),
             "pr_review_wait_median_hours": _hours(median(wait))}
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _days(seconds: float | None) -> float | None:

@@ -161,6 +161,8 @@ class Issue(Record):
     resolved_at: str | None = None
     transitions: list[Transition] = []
     sprint_changes: list[SprintChange] = []
+    assignee_ids: list[str] = []        # every assignee; assignee_id is the first
+    state_reason: str | None = None     # GitHub: completed, not_planned, reopened
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()

@@ -53,7 +53,8 @@ def normalize_user(raw: Raw | None, source: str) -> User | None:
         return None
     uid = str(raw["id"])
     return User(source=source, source_id=uid, user_id=uid, source_user_id=uid,
-                login=raw.get("login"), display_name=raw.get("name"))
+                login=raw.get("login"), display_name=raw.get("name"),
+                account_type=raw.get("type") or None)
 
 
 def git_identity_user(identity: Raw | None, source: str) -> User | None:
@@ -116,6 +117,7 @@ def normalize_commit(raw: Raw, source: str, repo: str, repo_id: str | int,
         authored_at=to_iso(git_author.get("date")),
         parents=[p["sha"] for p in raw.get("parents") or []],
         additions=stats.get("additions"), deletions=stats.get("deletions"),
+        files_changed=len(raw["files"]) if isinstance(raw.get("files"), list) else None,
     )
     return _dedupe([commit, author, committer])
 
@@ -131,6 +133,8 @@ def normalize_pull_request(raw: Raw, source: str, repo: str, repo_id: str | int
     author = normalize_user(raw.get("user"), source)
     merged_at = to_iso(raw.get("merged_at"))
     head, base = raw.get("head") or {}, raw.get("base") or {}
+    assignees = [normalize_user(a, source) for a in raw.get("assignees") or []]
+    reviewers = [normalize_user(r, source) for r in raw.get("requested_reviewers") or []]
     pr = PullRequest(
         source=source, source_id=f"{repo_id}:{number}", number=number, repo=repo,
         title=raw.get("title") or "",
@@ -141,8 +145,18 @@ def normalize_pull_request(raw: Raw, source: str, repo: str, repo_id: str | int
         merged_at=merged_at, closed_at=to_iso(raw.get("closed_at")),
         head_sha=head.get("sha"), head_ref=head.get("ref"), base_ref=base.get("ref"),
         merge_commit_sha=raw.get("merge_commit_sha"),
+        body=raw.get("body") or None,
+        labels=_labels(raw),
+        assignee_ids=[_id(a) for a in assignees if a is not None],
+        requested_reviewer_ids=[_id(r) for r in reviewers if r is not None],
+        requested_team_ids=[str(t.get("slug") or t.get("id")) for t in
+                            raw.get("requested_teams") or [] if isinstance(t, dict)],
     )
-    return _dedupe([pr, author])
+    return _dedupe([pr, author, *assignees, *reviewers])
+
+
+def _labels(raw: Raw) -> list[str]:
+    return [lbl["name"] if isinstance(lbl, dict) else str(lbl) for lbl in raw.get("labels") or []]
 
 
 # ---------------------------------------------------------------- issues
@@ -164,11 +178,13 @@ def normalize_issue(raw: Raw, source: str, repo: str, repo_id: str | int) -> lis
         source=source, source_id=f"{repo_id}:{number}", issue_id=str(number),
         project_key=repo, summary=raw.get("title") or "",
         status=state, status_category=_STATUS_CATEGORY.get(state), type="issue",
-        labels=[lbl["name"] if isinstance(lbl, dict) else str(lbl)
-                for lbl in raw.get("labels") or []],
-        assignee_id=_id(assignee), reporter_id=_id(reporter),
+        labels=_labels(raw),
+        assignee_id=_id(assignee) or next((_id(a) for a in assignees if a), None),
+        reporter_id=_id(reporter),
         created_at=to_iso(raw.get("created_at")), updated_at=to_iso(raw.get("updated_at")),
         resolved_at=to_iso(raw.get("closed_at")),
+        assignee_ids=list(dict.fromkeys(_id(a) for a in [assignee, *assignees] if a)),
+        state_reason=raw.get("state_reason") or None,
     )
     return _dedupe([issue, reporter, assignee, *assignees])
 

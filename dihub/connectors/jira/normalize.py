@@ -299,6 +299,7 @@ def normalize_user(raw: dict[str, Any], source: str) -> User:
         login=raw.get("name") or None,
         display_name=raw.get("displayName") or None,
         email=raw.get("emailAddress") or None,
+        account_type=raw.get("accountType") or None,   # Cloud: atlassian, app, customer
     )
 
 

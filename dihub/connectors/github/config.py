@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dihub.connectors.base import SourceConfig, parse_start_date
 
-STREAM_NAMES = ("commits", "pull_requests", "issues", "workflow_runs")
+STREAM_NAMES = ("commits", "pull_requests", "issues", "workflow_runs", "reviews")
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 

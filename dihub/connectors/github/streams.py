@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dihub.connectors.github import normalize as n
+from dihub.connectors.github import reviews as r
 from dihub.connectors.github.client import cached_repo as _repo
 from dihub.connectors.github.client import repo_partitions
 from dihub.connectors.github.commits import BRANCH_KEY, commit_pages
@@ -63,4 +64,12 @@ workflow_runs = Stream(
     description="GitHub Actions workflow runs as builds, one per attempt (a re-run is a new "
                 "build); recent runs are re-read to catch re-runs. Actors as users.")
 
-STREAMS = {s.name: s for s in (commits, pull_requests, issues, workflow_runs)}
+reviews = Stream(
+    name="reviews", entity="reviews", partitions=r.review_partitions,
+    cursor_field="updated_at", fetch=r.review_pages, normalize=r.normalize,
+    also_emits=("users",),
+    description="Optional (only when listed in `streams:`): reviews of the pull requests "
+                "updated since the last pass, one request per pull request; reviewers as "
+                "users. Sync pull_requests first.")
+
+STREAMS = {s.name: s for s in (commits, pull_requests, issues, workflow_runs, reviews)}

@@ -1,0 +1,86 @@
+"""The optional `reviews` stream: pull request reviews (state, reviewer, submitted_at).
+
+Off by default: it runs only when `reviews` is in the source's `streams:` (`--all` passes
+over it otherwise). A review updates its pull request's `updated_at`, so a pass asks
+GET /repos/{o}/{r}/pulls/{number}/reviews (100 a page) only for the pull requests stored
+by the `pull_requests` stream and updated since the last pass, oldest first; the cursor
+moves past each pull request once its reviews are written. Cost: one request per pull
+request updated since the last pass (plus one per further 100 reviews), and none when
+nothing changed. Sync `pull_requests` before `reviews`.
+
+Cursor: {"updated": the `updated_at` of the last pull request whose reviews are stored}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from dihub.connectors.github.client import PER_PAGE, GitHubClient, cached_repo, repo_info
+from dihub.connectors.github.normalize import _dedupe, _id, _skips_malformed, normalize_user
+from dihub.engine.stream import Context, Page
+from dihub.http import NotFound
+from dihub.models import Record, Review, SyncState
+from dihub.timeutil import to_iso
+
+PR_NUMBER = "_dihub_pr_number"
+
+
+def enabled(ctx: Context) -> bool:
+    return "reviews" in (getattr(ctx.config, "streams", None) or [])
+
+
+def review_partitions(ctx: Context) -> list[str]:
+    from dihub.connectors.github.client import repo_partitions
+
+    if not enabled(ctx):
+        ctx.log.info("%s: the reviews stream is off; add `reviews` to the source's "
+                     "`streams:` to sync it", ctx.source)
+        return []
+    return repo_partitions(ctx)
+
+
+def review_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+    gh = GitHubClient(ctx)
+    try:
+        repo = repo_info(ctx, gh, partition)
+        cursor = state.cursor.get("updated") if isinstance(state.cursor, dict) else None
+        since = cursor or ctx.config.start_date
+        pulls = [p for p in ctx.store.iter_records("pull_requests", source=ctx.source,
+                                                   since=since,
+                                                   filters={"repo": repo.full_name})
+                 if p.get("updated_at") and (cursor is None or p["updated_at"] > cursor)]
+        ctx.progress_total(partition, len(pulls))
+        for pr in pulls:
+            items: list[dict[str, Any]] = []
+            size = 0
+            url = f"/repos/{repo.full_name}/pulls/{pr['number']}/reviews"
+            try:
+                for _, resp in gh.pages(url, {"per_page": PER_PAGE}):
+                    size += resp.size
+                    items += [{**r, PR_NUMBER: pr["number"]} for r in resp.data or []]
+            except NotFound:
+                items = []          # the pull request is gone: nothing to read
+            yield Page(items, cursor={"updated": pr["updated_at"]}, raw_size=size)
+    finally:
+        gh.audit_requests("reviews", "reviews", partition)
+
+
+@_skips_malformed("review")
+def normalize_review(raw: dict[str, Any], source: str, repo: str, repo_id: str | int,
+                     number: int) -> list[Record]:
+    """A review from GET /pulls/{number}/reviews; its reviewer as a user."""
+    rid = str(raw["id"])
+    reviewer = normalize_user(raw.get("user"), source)
+    submitted = to_iso(raw.get("submitted_at"))
+    review = Review(
+        source=source, source_id=f"{repo_id}:{rid}", review_id=rid, repo=repo,
+        number=int(number), pull_request_id=f"{source}:pull_requests:{repo_id}:{number}",
+        reviewer_id=_id(reviewer), state=raw.get("state"), submitted_at=submitted,
+        commit_id=raw.get("commit_id"), updated_at=submitted)
+    return _dedupe([review, reviewer])
+
+
+def normalize(raw: dict[str, Any], ctx: Context, partition: str):
+    repo = cached_repo(ctx, partition)
+    return normalize_review(raw, ctx.source, repo.full_name, repo.id, raw[PR_NUMBER])

@@ -39,7 +39,7 @@ MAX_PR_COMMITS = 250        # as GitHub's own pull request commit list
 MAX_BASE_WALK = 20_000      # ancestors of a merge base looked at, per pull request
 DEPLOY_TAG = "deploy_notification"
 
-JIRA_KEY = re.compile(r"(?<![A-Za-z0-9_.\-/])([A-Z][A-Z0-9_]+)-([1-9][0-9]*)(?![A-Za-z0-9_])")
+JIRA_KEY = re.compile(r"(?<![A-Za-z0-9_.\-])([A-Z][A-Z0-9_]+)-([1-9][0-9]*)(?![A-Za-z0-9_])")
 REPO_REF = re.compile(r"(?<![\w/.\-])((?:[A-Za-z0-9_.\-]+/)+[A-Za-z0-9_.\-]+)#([0-9]+)\b")
 LOCAL_REF = re.compile(r"(?<![\w/&])#([0-9]+)\b")
 ITEM_URL = re.compile(r"https?://[^/\s]+/((?:[A-Za-z0-9_.\-]+/)+?[A-Za-z0-9_.\-]+)/"

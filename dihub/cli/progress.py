@@ -45,7 +45,7 @@ def _columns():
     class BarOrSpinner(ProgressColumn):
         def __init__(self):
             super().__init__()
-            self._bar, self._spinner = BarColumn(bar_width=16), SpinnerColumn()
+            self._bar, self._spinner = BarColumn(bar_width=12), SpinnerColumn()
 
         def render(self, task):
             if task.total is None:
@@ -85,7 +85,8 @@ def _columns():
             elif not known:
                 if ended:
                     text.append(f" +{f['inserted']:,}", style="green")
-                    text.append(f" ~{f['updated']:,}", style="yellow")
+                    if f["updated"]:
+                        text.append(f" ~{f['updated']:,}", style="yellow")
                 text.append(f" {_clock(task.elapsed)}", style="dim")
             return text
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pty
+import re
 import subprocess
 
 import pytest
@@ -141,7 +142,9 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(dihub, tmp_path):
     os.close(master)
     assert proc.wait() == 0
     text = out.decode(errors="replace")
-    assert "git/commits" in text and "records" in text and "\x1b[" in text  # rich live display
+    assert "git/commits" in text and "commits" in text and "\x1b[" in text  # rich live display
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    assert re.search(r"\d+/120 commits +\d+%", shown)   # a total: count of total, percent
     plain = dihub.run("sync", "git", "commits", "--full-refresh", check_code=0)
     assert "\x1b[" not in plain.stderr
     assert "git/commits: ok, read 120 items; records: 0 inserted" in plain.stderr

@@ -124,7 +124,7 @@ def test_the_token_never_reaches_output_audit_or_store(dihub):
         assert failed.returncode == 1
         assert "invalid_auth" in failed.stderr
         audit = dihub.run("audit", "--format", "json", "--limit", "5000", check_code=0).stdout
-        status = dihub.run("auth", "status", "slack", check_code=0).stdout
+        status = dihub.run("auth", "status", "slack", "--check", check_code=0).stdout
     dihub.store().close()
     raw = b"".join(p.read_bytes() for p in dihub.tmp.glob("store.db*"))
     secret = TOKEN.split("-", 1)[1]

@@ -74,6 +74,9 @@ def test_an_ended_partition_says_its_outcome_and_several_partitions_count_done_o
     lines = _lines(progress)
     assert lines[0].endswith("big/commits 1/3 partitions")
     assert "big/commits [a] [ok] 5 commits +4 ~1" in lines[1]
+    b.records, b.written = 3, UpsertResult(inserted=3)
+    progress("end", result=b)
+    assert "big/commits [b] [ok] 3 commits +3 0:00:00" in _lines(progress)[2]
 
 
 def test_an_error_naming_its_partition_is_not_prefixed_twice():

@@ -6,6 +6,7 @@ streaming `git log` for the commits, so memory stays flat on any history size.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,7 +131,8 @@ class GitRepo:
             return
         spec = "\n".join([*include, *(f"^{s}" for s in exclude)]) + "\n"
         cmd = ["git", "-C", str(self.path), "log", "--reverse", "--topo-order", "-z",
-               "--no-color", "--source", f"--format={_FORMAT}", "--stdin"]
+               "--no-color", "--source", f"--format={_FORMAT}", "--numstat", "--no-renames",
+               "--stdin"]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         try:
@@ -138,13 +140,26 @@ class GitRepo:
             proc.stdin.write(spec.encode())
             proc.stdin.close()
             buf = b""
+            current: dict | None = None
             while chunk := proc.stdout.read(1 << 16):
                 buf += chunk
-                *records, buf = buf.split(b"\0")
-                for rec in records:
-                    yield _parse(rec)
+                *tokens, buf = buf.split(b"\0")
+                for token in tokens:
+                    if _HEADER.match(token):
+                        if current is not None:
+                            yield current
+                        current = _parse(token)
+                    elif current is not None:
+                        _count(current, token)
             if buf.strip(b"\n"):
-                yield _parse(buf)
+                if _HEADER.match(buf):
+                    if current is not None:
+                        yield current
+                    current = _parse(buf)
+                elif current is not None:
+                    _count(current, buf)
+            if current is not None:
+                yield current
             if proc.wait() != 0:
                 err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
                 raise FatalError(f"git log failed in {self.path}: {err}")
@@ -154,10 +169,29 @@ class GitRepo:
                 proc.wait()
 
 
-def _parse(rec: bytes) -> dict[str, str]:
+# With -z --numstat, a commit is its header (the format, NUL-ended) then one NUL-ended
+# `added<TAB>deleted<TAB>path` token per file (`-` for binary files); merges have none.
+_HEADER = re.compile(rb"\n?[0-9a-f]{40}(?:[0-9a-f]{24})?\x1f")
+_NUMSTAT = re.compile(rb"\n?([0-9]+|-)\t([0-9]+|-)\t")
+
+
+def _parse(rec: bytes) -> dict:
     text = rec.decode("utf-8", errors="replace").lstrip("\n")
     values = text.split("\x1f", len(_FIELDS) - 1)
-    return dict(zip(_FIELDS, values, strict=True))
+    raw: dict = dict(zip(_FIELDS, values, strict=True))
+    if len(raw["parents"].split()) <= 1:        # the size of a merge is not its own
+        raw.update(additions=0, deletions=0, files_changed=0)
+    return raw
+
+
+def _count(raw: dict, token: bytes) -> None:
+    """Add one `--numstat` line to the commit's size."""
+    m = _NUMSTAT.match(token)
+    if m is None or "files_changed" not in raw:
+        return
+    raw["files_changed"] += 1
+    raw["additions"] += int(m.group(1)) if m.group(1) != b"-" else 0
+    raw["deletions"] += int(m.group(2)) if m.group(2) != b"-" else 0
 
 
 def is_tag(ref: str) -> bool:

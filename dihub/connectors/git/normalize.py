@@ -74,6 +74,8 @@ def normalize_commit(raw: dict[str, str], source: str, repo: str,
         message=raw["message"].rstrip("\n"), timestamp=committed_at,
         authored_at=to_iso(raw["authored_at"]),
         parents=raw["parents"].split() if raw["parents"] else [],
+        additions=raw.get("additions"), deletions=raw.get("deletions"),
+        files_changed=raw.get("files_changed"),     # from `git log --numstat`; not merges
     )
     users = [author] if committer_key == author_key else [author, committer]
     return [commit, *(u for u in users if u is not None)]

@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from dihub.config import HttpSettings
 from dihub.engine.stream import Stream
+from dihub.settings import HttpSettings
 from dihub.timeutil import to_iso
 
 

@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from dihub.config import BreakerSettings
 from dihub.errors import UpstreamUnavailable
+from dihub.settings import BreakerSettings
 from dihub.timeutil import to_iso
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"

@@ -33,7 +33,6 @@ import httpx
 from tenacity import RetryCallState
 
 from dihub import __version__
-from dihub.config import HttpSettings
 from dihub.errors import AuthError, FatalError, RateLimited, TemporaryError
 from dihub.http import classify as c
 from dihub.http.accounting import AuditFn, Recorder
@@ -50,6 +49,7 @@ from dihub.http.errors import (
 from dihub.http.governor import Decision, Governor
 from dihub.http.redact import redact, register_authorization, safe_path
 from dihub.http.retry import BackoffWait, Transient, retrying
+from dihub.settings import HttpSettings
 from dihub.timeutil import to_iso
 
 USER_AGENT = f"dihub/{__version__}"

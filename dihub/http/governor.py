@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from dihub.config import RateLimitSettings
 from dihub.http import ratelimit
+from dihub.settings import RateLimitSettings
 
 # Slack Web API tiers (requests per minute): 2 -> 20, 3 -> 50, 4 -> 100.
 TIER_INTERVAL_S = {1: 60.0, 2: 3.0, 3: 1.2, 4: 0.6}

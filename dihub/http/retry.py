@@ -21,7 +21,7 @@ from typing import Any
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_base
 
-from dihub.config import RetrySettings
+from dihub.settings import RetrySettings
 
 
 class Transient(Exception):

@@ -28,7 +28,7 @@ CHECK_TIMEOUT_S = 5.0      # `auth status --check`: one attempt, this long
 
 def _check_settings(timeout_s: float) -> Any:
     """One attempt within `timeout_s`, no waiting for a rate limit: a check answers fast."""
-    from dihub.config import HttpSettings, RateLimitSettings, RetrySettings
+    from dihub.settings import HttpSettings, RateLimitSettings, RetrySettings
 
     return HttpSettings(timeout_s=timeout_s, retry=RetrySettings(attempts=1, backoff_s=[]),
                         rate_limit=RateLimitSettings(max_wait_s=0))

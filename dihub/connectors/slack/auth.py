@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from dihub import secrets
-from dihub.config import HttpSettings, RateLimitSettings, RetrySettings
 from dihub.connectors.slack.client import (
     DEFAULT_BASE_URL,
     TOKEN_NAME,
@@ -25,6 +24,7 @@ from dihub.connectors.slack.client import (
 )
 from dihub.errors import AuthError, DihubError, TemporaryError
 from dihub.http import HttpClient
+from dihub.settings import HttpSettings, RateLimitSettings, RetrySettings
 
 BOT_PREFIX = "xoxb-"
 CHECK_TIMEOUT_S = 5.0      # `auth status --check`: one attempt, this long

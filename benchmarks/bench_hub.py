@@ -70,12 +70,13 @@ def builds(n: int, every: int, start: int = 0) -> list:
     return out
 
 
-def issues(n: int, span: timedelta, start: int = 0) -> list:
+def issues(n: int, span: timedelta, start: int = 0, total: int | None = None) -> list:
     from dihub.models.records import Issue, Sprint, Transition
 
     out: list = []
+    total = total or n
     for k in range(start, start + n):
-        created = T0 + span * (k / max(n, 1))
+        created = T0 + span * min(k / total, 1.0)
         steps = k % 4       # 0: To Do, 1: In Progress, 2: In Review, 3: Done
         transitions = [Transition(from_status=STATUSES[s][0], to_status=STATUSES[s + 1][0],
                                   timestamp=iso(created + timedelta(days=s + 1)))
@@ -86,7 +87,7 @@ def issues(n: int, span: timedelta, start: int = 0) -> list:
                          project_key="OPS" if incident else "APP",
                          type="Incident" if incident else "Story", status=status,
                          status_category=category, story_points=float(k % 5 + 1),
-                         assignee_id=f"acc{k % 25}", sprint_ids=[str(k * 50 // max(n, 1))],
+                         assignee_id=f"acc{k % 25}", sprint_ids=[str(min(k * 50 // total, 49))],
                          created_at=iso(created), updated_at=iso(created),
                          resolved_at=transitions[-1].timestamp if steps == 3 else None,
                          transitions=transitions))
@@ -144,7 +145,7 @@ def main() -> None:
     step("report --html, full (empty facts cache)", "report", "--html", html)
     step("metrics dora, nothing new (cache)", "metrics", "dora", "-f", "json")
     new = [*commits(92, start=main_line)[:92], *builds(4, 2, start=args.builds),
-           *issues(4, span, start=args.issues)]
+           *issues(4, span, start=args.issues, total=args.issues)]
     new = new[:100]
     write(db, new, iso(datetime.now(UTC)))
     step(f"report --html after an incremental sync of {len(new)} records", "report", "--html",

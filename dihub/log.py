@@ -33,7 +33,7 @@ def _ts(created: float) -> str:
 
 def _redact(value: Any) -> Any:
     try:
-        from dihub.http.redact import redact_value
+        from dihub.redact import redact_value
     except ImportError:
         return value
     return redact_value(value)
@@ -98,7 +98,7 @@ class _StderrHandler(logging.StreamHandler):
 
 def _redaction_filter() -> logging.Filter | None:
     try:
-        from dihub.http.redact import RedactingFilter
+        from dihub.redact import RedactingFilter
     except ImportError:
         return None
     return RedactingFilter()

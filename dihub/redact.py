@@ -1,4 +1,4 @@
-"""Keep secrets out of every string this layer produces.
+"""Keep secrets out of every string dihub produces (logs, errors, audit, CLI output).
 
 `redact(text)` masks the secret values registered with `register_secret` and
 the common token shapes (GitHub, Slack, Atlassian tokens, JWTs, `Authorization:`

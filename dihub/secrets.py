@@ -20,7 +20,7 @@ running dihub put there for the configured `base_url`.
 
 The file is created with mode 0600 and is refused if it is group/world-readable or owned by
 someone else; it is never written silently. Every secret this module hands out or stores is
-registered with the log redactor (``dihub.http.redact``) when that module is available.
+registered with the log redactor (``dihub.redact``) when that module is available.
 Secret values never appear in exception messages or reprs.
 """
 
@@ -234,9 +234,9 @@ def _no_keyring(source: str, name: str) -> AuthError:
 
 
 def register_for_redaction(value: str) -> None:
-    """Tell the log redactor about a secret (`dihub.http.redact`, when it is installed)."""
+    """Tell the log redactor about a secret (`dihub.redact`, when it is installed)."""
     try:
-        from dihub.http.redact import register_secret
+        from dihub.redact import register_secret
     except ImportError:
         return
     register_secret(value)

@@ -51,7 +51,7 @@ def print_error(err: Exception, label: str | None = None, **fields) -> None:
     text = str(err)
     hint = getattr(err, "hint", None)
     try:
-        from dihub.http.redact import redact
+        from dihub.redact import redact
 
         text = redact(text)
         hint = redact(hint) if hint else hint

@@ -20,7 +20,7 @@ from dihub.http.errors import (
     NotFound,
 )
 from dihub.http.governor import SLACK_MIN_INTERVAL_S, Governor
-from dihub.http.redact import (
+from dihub.redact import (
     RedactingFilter,
     install_log_redaction,
     redact,

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dihub.models import AuditEntry
+from dihub.redact import redact, redact_value
 from dihub.timeutil import to_iso
-
-from .redact import redact, redact_value
 
 log = logging.getLogger("dihub.http")
 

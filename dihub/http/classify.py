@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import httpx
 
 from dihub.http import ratelimit
-from dihub.http.redact import redact
+from dihub.redact import redact
 
 SECONDARY_MIN_WAIT_S = 60.0     # GitHub: "wait for at least one minute before retrying"
 MAX_MESSAGE_CHARS = 300

@@ -47,8 +47,8 @@ from dihub.http.errors import (
     NotFound,
 )
 from dihub.http.governor import Decision, Governor
-from dihub.http.redact import redact, register_authorization, safe_path
 from dihub.http.retry import BackoffWait, Transient, retrying
+from dihub.redact import redact, register_authorization, safe_path
 from dihub.settings import HttpSettings
 from dihub.timeutil import to_iso
 

@@ -58,10 +58,10 @@ def use_memory_keyring() -> MemoryKeyring:
 
 
 def fake_redactor(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Stand in for dihub.http.redact: record the secrets dihub registers without
+    """Stand in for dihub.redact: record the secrets dihub registers without
     touching the process-wide redactor other tests rely on. Returns the record."""
     seen: list[str] = []
-    fake = types.ModuleType("dihub.http.redact")
+    fake = types.ModuleType("dihub.redact")
     fake.register_secret = seen.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "dihub.http.redact", fake)
+    monkeypatch.setitem(sys.modules, "dihub.redact", fake)
     return seen

@@ -10,7 +10,7 @@ import warnings
 import pytest
 
 from dihub import log
-from dihub.http.redact import forget_secrets, register_secret
+from dihub.redact import forget_secrets, register_secret
 
 SECRET = "s3cr3t-value-for-tests"
 

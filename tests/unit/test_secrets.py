@@ -38,7 +38,7 @@ def headless():
 
 @pytest.fixture(autouse=True)
 def registered(monkeypatch) -> list[str]:
-    """Stand in for dihub.http.redact (no test secret leaks into the process-wide redactor)
+    """Stand in for dihub.redact (no test secret leaks into the process-wide redactor)
     and record what is registered."""
     return fake_redactor(monkeypatch)
 

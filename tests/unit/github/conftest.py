@@ -48,7 +48,7 @@ def items(rel: str, key: str | None = None) -> list[dict[str, Any]]:
 
 @pytest.fixture(autouse=True)
 def registered(monkeypatch) -> list[str]:
-    """Stand in for dihub.http.redact: record registered secrets without touching the
+    """Stand in for dihub.redact: record registered secrets without touching the
     process-wide redactor other tests rely on."""
     return fake_redactor(monkeypatch)
 

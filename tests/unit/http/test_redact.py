@@ -11,7 +11,7 @@ import pytest
 from dihub.config import HttpSettings, RetrySettings
 from dihub.errors import DihubError
 from dihub.http import RedactingFilter, redact, register_secret, safe_path
-from dihub.http.redact import forget_secrets, register_authorization
+from dihub.redact import forget_secrets, register_authorization
 
 OPAQUE = "opaque-credential-8f3a2c91"       # no recognisable shape: only registration masks it
 

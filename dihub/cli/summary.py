@@ -5,22 +5,7 @@ from __future__ import annotations
 import sys
 
 from dihub.cli.state import print_error
-from dihub.errors import EXIT_FAILURE, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE
-
-
-def exit_code(results) -> int:
-    """2 for a config error met during the pass; 1 if something failed for good; else 75
-    if something should be retried later; 1 if every partition was skipped; else 0."""
-    failed = [r for r in results if r.outcome == "failed"]
-    if any(r.error is not None and r.error.exit_code == EXIT_USAGE for r in failed):
-        return EXIT_USAGE
-    if any(r.error is None or r.error.exit_code != EXIT_TEMPFAIL for r in failed):
-        return EXIT_FAILURE
-    if failed or any(r.outcome == "busy" for r in results):
-        return EXIT_TEMPFAIL
-    if results and all(r.outcome == "skipped" for r in results):
-        return EXIT_FAILURE
-    return EXIT_OK
+from dihub.engine.sync import exit_code
 
 
 def print_summary(results, *, run_id: str, dry_run: bool, quiet: bool,

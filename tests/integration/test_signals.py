@@ -105,7 +105,7 @@ def test_a_signal_stops_at_the_next_page_and_releases_the_lease(tmp_path, sig, c
 # returned): the written rows must still be counted in the audit log and the metrics.
 SIGNAL_IN_WRITE = textwrap.dedent("""
     import os, signal, sys
-    from dihub.cli.sync import _signals_stop
+    from dihub.engine.sync import signals_stop as _signals_stop
     from dihub.config import Settings
     from dihub.engine.runner import PassOptions, Runner
     from dihub.engine.stream import Page, Stream

@@ -1,4 +1,4 @@
-"""Pydantic models of the normalized schema (see DESIGN.md).
+"""Pydantic models of the normalized schema (see docs/architecture.md).
 
 Normalizers return these; the engine adds `_id`, `raw_signature` and
 `ingested_at` and hands plain dicts to the store.
@@ -6,6 +6,8 @@ Normalizers return these; the engine adds `_id`, `raw_signature` and
 
 from dihub.models.records import (
     ENTITIES,
+    ENTITY_KEYS,
+    TABLE_COLUMNS,
     Build,
     Channel,
     Commit,
@@ -19,11 +21,13 @@ from dihub.models.records import (
     Sprint,
     Transition,
     User,
+    register_entity,
 )
 from dihub.models.state import AuditEntry, RunMetrics, SyncState
 
 __all__ = [
-    "ENTITIES", "AuditEntry", "Build", "Channel", "Commit", "Issue", "Link", "Person",
+    "ENTITIES", "ENTITY_KEYS", "TABLE_COLUMNS", "AuditEntry", "Build", "Channel", "Commit",
+    "Issue", "Link", "Person",
     "PullRequest", "Record", "Review", "RunMetrics", "SlackEvent", "Sprint", "SyncState",
-    "Transition", "User",
+    "Transition", "User", "register_entity",
 ]

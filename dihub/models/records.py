@@ -303,3 +303,33 @@ ENTITIES: dict[str, type[Record]] = {
     m.entity: m for m in (User, Commit, PullRequest, Issue, Sprint, Build, Channel, SlackEvent,
                           Review, Person, Link)
 }
+
+# A plugin's own entities: {entity: (key field, default `dihub fetch` table columns)}.
+ENTITY_KEYS: dict[str, str] = {}
+TABLE_COLUMNS: dict[str, list[str]] = {}
+
+
+def register_entity(model: type[Record], *, key: str = "source_id",
+                    columns: tuple[str, ...] | list[str] = ()) -> type[Record]:
+    """Make `model` (a Record subclass with its own `entity` name) known to the CLI, the
+    store and the API, as a connector plugin declares it (`Connector.entities`). `key` is
+    the field whose value is the record's `source_id` (its natural key upstream);
+    `columns` are the fields `dihub fetch` shows in a table by default. Registering the
+    same model again is a no-op; another model under a taken name is a ValueError."""
+    if not (isinstance(model, type) and issubclass(model, Record)) or not model.entity:
+        raise ValueError(f"{model!r} is not a Record subclass with an `entity` name")
+    taken = ENTITIES.get(model.entity)
+    if taken is model:
+        return model
+    if taken is not None:
+        raise ValueError(f"entity {model.entity!r} is already {taken.__module__}."
+                         f"{taken.__qualname__}")
+    fields = set(model.model_fields)
+    unknown = [f for f in (key, *columns) if f not in fields]
+    if unknown:
+        raise ValueError(f"entity {model.entity!r} has no field(s) {', '.join(unknown)}")
+    ENTITIES[model.entity] = model
+    ENTITY_KEYS[model.entity] = key
+    if columns:
+        TABLE_COLUMNS[model.entity] = list(columns)
+    return model

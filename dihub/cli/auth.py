@@ -88,12 +88,9 @@ def auth(
         typer.echo(f"First copy your one-time code: {user_code}", err=True)
         typer.echo(f"Then open {uri} in a browser and enter it. Waiting...", err=True)
 
-    kwargs = {"with_token": token, "allow_file": insecure_store_file, "on_code": on_code}
-    import inspect
-
-    if "prompt" in inspect.signature(conn.auth.login).parameters:
-        kwargs["prompt"] = _prompt
-    who = conn.auth.login(target, src, **kwargs)
+    # every login takes the same arguments (dihub.connectors.base.Login)
+    who = conn.auth.login(target, src, with_token=token, allow_file=insecure_store_file,
+                          on_code=on_code, prompt=_prompt)
     typer.echo(f"{target}: logged in" + (f" as {who}" if who else ""))
 
 

@@ -47,7 +47,7 @@ def fetch(
 
     from dihub import output
     from dihub.errors import UsageError
-    from dihub.models import ENTITIES
+    from dihub.models import ENTITIES, TABLE_COLUMNS
 
     if fmt not in output.FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; use one of {', '.join(output.FORMATS)}")
@@ -79,7 +79,8 @@ def fetch(
         else:
             from rich.console import Console
 
-            main = output.TABLE_DEFAULT_FIELDS.get(entity) or output.entity_fields(entity)
+            main = (output.TABLE_DEFAULT_FIELDS.get(entity) or TABLE_COLUMNS.get(entity)
+                    or output.entity_fields(entity))
             if chosen:
                 cols, keep = chosen, None
             elif wide:

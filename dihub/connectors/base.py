@@ -6,19 +6,26 @@ entry-point group `dihub.connectors`:
     [project.entry-points."dihub.connectors"]
     myjira = "mypkg.connector:connector"
 
+`entities` declares records of the plugin's own (an `Entity`: the Record model, its
+key field and default table columns); `auth` is a `Login` for sources that need
+one. docs/writing-a-connector.md walks through a whole plugin, and
+`dihub.testing.acceptance` is the test kit every connector passes.
+
 `config_model` validates the source's keys in the YAML config (everything
 under `sources.<name>` except `connector`); `streams` lists what it can sync.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from dihub.engine.stream import Stream
+from dihub.models import Record, register_entity
 from dihub.settings import HttpSettings
 from dihub.timeutil import to_iso
 
@@ -46,13 +53,55 @@ class SourceConfig(BaseModel):
     http: HttpSettings | None = None     # overrides the top-level `http:` for this source
 
 
+OnCode = Callable[[str, str], None]         # (user code, verification URL) of a device flow
+Prompt = Callable[..., str]                 # prompt(text, secret=False) -> the answer
+
+
+@runtime_checkable
+class Login(Protocol):
+    """What `dihub auth` calls on a connector's `auth`. Every login takes the same keyword
+    arguments and ignores those it has no use for (a token-only login never prompts)."""
+
+    def login(self, source: str, config: Any, *, with_token: str | None = None,
+              allow_file: bool = False, on_code: OnCode | None = None,
+              prompt: Prompt | None = None) -> str | None:
+        """Obtain and store a credential for `source`; returns who is logged in."""
+
+    def status(self, source: str, config: Any, *, check: bool = False,
+               timeout_s: float = 5.0) -> dict[str, Any]:
+        """Where the credential comes from (`state`, `via`, `host`, ...); with `check`, one
+        request within `timeout_s` says whether the host accepts it."""
+
+    def logout(self, source: str) -> bool:
+        """Forget the stored credential; True when there was one."""
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity a plugin adds: `model` (a Record subclass naming its `entity`), `key` (the
+    field whose value is the record's `source_id`) and `columns` (the fields `dihub fetch`
+    shows in a table by default)."""
+
+    model: type[Record]
+    key: str = "source_id"
+    columns: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.model.entity
+
+    def register(self) -> None:
+        register_entity(self.model, key=self.key, columns=self.columns)
+
+
 @dataclass
 class Connector:
     name: str
     description: str
     config_model: type[SourceConfig]
     streams: dict[str, Stream]
-    auth: Any = None     # an object with login/status/logout, for sources that have a login
+    auth: Login | None = None     # for sources that have a login
+    entities: tuple[Entity, ...] = ()   # the plugin's own entities, besides the built-in ones
     extras: dict[str, Any] = field(default_factory=dict)
 
     def stream(self, name: str) -> Stream | None:

@@ -1,11 +1,12 @@
-"""Find connectors through the entry-point group `dihub.connectors`."""
+"""Find connectors through the entry-point group `dihub.connectors`, check them, and
+register the entities they declare (see docs/writing-a-connector.md)."""
 
 from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import entry_points
 
-from dihub.connectors.base import Connector
+from dihub.connectors.base import Connector, Login
 from dihub.errors import ConfigError, UsageError
 
 GROUP = "dihub.connectors"
@@ -32,6 +33,16 @@ def _load(name: str) -> Connector:
     connector = obj() if isinstance(obj, type) else obj
     if not isinstance(connector, Connector):
         raise UsageError(f"entry point {name!r} in {GROUP} is not a dihub Connector")
+    if connector.auth is not None and not isinstance(connector.auth, Login):
+        raise UsageError(f"connector {name!r} ({ep.value}): its `auth` lacks login, status "
+                         "or logout (the dihub.connectors.base.Login protocol)",
+                         hint="Upgrade the package that provides it.")
+    for entity in connector.entities:
+        try:
+            entity.register()
+        except ValueError as exc:
+            raise UsageError(f"connector {name!r} ({ep.value}): {exc}",
+                             hint="Upgrade the package that provides it.") from None
     return connector
 
 

@@ -117,7 +117,7 @@ class GitHubAuth:
 
     def login(self, source: str, config: Any, *, with_token: str | None = None,
               allow_file: bool = False, on_code: OnCode | None = None,
-              http: httpx.Client | None = None) -> str:
+              prompt: Any = None, http: httpx.Client | None = None) -> str:
         """Get a token (stdin via `with_token`, else the device flow), verify it, store it.
 
         Returns the GitHub login the token belongs to.

@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from dihub.models import Record
 
 # Fields the store or engine owns; they never take part in the signature.
@@ -14,10 +16,60 @@ _VOLATILE = ("_id", "raw_signature", "ingested_at")
 
 
 def signature(doc: dict[str, Any]) -> str:
-    """Hash of the normalized content: unchanged content → same signature → no write."""
-    body = {k: v for k, v in doc.items() if k not in _VOLATILE}
-    data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    """Hash of the normalized content: unchanged content → same signature → no write.
+
+    The hashed bytes are those of `json.dumps(body, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, default=str)` encoded as UTF-8, for every document, forever: the
+    signatures already stored depend on it. orjson gives the same bytes for str, int,
+    bool, None, lists and dicts with str keys, and floats of magnitude 1e-4 or more (or
+    zero); `_same_as_json` checks a document holds nothing else before orjson is used
+    (orjson writes 1e-05 as 0.00001 and NaN as null), otherwise json encodes it.
+    """
+    if "_id" in doc or "raw_signature" in doc or "ingested_at" in doc:
+        body = {k: v for k, v in doc.items() if k not in _VOLATILE}
+    else:
+        body = doc
+    if _same_as_json(body):
+        try:
+            return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        except orjson.JSONEncodeError:      # an int beyond 64 bits
+            pass
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def canonical_json(body: dict[str, Any]) -> str:
+    """The reference encoding of a signature (see `signature`)."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+_INF = float("inf")
+
+
+def _same_as_json(value: Any) -> bool:
+    """Whether orjson encodes `value` (sorted, compact) to exactly the bytes of
+    canonical_json: only exact JSON types, str keys, and floats orjson and json
+    format alike (1e-4 <= |x| < inf, or 0; NaN fails every comparison)."""
+    if type(value) is dict:
+        if not _STR_ONLY.issuperset(map(type, value)):
+            return False
+        items = value.values()
+    elif type(value) is list:
+        items = value
+    elif type(value) is float:
+        return value == 0.0 or 1e-4 <= abs(value) < _INF
+    else:
+        return type(value) in _PLAIN
+    if _PLAIN.issuperset(map(type, items)):      # the common case, at C speed
+        return True
+    for v in items:
+        if type(v) not in _PLAIN and not _same_as_json(v):
+            return False
+    return True
+
+
+_STR_ONLY = frozenset((str,))
 
 
 def to_document(record: Record, ingested_at: str) -> dict[str, Any]:

@@ -46,11 +46,16 @@ def fetch(
     import sys
 
     from dihub import output
-    from dihub.errors import UsageError
+    from dihub.errors import DihubError, UsageError
     from dihub.models import ENTITIES, TABLE_COLUMNS
 
     if fmt not in output.FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; use one of {', '.join(output.FORMATS)}")
+    if entity not in ENTITIES:
+        try:
+            state.config()      # loading it registers the entities of the plugins it uses
+        except DihubError:
+            pass
     if entity not in ENTITIES:
         raise UsageError(f"unknown entity {entity!r}",
                          hint=f"Entities: {', '.join(ENTITIES)}")

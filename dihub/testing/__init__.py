@@ -1,0 +1,1 @@
+"""Test kits for connector authors: `dihub.testing.acceptance` (see docs/writing-a-connector.md)."""

@@ -54,6 +54,7 @@ _LEASE_FIELDS = {"lease_owner", "lease_until", "lease_generation"}
 # caller's clock. Second precision, as every stored timestamp.
 _SQL_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 _SQL_UNTIL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)"
+_WAL_CHECKPOINT_PAGES = 16384
 _CHUNK = 500  # ids per IN (...) lookup, well under SQLite's bound-parameter limit
 _DOC_TABLES = ("records", "sync_state", "audit_log", "run_metrics")   # with a JSON `doc`
 
@@ -112,7 +113,11 @@ def _problems(rows: list[tuple[str]]) -> list[str]:
 
 
 def _filter_sql(name: str, value: Any) -> tuple[str, list[Any]]:
-    """MongoDB equality on a top-level field: scalar equal, or an array containing it."""
+    """MongoDB equality on a top-level field: scalar equal, or an array containing it.
+
+    A scalar field is compared with json_extract, in the same pass over the document as
+    json_type; only an array field goes through json_each (one row per element).
+    """
     path = f"$.{name}"
     member = ("EXISTS (SELECT 1 FROM json_each(records.doc, ?) AS j WHERE {} "
               "AND json_type(records.doc, ?) <> 'object')")
@@ -121,10 +126,16 @@ def _filter_sql(name: str, value: Any) -> tuple[str, list[Any]]:
         return f"(json_type(records.doc, ?) IS NULL OR {null_member})", [path, path, path]
     if isinstance(value, bool):
         kind = "'true'" if value else "'false'"
-        return member.format(f"j.type = {kind}"), [path, path]
+        return (f"CASE json_type(records.doc, ?) WHEN {kind} THEN 1 WHEN 'array' THEN "
+                f"{member.format(f'j.type = {kind}')} ELSE 0 END", [path, path, path])
     if isinstance(value, int | float):
-        return member.format("j.type IN ('integer', 'real') AND j.value = ?"), [path, value, path]
-    return member.format("j.type = 'text' AND j.value = ?"), [path, value, path]
+        return ("CASE json_type(records.doc, ?) WHEN 'integer' THEN json_extract(records.doc, ?)"
+                " = ? WHEN 'real' THEN json_extract(records.doc, ?) = ? WHEN 'array' THEN "
+                + member.format("j.type IN ('integer', 'real') AND j.value = ?") + " ELSE 0 END",
+                [path, path, value, path, value, path, value, path])
+    return ("CASE json_type(records.doc, ?) WHEN 'text' THEN json_extract(records.doc, ?) = ? "
+            "WHEN 'array' THEN " + member.format("j.type = 'text' AND j.value = ?")
+            + " ELSE 0 END", [path, path, value, path, value, path])
 
 
 class SQLiteStore:
@@ -181,6 +192,13 @@ class SQLiteStore:
                     if (exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_READONLY:
                         raise
                 conn.execute("PRAGMA synchronous = NORMAL")
+                # Checkpoint every 64 MB of WAL, not every 4 MB (1,000 pages): a batch of
+                # records dirties about one page of the id index per record (ids are
+                # hashes), and each checkpoint writes every page dirtied since the last
+                # one; fewer checkpoints write a page touched by several batches once.
+                # The WAL is cut back to that size after a checkpoint.
+                conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
+                conn.execute(f"PRAGMA journal_size_limit = {_WAL_CHECKPOINT_PAGES * 4096}")
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version < SCHEMA_VERSION:
                     try:
@@ -314,16 +332,29 @@ class SQLiteStore:
         if source is not None:
             where.append("source = ?")
             params.append(source)
+        after = decode_cursor(cursor) if cursor else None
+        if after is not None:
+            after = (after[0] or "", after[1])
+            if since and after[0] < since:
+                after = None        # the window starts after the cursor: it is implied
+            else:
+                since = None        # the cursor is past the window's start: it implies it
+        # One index range from where the page starts: the planner seeks to the cursor's
+        # key with the row value alone, or to a scalar lower bound when there is an upper
+        # one; so a page costs the same at any depth (a bound it cannot seek to would
+        # make it walk every record from the window's start to the cursor).
+        if after is not None and until:
+            where.append("updated_at >= ?")
+            params.append(after[0])
         if since:
             where.append("updated_at >= ?")
             params.append(since)
         if until:
             where.append("updated_at > '' AND updated_at < ?")
             params.append(until)
-        if cursor:
-            after_updated, after_id = decode_cursor(cursor)
+        if after is not None:
             where.append("(updated_at, id) > (?, ?)")
-            params += [after_updated or "", after_id]
+            params += list(after)
         for name, value in check_filters(filters).items():
             sql, args = _filter_sql(name, value)
             where.append(sql)

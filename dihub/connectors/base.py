@@ -12,7 +12,10 @@ one. docs/writing-a-connector.md walks through a whole plugin, and
 `dihub.testing.acceptance` is the test kit every connector passes.
 
 `config_model` validates the source's keys in the YAML config (everything
-under `sources.<name>` except `connector`); `streams` lists what it can sync.
+under `sources.<name>` except `connector`); `streams` lists what it can sync;
+`session` is the class of its per-run session (see dihub/connectors/session.py):
+the engine calls `connector.open(run)` once per run, passes views of the session to
+every stream's partitions, fetch and normalize, and closes it when the run ends.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from dihub.connectors.session import Session
 from dihub.engine.stream import Stream
 from dihub.models import Record, register_entity
 from dihub.settings import HttpSettings
@@ -103,6 +107,11 @@ class Connector:
     auth: Login | None = None     # for sources that have a login
     entities: tuple[Entity, ...] = ()   # the plugin's own entities, besides the built-in ones
     extras: dict[str, Any] = field(default_factory=dict)
+    session: type[Session] = Session   # what `open` builds: the connector's per-run state
+
+    def open(self, run: Any) -> Session:
+        """The session of one run (`run`: the engine's run Context). The engine closes it."""
+        return self.session(run)
 
     def stream(self, name: str) -> Stream | None:
         return self.streams.get(name)

@@ -17,6 +17,12 @@ generation): once the lease has passed to another run (it expired while this run
 was slow), the store refuses the write (LeaseLost, exit 75) and the partition
 stops without writing more, so a stale cursor never replaces the new holder's.
 
+The run's connector session (`Connector.open(run)`, see dihub/connectors/session.py)
+is opened at the first stream and closed when the run ends: `Runner.run(streams)` and
+`with Runner(...)` close it in a `finally`; a Runner driven stream by stream through
+`run_stream` closes it with `close()` (or, failing that, when it is collected). Every
+stream's partitions, fetch and normalize receive a view of it bound to the stream.
+
 Ctrl-C and SIGTERM (`Runner.interrupt`) stop every running partition at its next
 page. A write and its checkpoint are shielded: a signal that arrives during one
 takes effect when it is done, so the counts in the audit log are what was written.
@@ -30,6 +36,7 @@ import socket
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -100,7 +107,8 @@ class Runner:
 
     def __init__(self, store, source: str, source_config: Any, settings: Any, *,
                  run_id: str | None = None, options: PassOptions | None = None,
-                 progress: Progress | None = None, secrets: Any = None):
+                 progress: Progress | None = None, secrets: Any = None,
+                 connector: Any = None):
         self.store = store
         self.source = source
         self.source_config = source_config
@@ -110,7 +118,10 @@ class Runner:
         self.progress = progress or (lambda *a, **k: None)
         self.owner = lease_owner(self.run_id)
         self.secrets = secrets
-        self.extras: dict[str, Any] = {}
+        self.connector = connector         # None: the one `source_config.connector` names
+        self._sessions: list[Any] = []     # the run's session, once opened
+        self._session_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_sessions, self._sessions)
         self.results: list[PartitionResult] = []   # every partition's result, as they end
         self.stopped_by: str | None = None   # "SIGINT" / "SIGTERM" once interrupt() was called
         self._stop = threading.Event()     # set on Ctrl-C: running partitions stop at a page
@@ -146,6 +157,53 @@ class Runner:
             self._deferred = False
             raise KeyboardInterrupt(self.stopped_by or "SIGINT")
 
+    # -- the run's session ---------------------------------------------------
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, streams: list[Stream]) -> list[PartitionResult]:
+        """Run `streams` one after the other in one session, closed in a finally."""
+        try:
+            for stream in streams:
+                self.run_stream(stream)
+        finally:
+            self.close()
+        return self.results
+
+    def close(self) -> None:
+        """End the run: close the connector session (its HTTP client). Idempotent."""
+        _close_sessions(self._sessions)
+
+    def _session(self, ctx: Context) -> Any:
+        """The run's session (opened on first use), as a view bound to `ctx`'s stream."""
+        with self._session_lock:
+            if not self._sessions:
+                run = Context(source=self.source, config=self.source_config,
+                              run_id=self.run_id, store=self.store, audit=self.audit,
+                              log=logging.getLogger(f"dihub.{self.source}"),
+                              settings=self.settings, secrets=self.secrets)
+                self._sessions.append(self._open(run))
+            return self._sessions[0].bind(ctx)
+
+    def _open(self, run: Context) -> Any:
+        connector = self.connector
+        name = getattr(self.source_config, "connector", None)
+        if connector is None and isinstance(name, str):
+            from dihub.connectors.registry import load_connector
+
+            try:
+                connector = load_connector(name)
+            except DihubError:
+                connector = None
+        if connector is None:
+            from dihub.connectors.session import Session
+
+            return Session(run)
+        return connector.open(run)
+
     # -- audit ---------------------------------------------------------------
     def audit(self, entry: AuditEntry) -> None:
         if not self.options.dry_run:
@@ -169,9 +227,10 @@ class Runner:
         ctx = Context(source=self.source, config=self.source_config, run_id=self.run_id,
                       store=self.store, metrics=counters, audit=self.audit,
                       log=logging.getLogger(f"dihub.{self.source}"), settings=self.settings,
-                      secrets=self.secrets, extras=self.extras, report_total=report_total)
+                      secrets=self.secrets, report_total=report_total)
         started, t0 = now_iso(), time.monotonic()
         try:
+            ctx = self._session(ctx)    # partitions, fetch and normalize get the session
             partitions = stream.partitions(ctx)
         except DihubError as err:
             results = [PartitionResult(self.source, stream.name, "*", "failed", error=err,
@@ -439,6 +498,11 @@ class Runner:
             stream, r.partition, "sync", outcome, records=r.records,
             inserted=r.written.inserted, updated=r.written.updated,
             unchanged=r.written.unchanged, error=str(r.error) if r.error else None))
+
+
+def _close_sessions(sessions: list[Any]) -> None:
+    while sessions:
+        sessions.pop().close()
 
 
 def _holder_is_dead(holder: str) -> bool:

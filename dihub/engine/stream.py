@@ -5,13 +5,20 @@
         cursor_field="timestamp", fetch=commit_pages, normalize=normalize_commit,
     )
 
-`fetch(ctx, partition, state)` yields `Page`s. Each page carries the raw
+`partitions(session)`, `fetch(session, partition, state)` and
+`normalize(raw, session, partition)` receive the connector's per-run session (a
+`dihub.connectors.session.Session` view bound to the stream: the run's HTTP client,
+its caches, `page`/`warn`/audit helpers, and everything the Context below carries).
+The engine opens it once per run (`Connector.open(run)`) and closes it when the run
+ends.
+
+`fetch(session, partition, state)` yields `Page`s. Each page carries the raw
 items of one upstream response and, optionally, the cursor that is safe to
 persist once those items are durable. The engine writes the page's records
 first, then checkpoints `page.cursor` (and `page.etags`), so a crash never
 moves a cursor past data that was not written.
 
-`normalize(raw, ctx, partition)` is pure: it returns a Record, a list of
+`normalize(raw, session, partition)` is pure: it returns a Record, a list of
 Records (e.g. a commit and its author and committer as `users`), or None to
 drop the item. It raises SkippableRecord for an item that cannot be read.
 """
@@ -43,7 +50,8 @@ class Page:
 
 @dataclass
 class Context:
-    """What a stream's fetch and normalize see. Built by the engine per source."""
+    """The engine's per-stream run context; a connector's Session wraps it (`session.ctx`)
+    and exposes its fields, so streams read them from the session."""
 
     source: str                      # configured source name ("github", "ghe", ...)
     config: Any                      # the connector's validated config model
@@ -54,7 +62,6 @@ class Context:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("dihub"))
     settings: Any = None             # dihub.config.Settings (http policy, store options)
     secrets: Any = None              # dihub.secrets lookup for this source, where it has one
-    extras: dict[str, Any] = field(default_factory=dict)   # connector-private per-run cache
     report_total: Callable[[str, int], None] | None = None   # set by the engine
 
     def progress_total(self, partition: str, total: int | None) -> None:
@@ -66,12 +73,13 @@ class Context:
             self.report_total(partition, total)
 
 
-FetchFn = Callable[[Context, str, SyncState], Iterator[Page]]
-NormalizeFn = Callable[[dict[str, Any], Context, str], "Record | Iterable[Record] | None"]
-PartitionsFn = Callable[[Context], list[str]]
+# the first argument is the connector's Session (dihub.connectors.session), bound to the stream
+FetchFn = Callable[[Any, str, SyncState], Iterator[Page]]
+NormalizeFn = Callable[[dict[str, Any], Any, str], "Record | Iterable[Record] | None"]
+PartitionsFn = Callable[[Any], list[str]]
 
 
-def single_partition(ctx: Context) -> list[str]:
+def single_partition(session: Any) -> list[str]:
     return ["*"]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import ValidationInfo, field_validator
 
 from dihub.connectors.base import Connector, SourceConfig
-from dihub.connectors.git.streams import commits
+from dihub.connectors.git.streams import GitSession, commits
 
 
 class GitConfig(SourceConfig):
@@ -36,4 +36,5 @@ connector = Connector(
     description="A local git clone (bare or not), via the git command.",
     config_model=GitConfig,
     streams={"commits": commits},
+    session=GitSession,
 )

@@ -10,19 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import chain
+from typing import Any
 
 from dihub.connectors.git.client import GitRepo, is_tag
 from dihub.connectors.git.normalize import normalize_commit
-from dihub.engine.stream import Context, Page, Stream
+from dihub.connectors.session import Once, Session
+from dihub.engine.stream import Page, Stream
 from dihub.models import SyncState
 
 
-def _repo(ctx: Context) -> GitRepo:
-    repo = ctx.extras.get("git.repo")
-    if repo is None:
-        repo = ctx.extras["git.repo"] = GitRepo.open(ctx.config.repo)
-        ctx.extras["git.name"] = ctx.config.name or repo.name()
-    return repo
+class GitSession(Session):
+    """The run's repository (opened once), its heads, and the users seen so far."""
+
+    def __init__(self, run: Any):
+        super().__init__(run)
+        self.opened: Once[tuple[GitRepo, str]] = Once()    # (repo, name on records)
+        self.branch_of: dict[str, str] = {}                # head sha -> ref, this pass
+        self.user_seen: Once[dict[str, str]] = Once()
+
+    @property
+    def repo(self) -> GitRepo:
+        return self._open()[0]
+
+    @property
+    def name(self) -> str:
+        return self._open()[1]
+
+    def _open(self) -> tuple[GitRepo, str]:
+        def open_repo() -> tuple[GitRepo, str]:
+            repo = GitRepo.open(self.config.repo)
+            return repo, self.config.name or repo.name()
+        return self.opened.get(open_repo)
 
 
 # The order commits are read in (and `done` counts): the branches' commits first, then
@@ -30,10 +48,11 @@ def _repo(ctx: Context) -> GitRepo:
 ORDER = "branches,tags"
 
 
-def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
-    repo = _repo(ctx)
+def commit_pages(ctx: GitSession, partition: str, state: SyncState) -> Iterator[Page]:
+    repo = ctx.repo
     heads = repo.heads(ctx.config.branches)
-    ctx.extras["git.branch_of"] = heads
+    ctx.branch_of.clear()
+    ctx.branch_of.update(heads)
     target = sorted(heads)
     branch_tips = sorted(s for s, ref in heads.items() if not is_tag(ref))
     tag_tips = sorted(s for s, ref in heads.items() if is_tag(ref))
@@ -63,21 +82,18 @@ def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
                raw_size=sum(len(i["message"]) + 200 for i in items))
 
 
-def _user_seen(ctx: Context) -> dict[str, str]:
+def _user_seen(ctx: GitSession) -> dict[str, str]:
     """{user key: latest commit time seen}, starting from the stored users on the first
     commit of a run, so a user's `updated_at` never moves back: not when a later pass reads
     older-dated commits, nor batch by batch during a full refresh."""
-    seen = ctx.extras.get("git.user_seen")
-    if seen is None:
-        stored = ctx.store.iter_records("users", ctx.source) if ctx.store is not None else ()
-        seen = ctx.extras["git.user_seen"] = {
-            d["user_id"]: d["updated_at"] for d in stored if d.get("updated_at")}
-    return seen
+    def stored() -> dict[str, str]:
+        users = ctx.store.iter_records("users", ctx.source) if ctx.store is not None else ()
+        return {d["user_id"]: d["updated_at"] for d in users if d.get("updated_at")}
+    return ctx.user_seen.get(stored)
 
 
-def _normalize(raw: dict, ctx: Context, partition: str):
-    return normalize_commit(raw, ctx.source, ctx.extras["git.name"],
-                            ctx.extras.get("git.branch_of"), _user_seen(ctx))
+def _normalize(raw: dict, ctx: GitSession, partition: str):
+    return normalize_commit(raw, ctx.source, ctx.name, ctx.branch_of, _user_seen(ctx))
 
 
 commits = Stream(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dihub.connectors.base import Connector
 from dihub.connectors.github.auth import GitHubAuth
+from dihub.connectors.github.client import GitHubSession
 from dihub.connectors.github.config import GitHubConfig
 from dihub.connectors.github.streams import STREAMS
 
@@ -19,6 +20,7 @@ connector = Connector(
     config_model=GitHubConfig,
     streams=STREAMS,
     auth=GitHubAuth(),
+    session=GitHubSession,
 )
 
 __all__ = ["GitHubConfig", "connector"]

@@ -43,11 +43,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from dihub.connectors.github.client import PER_PAGE, GitHubClient, repo_info
-from dihub.engine.stream import Context, Page
+from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
+from dihub.engine.stream import Page
 from dihub.http import HttpFatalError, NotFound
-from dihub.models import AuditEntry, SyncState
-from dihub.timeutil import now_iso, parse, to_iso
+from dihub.models import SyncState
+from dihub.timeutil import parse, to_iso
 
 BRANCH_KEY = "_dihub_branch"        # which branch a raw commit was listed from
 
@@ -93,7 +93,7 @@ class _Checkpoints:
 class _Branch:
     """One branch's read: its position (`pos`), the pages it yields, and what it found."""
 
-    def __init__(self, gh: GitHubClient, ctx: Context, repo: str, branch: str,
+    def __init__(self, gh: GitHubClient, ctx: GitHubSession, repo: str, branch: str,
                  claimed: set[str] | None, marks: _Checkpoints, partition: str | None = None):
         self.gh, self.ctx, self.repo, self.branch = gh, ctx, repo, branch
         self.partition = partition          # set: report the compare's total to progress
@@ -181,17 +181,14 @@ class _Branch:
         items = _unclaimed(items, self.claimed)
         for item in items:
             item[BRANCH_KEY] = self.branch
-        raw = resp.text if self.ctx.settings and \
-            self.ctx.settings.store.raw_payloads.enabled else None
-        return Page(items, cursor=self.marks.at(self.pos), raw_size=resp.size,
-                    raw_payload=raw)
+        return self.ctx.page(items, resp, cursor=self.marks.at(self.pos))
 
     def result(self) -> tuple[str | None, str | None, str | None]:
         """(newest committer date read, head the branch was read to, ETag of its head URL)."""
         return self.pos.get("newest"), self.pos.get("head"), self.pos.get("etag")
 
 
-def commit_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+def commit_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
     gh = GitHubClient(ctx)
     try:
         repo = repo_info(ctx, gh, partition)
@@ -264,9 +261,6 @@ def _unclaimed(items: list[dict], claimed: set[str] | None) -> list[dict]:
     return out
 
 
-def _warn(ctx: Context, partition: str, message: str) -> None:
-    ctx.log.warning("%s/commits: %s", ctx.source, message)
-    if ctx.audit is not None:
-        ctx.audit(AuditEntry(run_id=ctx.run_id, source=ctx.source, entity="commits",
-                             stream="commits", partition=partition, action="fetch",
-                             outcome="warning", error=message, timestamp=now_iso()))
+def _warn(ctx: GitHubSession, partition: str, message: str) -> None:
+    ctx.warn(message, entity="commits", stream="commits", partition=partition,
+             logged=f"{ctx.source}/commits: {message}")

@@ -16,9 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from dihub.connectors.github.client import PER_PAGE, GitHubClient, cached_repo, repo_info
+from dihub.connectors.github.client import (
+    PER_PAGE,
+    GitHubClient,
+    GitHubSession,
+    cached_repo,
+    repo_info,
+)
 from dihub.connectors.github.normalize import _dedupe, _id, _skips_malformed, normalize_user
-from dihub.engine.stream import Context, Page
+from dihub.engine.stream import Page
 from dihub.http import NotFound
 from dihub.models import Record, Review, SyncState
 from dihub.timeutil import to_iso
@@ -26,11 +32,11 @@ from dihub.timeutil import to_iso
 PR_NUMBER = "_dihub_pr_number"
 
 
-def enabled(ctx: Context) -> bool:
+def enabled(ctx: GitHubSession) -> bool:
     return "reviews" in (getattr(ctx.config, "streams", None) or [])
 
 
-def review_partitions(ctx: Context) -> list[str]:
+def review_partitions(ctx: GitHubSession) -> list[str]:
     from dihub.connectors.github.client import repo_partitions
 
     if not enabled(ctx):
@@ -40,7 +46,7 @@ def review_partitions(ctx: Context) -> list[str]:
     return repo_partitions(ctx)
 
 
-def review_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+def review_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
     gh = GitHubClient(ctx)
     try:
         repo = repo_info(ctx, gh, partition)
@@ -81,6 +87,6 @@ def normalize_review(raw: dict[str, Any], source: str, repo: str, repo_id: str |
     return _dedupe([review, reviewer])
 
 
-def normalize(raw: dict[str, Any], ctx: Context, partition: str):
+def normalize(raw: dict[str, Any], ctx: GitHubSession, partition: str):
     repo = cached_repo(ctx, partition)
     return normalize_review(raw, ctx.source, repo.full_name, repo.id, raw[PR_NUMBER])

@@ -34,8 +34,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from dihub.connectors.github.client import PER_PAGE, GitHubClient, RepoInfo, repo_info
-from dihub.engine.stream import Context, Page
+from dihub.connectors.github.client import (
+    PER_PAGE,
+    GitHubClient,
+    GitHubSession,
+    RepoInfo,
+    repo_info,
+)
+from dihub.engine.stream import Page
 from dihub.http import NotFound
 from dihub.models import SyncState
 from dihub.timeutil import parse, to_iso
@@ -74,7 +80,7 @@ def _page_params(n: int) -> dict[str, Any]:
 class _Pass:
     """State of one pass over one repository's runs."""
 
-    def __init__(self, ctx: Context, gh: GitHubClient, repo: RepoInfo, state: SyncState):
+    def __init__(self, ctx: GitHubSession, gh: GitHubClient, repo: RepoInfo, state: SyncState):
         cur = state.cursor if isinstance(state.cursor, dict) else {}
         self.ctx, self.gh, self.repo = ctx, gh, repo
         self.etags: dict[str, str] = dict(state.etags or {})
@@ -145,10 +151,7 @@ class _Pass:
                 n = None
             else:
                 n += 1
-            raw = resp.text if not resp.not_modified and self.ctx.settings and \
-                self.ctx.settings.store.raw_payloads.enabled else None
-            yield Page(kept, cursor=self.checkpoint(n), etags=self.read_etags(),
-                       raw_size=resp.size, raw_payload=raw)
+            yield self.ctx.page(kept, resp, cursor=self.checkpoint(n), etags=self.read_etags())
             yield from self.read_pending(n)
 
     def read_pending(self, next_page: int | None) -> Iterator[Page]:
@@ -239,7 +242,7 @@ class _Pass:
         yield Page([], cursor=cursor, etags=etags)
 
 
-def run_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+def run_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
     gh = GitHubClient(ctx)
     try:
         run_pass = _Pass(ctx, gh, repo_info(ctx, gh, partition), state)

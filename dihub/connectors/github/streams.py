@@ -11,30 +11,30 @@ from typing import Any
 
 from dihub.connectors.github import normalize as n
 from dihub.connectors.github import reviews as r
+from dihub.connectors.github.client import GitHubSession, repo_partitions
 from dihub.connectors.github.client import cached_repo as _repo
-from dihub.connectors.github.client import repo_partitions
 from dihub.connectors.github.commits import BRANCH_KEY, commit_pages
 from dihub.connectors.github.runs import run_pages
 from dihub.connectors.github.updated import issue_pages, pull_pages
-from dihub.engine.stream import Context, Stream
+from dihub.engine.stream import Stream
 
 
-def _commit(raw: dict[str, Any], ctx: Context, partition: str):
+def _commit(raw: dict[str, Any], ctx: GitHubSession, partition: str):
     repo = _repo(ctx, partition)
     return n.normalize_commit(raw, ctx.source, repo.full_name, repo.id, raw.get(BRANCH_KEY))
 
 
-def _pull(raw: dict[str, Any], ctx: Context, partition: str):
+def _pull(raw: dict[str, Any], ctx: GitHubSession, partition: str):
     repo = _repo(ctx, partition)
     return n.normalize_pull_request(raw, ctx.source, repo.full_name, repo.id)
 
 
-def _issue(raw: dict[str, Any], ctx: Context, partition: str):
+def _issue(raw: dict[str, Any], ctx: GitHubSession, partition: str):
     repo = _repo(ctx, partition)
     return n.normalize_issue(raw, ctx.source, repo.full_name, repo.id)
 
 
-def _run(raw: dict[str, Any], ctx: Context, partition: str):
+def _run(raw: dict[str, Any], ctx: GitHubSession, partition: str):
     repo = _repo(ctx, partition)
     return n.normalize_workflow_run(raw, ctx.source, repo.full_name, repo.id)
 

@@ -28,15 +28,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from dihub.connectors.github.client import PER_PAGE, GitHubClient, repo_info
-from dihub.engine.stream import Context, Page
-from dihub.http import Response
+from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
+from dihub.engine.stream import Page
 from dihub.models import SyncState
 from dihub.timeutil import to_iso
-
-
-def _raw(resp: Response, ctx: Context) -> str | None:
-    return resp.text if ctx.settings and ctx.settings.store.raw_payloads.enabled else None
 
 
 def _updated(raw: dict[str, Any]) -> str:
@@ -76,7 +71,7 @@ def _pull_backfill(state: SyncState) -> dict[str, Any] | None:
     return None
 
 
-def pull_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+def pull_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
     gh = GitHubClient(ctx)
     try:
         repo = repo_info(ctx, gh, partition)
@@ -105,12 +100,11 @@ def pull_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]
             page = page + 1 if data and len(items) == len(data) and resp.next_url else None
             etags = {first_key: etag} if etag else {}
             if page is None:
-                yield Page(items, cursor={"updated": newest}, etags=etags,
-                           raw_size=resp.size, raw_payload=_raw(resp, ctx))
+                yield ctx.page(items, resp, cursor={"updated": newest}, etags=etags)
                 return
-            yield Page(items, cursor={"updated": cursor,
-                                      "backfill": {"page": page, "newest": newest}},
-                       etags=etags, raw_size=resp.size, raw_payload=_raw(resp, ctx))
+            yield ctx.page(items, resp, cursor={"updated": cursor,
+                                                "backfill": {"page": page, "newest": newest}},
+                           etags=etags)
         yield Page([], cursor={"updated": newest}, etags={first_key: etag} if etag else {})
     finally:
         gh.audit_requests("pull_requests", "pull_requests", partition)
@@ -129,7 +123,7 @@ def _earliest(a: str | None, b: str | None) -> str | None:
     return None if a is None or b is None else min(a, b)
 
 
-def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+def issue_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
     gh = GitHubClient(ctx)
     try:
         repo = repo_info(ctx, gh, partition)
@@ -156,8 +150,7 @@ def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page
                     fall_back = True
                 cursor = max(cursor or "", updated) or None
             items = [r for r in data if "pull_request" not in r]
-            yield Page(items, cursor={"updated": cursor}, raw_size=resp.size,
-                       raw_payload=_raw(resp, ctx))
+            yield ctx.page(items, resp, cursor={"updated": cursor})
         final = _earliest(cursor, fallback) if fall_back else cursor
         etags: dict[str, str] = {}
         if final == since and first is not None and first.etag:
@@ -165,8 +158,7 @@ def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page
         else:       # the next run starts at a URL not requested yet: learn its ETag now
             params = _issue_params(final)
             resp = gh.get(url, params)
-            yield Page([r for r in resp.data or [] if "pull_request" not in r],
-                       raw_size=resp.size, raw_payload=_raw(resp, ctx))
+            yield ctx.page([r for r in resp.data or [] if "pull_request" not in r], resp)
             if resp.etag:
                 etags[gh.key(url, params)] = resp.etag
         yield Page([], cursor={"updated": final}, etags=etags)

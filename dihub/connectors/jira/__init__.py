@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from dihub.connectors.base import Connector, SourceConfig, parse_start_date
 from dihub.connectors.jira.auth import JiraAuth
+from dihub.connectors.jira.client import JiraSession
 from dihub.connectors.jira.streams import issues, sprints, users
 
 CLOUD_HOST_SUFFIXES = (".atlassian.net", ".jira.com", ".atlassian-us-gov-mod.net")
@@ -82,4 +83,5 @@ connector = Connector(
     config_model=JiraConfig,
     streams={"issues": issues, "sprints": sprints, "users": users},
     auth=JiraAuth(),
+    session=JiraSession,
 )

@@ -8,15 +8,15 @@ Cloud (REST v3)                          Data Center (REST v2)
   GET /rest/api/3/myself, /field           GET /rest/api/2/myself, /field
 Both: GET /rest/agile/1.0/board and /board/{id}/sprint (startAt / isLast).
 
-One HttpClient per source and run (retries, the Jira rate-limit style: Retry-After,
-X-RateLimit-Reset, RateLimit-Reason into the audit log), bound per stream for
-accounting. Errors a person can act on are rewritten here: a rejected JQL (exit 2,
-quoting Jira and the JQL), a removed or unsupported endpoint.
+One HttpClient per source and run, the session's (retries, the Jira rate-limit style:
+Retry-After, X-RateLimit-Reset, RateLimit-Reason into the audit log), bound per stream
+for accounting; the session also keeps the run's Site. Errors a person can act on
+are rewritten here: a rejected JQL (exit 2, quoting Jira and the JQL), a removed or
+unsupported endpoint.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dihub.connectors.jira.auth import credentials, login_hint
 from dihub.connectors.jira.fields import discover_sprint_field, story_point_fields
 from dihub.connectors.jira.jql import jql_date
+from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, FatalError, UsageError
 from dihub.http import HttpClient, HttpFatalError, NotFound, Response
 from dihub.timeutil import parse, to_iso
@@ -36,7 +37,6 @@ AGILE_PAGE = 50               # the Agile API's maximum
 USERS_PAGE = 1000
 SEEN_KEPT = 1000              # issues a Data Center checkpoint lists as read (see search_dc)
 UTC_ZONE = ZoneInfo("UTC")
-_lock = threading.Lock()
 
 
 class JqlError(UsageError):
@@ -102,26 +102,30 @@ class StaleToken(Exception):  # noqa: N818 - a condition, not a failure to repor
     """Jira refused a nextPageToken saved by an earlier run (expired or invalid)."""
 
 
+class JiraSession(Session):
+    """One run of a Jira source: its client and the Site the run uses."""
+
+    def __init__(self, run: Any):
+        super().__init__(run)
+        self.site: Once[Site] = Once()
+
+    def open_http(self) -> HttpClient:
+        cfg = self.config
+        return self.build_http(cfg.base_url, auth=credentials(self.source, cfg),
+                               rate_limit_style="jira", auth_hint=login_hint(self.source, cfg),
+                               headers={"Accept": "application/json"})
+
+    @property
+    def jira(self) -> JiraClient:
+        """Jira's endpoints over this stream's view of the run's client."""
+        return JiraClient(self.http, self.config, self.source)
+
+
 class JiraClient:
     def __init__(self, http: HttpClient, config: Any, source: str):
         self.http, self.config, self.source = http, config, source
         self.cloud = config.is_cloud
         self.api = "/rest/api/3" if self.cloud else "/rest/api/2"
-
-    @classmethod
-    def of(cls, ctx: Any) -> JiraClient:
-        """The source's client for this run, bound to the stream's counters and audit."""
-        with _lock:
-            base = ctx.extras.get("jira.http")
-            if base is None:
-                cfg = ctx.config
-                settings = cfg.http or getattr(ctx.settings, "http", None)
-                base = HttpClient.from_context(
-                    ctx, cfg.base_url, auth=credentials(ctx.source, cfg), settings=settings,
-                    rate_limit_style="jira", auth_hint=login_hint(ctx.source, cfg),
-                    headers={"Accept": "application/json"})
-                ctx.extras["jira.http"] = base
-        return cls(base.bind(counters=ctx.metrics, audit=ctx.audit), ctx.config, ctx.source)
 
     # -- requests -----------------------------------------------------------------------
     def get(self, path: str, params: Any = None, *, raw_errors: tuple[int, ...] = ()
@@ -160,15 +164,9 @@ class JiraClient:
         return urlsplit(self.config.base_url).path.rstrip("/") + "/rest/"
 
     # -- site -----------------------------------------------------------------------------
-    def site(self, extras: dict[str, Any], resumed: Site | None = None) -> Site:
+    def site(self, cache: Once[Site], resumed: Site | None = None) -> Site:
         """The run's Site: discovered once per run, or `resumed` (an interrupted pass's)."""
-        with _lock:
-            site = extras.get("jira.site")
-        if site is None:
-            site = resumed or self._discover()
-            with _lock:
-                extras.setdefault("jira.site", site)
-        return site
+        return cache.get(lambda: resumed or self._discover())
 
     def _discover(self) -> Site:
         cfg = self.config

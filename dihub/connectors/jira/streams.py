@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from dihub.connectors.jira.client import JiraClient, SearchPage, Site, StaleToken
+from dihub.connectors.jira.client import JiraClient, JiraSession, SearchPage, Site, StaleToken
 from dihub.connectors.jira.jql import lower_bound, search_jql
 from dihub.connectors.jira.normalize import (
     changelog_is_truncated,
@@ -43,7 +43,7 @@ from dihub.connectors.jira.normalize import (
     normalize_user,
     sprint_board_ids,
 )
-from dihub.engine.stream import Context, Page, Stream
+from dihub.engine.stream import Page, Stream
 from dihub.errors import PartitionSkipped, SkippableRecord
 from dihub.http import HttpFatalError
 from dihub.models import SyncState
@@ -53,25 +53,19 @@ UNKNOWN_ZONE_MARGIN = timedelta(hours=14)     # the widest UTC offset in use
 SKIP = "_dihub_skip"
 
 
-def _raw_payloads(ctx: Context) -> bool:
-    store = getattr(ctx.settings, "store", None)
-    return bool(store and store.raw_payloads.enabled)
-
-
-def _page(items: list[dict], resp: Any, ctx: Context, **cursor: Any) -> Page:
-    return Page(items, raw_size=resp.size,
-                raw_payload=resp.text if _raw_payloads(ctx) else None, **cursor)
+def _page(items: list[dict], resp: Any, ctx: JiraSession, **cursor: Any) -> Page:
+    return ctx.page(items, resp, **cursor)
 
 
 # ------------------------------------------------------------------------------- issues
 
 
-def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
+def issue_pages(ctx: JiraSession, partition: str, state: SyncState) -> Iterator[Page]:
     cfg = ctx.config
-    client = JiraClient.of(ctx)
+    client = ctx.jira
     saved = state.cursor if isinstance(state.cursor, dict) else {"updated": state.cursor}
     resume = saved.get("resume") if isinstance(saved.get("resume"), dict) else None
-    site = client.site(ctx.extras, Site.from_json((resume or {}).get("site"), cfg))
+    site = client.site(ctx.site, Site.from_json((resume or {}).get("site"), cfg))
     margin = timedelta()
     if not site.zone_known:
         margin = UNKNOWN_ZONE_MARGIN
@@ -101,7 +95,7 @@ def issue_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page
                         {"updated": cursor, "resume": {**nxt, "site": saved_site}})
 
 
-def _search_pages(ctx: Context, client: JiraClient, jql_for: Callable[[Any], str],
+def _search_pages(ctx: JiraSession, client: JiraClient, jql_for: Callable[[Any], str],
                   since: datetime | None, resume: Any, site: Site
                   ) -> Iterator[tuple[SearchPage, dict[str, Any] | None]]:
     """The pass's search pages, each with where the next request starts (None after the
@@ -183,10 +177,10 @@ def _complete_changelogs(client: JiraClient, page: SearchPage, pool: ThreadPoolE
     list(pool.map(complete, truncated))
 
 
-def _normalize_issue(raw: dict[str, Any], ctx: Context, partition: str):
+def _normalize_issue(raw: dict[str, Any], ctx: JiraSession, partition: str):
     if raw.get(SKIP):
         raise SkippableRecord(raw[SKIP])
-    site = ctx.extras["jira.site"]
+    site = ctx.site.peek()
     fields = raw.get("fields") or {}
     candidates = site.story_points_fields
     points = next((f for f in candidates if fields.get(f) is not None),
@@ -207,10 +201,10 @@ issues = Stream(
 # ------------------------------------------------------------------------------ sprints
 
 
-def board_partitions(ctx: Context) -> list[str]:
+def board_partitions(ctx: JiraSession) -> list[str]:
     if ctx.config.boards:
         return [str(b) for b in ctx.config.boards]
-    return sprint_board_ids(JiraClient.of(ctx).boards())
+    return sprint_board_ids(ctx.jira.boards())
 
 
 def _start_at(state: SyncState) -> int:
@@ -224,8 +218,8 @@ def _position(start: int | None) -> dict[str, int] | None:
     return None if start is None else {"start_at": start}
 
 
-def sprint_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
-    client = JiraClient.of(ctx)
+def sprint_pages(ctx: JiraSession, partition: str, state: SyncState) -> Iterator[Page]:
+    client = ctx.jira
     try:
         for resp, nxt in client.board_sprints(partition, _start_at(state)):
             yield _page(list((resp.data or {}).get("values") or []), resp, ctx,
@@ -241,7 +235,7 @@ def sprint_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pag
                                     "`boards:` out to use every board with sprints.") from None
 
 
-def _normalize_sprint(raw: dict[str, Any], ctx: Context, partition: str):
+def _normalize_sprint(raw: dict[str, Any], ctx: JiraSession, partition: str):
     return normalize_sprint(raw, ctx.source, partition)
 
 
@@ -256,13 +250,13 @@ sprints = Stream(
 # -------------------------------------------------------------------------------- users
 
 
-def user_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
-    for resp, nxt in JiraClient.of(ctx).user_pages(_start_at(state)):
+def user_pages(ctx: JiraSession, partition: str, state: SyncState) -> Iterator[Page]:
+    for resp, nxt in ctx.jira.user_pages(_start_at(state)):
         yield _page(list(resp.data) if isinstance(resp.data, list) else [], resp, ctx,
                     cursor=_position(nxt))
 
 
-def _normalize_user(raw: dict[str, Any], ctx: Context, partition: str):
+def _normalize_user(raw: dict[str, Any], ctx: JiraSession, partition: str):
     return normalize_user(raw, ctx.source)
 
 

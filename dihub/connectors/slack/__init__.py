@@ -15,7 +15,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from dihub.connectors.base import Connector, SourceConfig, parse_start_date
 from dihub.connectors.slack.auth import SlackAuth
 from dihub.connectors.slack.classify import Classifier, ClassifierRuleError
-from dihub.connectors.slack.client import DEFAULT_BASE_URL
+from dihub.connectors.slack.client import DEFAULT_BASE_URL, SlackSession
 from dihub.connectors.slack.streams import channels, messages, users
 
 CHANNEL_TYPES = ("public_channel", "private_channel", "mpim", "im")
@@ -93,4 +93,5 @@ connector = Connector(
     config_model=SlackConfig,
     streams={"channels": channels, "users": users, "messages": messages},
     auth=SlackAuth(),
+    session=SlackSession,
 )

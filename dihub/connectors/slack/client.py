@@ -5,24 +5,22 @@ All HTTP policy is dihub.http's: retries with backoff, 429 `Retry-After`,
 the per-method pacing of Slack's rate-limit tiers (the governor's
 `rate_limit_style="slack"`), the persisted circuit breaker, redaction and
 accounting. This module adds only what is Slack's own. One HttpClient is made
-per source per run and shared by the threads syncing its channels, so the
-pacing is per method per workspace, as Slack counts it.
+per source per run (the session's) and shared by the threads syncing its
+channels, so the pacing is per method per workspace, as Slack counts it.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dihub import secrets
+from dihub.connectors.session import Once, Session
 from dihub.connectors.slack.errors import error_from_response
 from dihub.http import SLACK_MIN_INTERVAL_S, BearerAuth, HttpClient, Response
 
 DEFAULT_BASE_URL = "https://slack.com/api"
 TOKEN_NAME = "token"
-_SHARED = "slack.http"
-_lock = threading.Lock()
 
 
 def method_intervals(overrides: Mapping[str, float] | None) -> dict[str, float]:
@@ -58,15 +56,6 @@ class SlackClient:
         self.http = http
         self.source = source
 
-    @classmethod
-    def for_context(cls, ctx: Any) -> SlackClient:
-        """The run's shared client, accounting to this stream's metrics and audit."""
-        with _lock:
-            shared = ctx.extras.get(_SHARED)
-            if shared is None:
-                shared = ctx.extras[_SHARED] = make_http(ctx)
-        return cls(shared.bind(counters=ctx.metrics, audit=ctx.audit), ctx.source)
-
     def call(self, method: str, params: Mapping[str, Any] | None = None, *,
              channel: str | None = None) -> Response:
         """One call; the Response whose `data` is Slack's `ok: true` body.
@@ -94,12 +83,22 @@ class SlackClient:
             query["cursor"] = cursor
 
 
-def make_http(ctx: Any) -> HttpClient:
-    cfg = ctx.config
-    kwargs: dict[str, Any] = {}
-    if getattr(cfg, "http", None) is not None:
-        kwargs["settings"] = cfg.http
-    return HttpClient.from_context(
-        ctx, cfg.base_url, auth=BearerAuth(token_for(ctx.source, cfg)),
-        rate_limit_style="slack", min_interval=method_intervals(cfg.min_interval_s),
-        auth_hint=auth_hint(ctx.source, cfg), **kwargs)
+class SlackSession(Session):
+    """One run of a Slack source: its client, the channel listing and channel names."""
+
+    def __init__(self, run: Any):
+        super().__init__(run)
+        self.channels: Once[list[dict[str, Any]]] = Once()   # conversations.list, once
+        self.names: dict[str, str | None] = {}               # channel id -> name
+
+    def open_http(self) -> HttpClient:
+        cfg = self.config
+        return self.build_http(
+            cfg.base_url, auth=BearerAuth(token_for(self.source, cfg)),
+            rate_limit_style="slack", min_interval=method_intervals(cfg.min_interval_s),
+            auth_hint=auth_hint(self.source, cfg))
+
+    @property
+    def slack(self) -> SlackClient:
+        """Web API calls over this stream's view of the run's client."""
+        return SlackClient(self.http, self.source)

@@ -71,11 +71,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from dihub.connectors.slack.client import SlackClient
+from dihub.connectors.slack.client import SlackClient, SlackSession
 from dihub.connectors.slack.errors import ThreadSkipped
-from dihub.engine.stream import Context, Page
-from dihub.models import AuditEntry, SyncState
-from dihub.timeutil import now_iso
+from dihub.engine.stream import Page
+from dihub.models import SyncState
 
 VERSION = 1
 RESUME = 2                          # resume format; an older one is dropped (the pass restarts)
@@ -151,7 +150,7 @@ def _is_parent(m: dict[str, Any]) -> bool:
 class ChannelPass:
     """One channel's pass. `run()` yields the engine's Pages."""
 
-    def __init__(self, ctx: Context, client: SlackClient, channel_id: str,
+    def __init__(self, ctx: SlackSession, client: SlackClient, channel_id: str,
                  label: str, state: SyncState, start_floor: float):
         cfg = ctx.config
         self.ctx, self.client, self.cid, self.label = ctx, client, channel_id, label
@@ -497,8 +496,6 @@ class ChannelPass:
 
     def _audit_thread(self, parent_ts: str, err: Exception) -> None:
         self.ctx.log.warning("%s/messages [%s]: %s", self.ctx.source, self.cid, err)
-        if self.ctx.audit is not None:
-            self.ctx.audit(AuditEntry(
-                run_id=self.ctx.run_id, source=self.ctx.source, entity="slack_events",
-                stream="messages", partition=self.cid, action="thread", outcome="skipped",
-                timestamp=now_iso(), error=str(err), detail={"thread_ts": parent_ts}))
+        self.ctx.audit_event(entity="slack_events", stream="messages", partition=self.cid,
+                             action="thread", outcome="skipped", error=str(err),
+                             detail={"thread_ts": parent_ts})

@@ -8,11 +8,10 @@ per-channel warning; the others sync. See messages.py for the incremental pass.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-from dihub.connectors.slack.client import SlackClient
+from dihub.connectors.slack.client import SlackClient, SlackSession
 from dihub.connectors.slack.errors import ChannelSkipped, MissingScope
 from dihub.connectors.slack.messages import DELETED, ChannelPass
 from dihub.connectors.slack.normalize import (
@@ -21,36 +20,30 @@ from dihub.connectors.slack.normalize import (
     normalize_message,
     normalize_user,
 )
-from dihub.engine.stream import Context, Page, Stream
+from dihub.engine.stream import Page, Stream
 from dihub.errors import FatalError
-from dihub.models import AuditEntry, SlackEvent, SyncState
-from dihub.timeutil import now_iso, parse
+from dihub.models import SlackEvent, SyncState
+from dihub.timeutil import parse
 
 LIST_LIMIT = 999          # conversations.list: "a limit value under 1000"
 USERS_LIMIT = 200         # users.list: Slack recommends no more than 200
 LIST_SCOPES = {"channels:read": "public_channel", "groups:read": "private_channel",
                "mpim:read": "mpim", "im:read": "im"}
-_CHANNELS = "slack.channels"
-_lock = threading.Lock()
 
 
 # -- channels ------------------------------------------------------------------------------
 
-def list_channels(ctx: Context, client: SlackClient | None = None) -> list[dict[str, Any]]:
+def list_channels(ctx: SlackSession, client: SlackClient | None = None) -> list[dict[str, Any]]:
     """conversations.list of the configured types, once per run (shared by streams)."""
-    with _lock:
-        cached = ctx.extras.get(_CHANNELS)
-    if cached is not None:
-        return cached
-    channels: list[dict[str, Any]] = []
-    for resp in _listing(ctx, client or SlackClient.for_context(ctx)):
-        channels.extend(resp.data.get("channels") or [])
-    with _lock:
-        ctx.extras[_CHANNELS] = channels
-    return channels
+    def listing() -> list[dict[str, Any]]:
+        channels: list[dict[str, Any]] = []
+        for resp in _listing(ctx, client or ctx.slack):
+            channels.extend(resp.data.get("channels") or [])
+        return channels
+    return ctx.channels.get(listing)
 
 
-def _listing(ctx: Context, client: SlackClient) -> Iterator[Any]:
+def _listing(ctx: SlackSession, client: SlackClient) -> Iterator[Any]:
     """The pages of conversations.list. A type whose read scope the app lacks (e.g.
     groups:read for private channels) is dropped with a warning naming the scope, so
     the other types still sync; if no type is left, the error stands."""
@@ -70,48 +63,45 @@ def _listing(ctx: Context, client: SlackClient) -> Iterator[Any]:
             types.remove(dropped)
             message = (f"{ctx.source}: not listing {dropped} channels: the Slack app lacks "
                        f"the {err.needed} scope (add it and reinstall the app to sync them)")
-            ctx.log.warning(message)
-            if ctx.audit is not None:
-                ctx.audit(AuditEntry(run_id=ctx.run_id, source=ctx.source, entity="channels",
-                                     action="list", outcome="warning", timestamp=now_iso(),
-                                     error=message, detail={"needed": err.needed}))
+            ctx.warn(message, entity="channels", action="list",
+                     detail={"needed": err.needed})
 
 
-def channel_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
-    client = SlackClient.for_context(ctx)
+def channel_pages(ctx: SlackSession, partition: str, state: SyncState) -> Iterator[Page]:
+    client = ctx.slack
     channels: list[dict[str, Any]] = []
     for resp in _listing(ctx, client):
         items = resp.data.get("channels") or []
         channels.extend(items)
         yield Page(items, raw_size=resp.size)
-    with _lock:
-        ctx.extras[_CHANNELS] = channels
+    ctx.channels.setdefault(channels)
 
 
-def _normalize_channel(raw: dict, ctx: Context, partition: str):
+def _normalize_channel(raw: dict, ctx: SlackSession, partition: str):
     return normalize_channel(raw, ctx.source)
 
 
 # -- users ---------------------------------------------------------------------------------
 
-def user_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
-    client = SlackClient.for_context(ctx)
+def user_pages(ctx: SlackSession, partition: str, state: SyncState) -> Iterator[Page]:
+    client = ctx.slack
     for resp in client.pages("users.list", {"limit": USERS_LIMIT}):
         yield Page(resp.data.get("members") or [], raw_size=resp.size)
 
 
-def _normalize_user(raw: dict, ctx: Context, partition: str):
+def _normalize_user(raw: dict, ctx: SlackSession, partition: str):
     return normalize_user(raw, ctx.source)
 
 
 # -- messages ------------------------------------------------------------------------------
 
-def channel_partitions(ctx: Context) -> list[str]:
+def channel_partitions(ctx: SlackSession) -> list[str]:
     """Channel ids to sync. A configured name that is not found stays as `#name`,
     so that channel alone is reported (skipped) and the others sync."""
     channels = list_channels(ctx)
     names = {c["id"]: c.get("name") for c in channels if c.get("id")}
-    ctx.extras["slack.names"] = names
+    ctx.names.clear()
+    ctx.names.update(names)
     wanted = ctx.config.channels
     if wanted:
         by_name = {n: cid for cid, n in names.items() if n}
@@ -141,8 +131,8 @@ def _looks_like_id(ref: str) -> bool:
     return len(ref) >= 9 and ref[0] in "CGD" and ref.isalnum() and ref.isupper()
 
 
-def message_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Page]:
-    names = ctx.extras.get("slack.names") or {}
+def message_pages(ctx: SlackSession, partition: str, state: SyncState) -> Iterator[Page]:
+    names = ctx.names
     if partition.startswith("#"):
         raise ChannelSkipped(
             f"channel {partition} was not found among the workspace's "
@@ -151,7 +141,7 @@ def message_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pa
                  "the app is invited to it and has groups:read).")
     name = names.get(partition)
     label = f"#{name}" if name else partition
-    client = SlackClient.for_context(ctx)
+    client = ctx.slack
     floor = parse(ctx.config.start_date).timestamp() if ctx.config.start_date else 0.0
     try:
         yield from ChannelPass(ctx, client, partition, label, state, floor).run()
@@ -162,9 +152,9 @@ def message_pages(ctx: Context, partition: str, state: SyncState) -> Iterator[Pa
                              hint=err.hint) from None
 
 
-def _normalize_message(raw: dict, ctx: Context, partition: str):
+def _normalize_message(raw: dict, ctx: SlackSession, partition: str):
     cfg = ctx.config
-    name = (ctx.extras.get("slack.names") or {}).get(partition)
+    name = ctx.names.get(partition)
     if DELETED in raw:
         event = deleted_event(ctx.source, partition, name, raw[DELETED], raw.get("noticed"))
         if raw.get("thread_ts"):

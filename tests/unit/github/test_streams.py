@@ -6,6 +6,7 @@ import pytest
 
 from dihub.config import Settings
 from dihub.connectors.github import GitHubConfig, connector
+from dihub.connectors.github.client import GitHubSession
 from dihub.connectors.github.commits import next_since
 from dihub.connectors.github.runs import _boundary
 from dihub.connectors.github.updated import _earliest
@@ -25,15 +26,17 @@ def token(monkeypatch):
     monkeypatch.setenv(ENV, "unit-test-token-123456")
 
 
-def context(sim: GitHubSimulator, **config) -> Context:
+def context(sim: GitHubSimulator, **config) -> GitHubSession:
+    """A run's session, as the engine opens it (streams get the session, not the Context)."""
     cfg = GitHubConfig(connector="github", base_url=sim.api_url, repos=[REPO], token_env=ENV,
                        **config)
     settings = Settings.model_validate({"http": {"retry": {"backoff_s": [0], "jitter": 0}}})
-    return Context(source="github", config=cfg, run_id="unit", metrics=Counters(),
-                   audit=lambda entry: None, settings=settings)
+    return connector.open(Context(source="github", config=cfg, run_id="unit",
+                                  metrics=Counters(), audit=lambda entry: None,
+                                  settings=settings))
 
 
-def run_pass(stream: str, ctx: Context, state: SyncState, between_pages=None):
+def run_pass(stream: str, ctx: GitHubSession, state: SyncState, between_pages=None):
     """Drive one pass like the engine: returns (items, the state after the pass)."""
     items = []
     state = state.model_copy(deep=True)

@@ -14,6 +14,7 @@ from dihub.connectors.jira.auth import BearerAuth
 from dihub.connectors.jira.client import JiraClient, JqlError
 from dihub.connectors.jira.jql import search_jql
 from dihub.connectors.jira.normalize import merge_changelog, sprint_board_ids
+from dihub.connectors.session import Once
 from dihub.errors import ConfigError, FatalError
 from dihub.http import HttpClient
 from tests.simulators.jira import SP_FIELD, SP_LEGACY, SPRINT_FIELD, Dataset, JiraSimulator
@@ -68,16 +69,16 @@ def test_truncated_changelogs_are_completed_with_the_fewest_pages(sim):
 
 
 def test_site_discovery_zone_and_fields(sim):
-    site = client_for(sim).site({})
+    site = client_for(sim).site(Once())
     assert site.zone_name == "America/New_York" and site.zone_known
     assert site.story_points_fields == (SP_FIELD, SP_LEGACY)
     assert site.sprint_field == SPRINT_FIELD
     assert {SP_FIELD, SP_LEGACY, SPRINT_FIELD, "updated", "status"} <= set(site.fields())
-    assert client_for(sim, timezone="Asia/Tokyo").site({}).zone_name == "Asia/Tokyo"
+    assert client_for(sim, timezone="Asia/Tokyo").site(Once()).zone_name == "Asia/Tokyo"
     assert client_for(sim, story_points_field="Story Points").site(
-        {}).story_points_fields == (SP_LEGACY,)
+        Once()).story_points_fields == (SP_LEGACY,)
     with pytest.raises(ConfigError, match="story_points_field"):
-        client_for(sim, story_points_field="Velocity").site({})
+        client_for(sim, story_points_field="Velocity").site(Once())
 
 
 def test_boards_with_sprints_skip_kanban(sim):

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from dihub.connectors.jira import JiraConfig
+from dihub.connectors.jira import JiraConfig, connector
+from dihub.connectors.jira.client import JiraSession
 from dihub.connectors.jira.jql import jql_date, lower_bound
 from dihub.connectors.jira.streams import issue_pages, sprint_pages, user_pages
 from dihub.engine.stream import Context, Page
@@ -28,12 +29,14 @@ def token(monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
 
 
-def ctx_for(sim: JiraSimulator, **kw) -> Context:
+def ctx_for(sim: JiraSimulator, **kw) -> JiraSession:
+    """A new run's session (the streams get the session the engine opens)."""
     cloud = sim.dataset.cloud
     cfg = JiraConfig(connector="jira", base_url=sim.base_url, token_env=TOKEN_ENV,
                      deployment="cloud" if cloud else "datacenter",
                      email=EMAIL if cloud else None, **kw)
-    return Context(source="jira", config=cfg, run_id="r", log=logging.getLogger("t"))
+    return connector.open(Context(source="jira", config=cfg, run_id="r",
+                                  log=logging.getLogger("t")))
 
 
 def state(cursor=None, stream: str = "issues") -> SyncState:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from dihub.connectors.jira.client import Site
+from dihub.connectors.jira.client import JiraSession, Site
 from dihub.connectors.jira.streams import SKIP, _normalize_issue
 from dihub.engine.stream import Context
 from dihub.errors import SkippableRecord
@@ -20,9 +20,12 @@ SITE = Site(zone=None, zone_name="UTC", zone_known=True,  # type: ignore[arg-typ
             sprint_field="customfield_10102")
 
 
-def ctx() -> Context:
-    return Context(source="jira", config=None, run_id="r", log=logging.getLogger("t"),
-                   extras={"jira.site": SITE})
+def ctx() -> JiraSession:
+    """A run's session whose Site is SITE (normalize reads the run's Site from it)."""
+    session = JiraSession(Context(source="jira", config=None, run_id="r",
+                                  log=logging.getLogger("t")))
+    session.site.setdefault(SITE)
+    return session
 
 
 def test_story_points_come_from_the_first_field_with_a_value():

@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import PropertyMock, patch
 
 from dihub.connectors.slack import SlackConfig
-from dihub.connectors.slack.client import SlackClient
+from dihub.connectors.slack.client import SlackClient, SlackSession
 from dihub.connectors.slack.errors import error_from_response
 from dihub.connectors.slack.streams import channel_partitions, messages
 from dihub.engine.records import as_records, to_document
@@ -57,6 +57,11 @@ class FakeClient:
         return sum(1 for m, _ in self.calls if m == method)
 
 
+def answered_by(client: FakeClient):
+    """Every session's Slack client is `client` while this is active."""
+    return patch.object(SlackSession, "slack", new_callable=PropertyMock, return_value=client)
+
+
 class Harness:
     def __init__(self, ws: Workspace, **config: Any):
         self.ws = ws
@@ -66,14 +71,14 @@ class Harness:
         self.client = FakeClient(ws)
         self.last: dict[str, int] = {}
 
-    def ctx(self) -> Context:
-        ctx = Context(source="slack", config=self.config, run_id="test",
-                      log=logging.getLogger("dihub.test"))
-        return ctx
+    def ctx(self) -> SlackSession:
+        """A run's session (the streams get the session the engine opens)."""
+        return SlackSession(Context(source="slack", config=self.config, run_id="test",
+                                    log=logging.getLogger("dihub.test")))
 
     def sync(self, *, full_refresh: bool = False) -> dict[str, int]:
         """One `messages` pass over every channel; returns inserted/updated/unchanged."""
-        with patch.object(SlackClient, "for_context", return_value=self.client):
+        with answered_by(self.client):
             return self._sync(full_refresh)
 
     def _sync(self, full_refresh: bool) -> dict[str, int]:

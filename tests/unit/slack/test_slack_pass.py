@@ -283,18 +283,15 @@ def test_sparse_history_is_not_worth_reading_back_for_one_old_thread():
     (("users:read", "users:read.email"), "user1@example.com"),
 ])
 def test_users_carry_an_email_only_with_the_email_scope(scopes, email):
-    from unittest.mock import patch
-
-    from dihub.connectors.slack.client import SlackClient
     from dihub.connectors.slack.streams import users
 
-    from ._harness import FakeClient
+    from ._harness import FakeClient, answered_by
 
     ws = Workspace.generate(channels=1, messages=1, users=3)
     h = Harness(ws)
     client = FakeClient(ws, scopes=scopes)
     ctx = h.ctx()
-    with patch.object(SlackClient, "for_context", return_value=client):
+    with answered_by(client):
         raws = [raw for page in users.fetch(ctx, "*", None) for raw in page.items]
     got = [users.normalize(raw, ctx, "*") for raw in raws]
     assert [u.user_id for u in got] == ["U00000001", "U00000002", "U00000003"]

@@ -57,6 +57,13 @@ class Store(Protocol):
       iter_records(...) -> Iterator[dict]: same arguments without cursor/limit,
         pages internally so memory stays flat.
       count(entity, source=None) -> int
+      iter_ingested_since(entity, since=None, source=None) -> Iterator[dict]: the
+        records written (inserted or updated) at or after `since`, an ISO time
+        compared with `ingested_at` (None: every record), ordered by
+        (ingested_at, _id) and paged like iter_records; indexed, so a `since` past
+        every write reads no record. (`ingested_at` is the writer's stamp, set once
+        per pass: a pass still running may commit records stamped before `since`;
+        dihub.hub.dataset.closed_mark is the bound that accounts for that.)
 
     Sync state and leases (timed by the store's clock: the MongoDB server's, or the
     SQLite file's host; never by the caller's)
@@ -112,6 +119,9 @@ class Store(Protocol):
                      filters: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]: ...
 
     def count(self, entity: str, source: str | None = None) -> int: ...
+
+    def iter_ingested_since(self, entity: str, since: str | None = None,
+                            source: str | None = None) -> Iterator[dict[str, Any]]: ...
 
     def get_state(self, source: str, stream: str, partition: str) -> SyncState | None: ...
 

@@ -255,6 +255,8 @@ class MongoStore:
                                ("_id", ASCENDING)], name="by_source_updated")
             coll.create_index([("updated_at", ASCENDING), ("_id", ASCENDING)],
                               name="by_updated")
+            coll.create_index([("ingested_at", ASCENDING), ("_id", ASCENDING)],
+                              name="by_ingested")
 
     def _ensure_audit_ttl(self, coll) -> None:
         """The TTL index expires entries after `audit_retention_days`.
@@ -427,6 +429,28 @@ class MongoStore:
         check_entity(entity)
         where = {} if source is None else {"source": source}
         return self._collection(entity).count_documents(where)
+
+    def iter_ingested_since(self, entity: str, since: str | None = None,
+                            source: str | None = None) -> Iterator[dict[str, Any]]:
+        """Records written at or after `since` (by `ingested_at`), in (ingested_at, _id)
+        order, a keyset page at a time over the by_ingested index."""
+        check_entity(entity)
+        coll = self._collection(entity)
+        after: tuple[str, str] | None = None
+        while True:
+            where: dict[str, Any] = {"ingested_at": {"$gte": since or ""}}
+            if after is not None:
+                where = {"ingested_at": {"$gte": after[0]},
+                         "$or": [{"ingested_at": {"$gt": after[0]}},
+                                 {"ingested_at": after[0], "_id": {"$gt": after[1]}}]}
+            if source is not None:
+                where["source"] = source
+            docs = list(coll.find(where).sort([("ingested_at", ASCENDING), ("_id", ASCENDING)])
+                        .limit(DEFAULT_PAGE_SIZE))
+            yield from docs
+            if len(docs) < DEFAULT_PAGE_SIZE:
+                return
+            after = (docs[-1]["ingested_at"], docs[-1]["_id"])
 
     # -- sync state and leases -------------------------------------------------------
 

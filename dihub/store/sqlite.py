@@ -47,7 +47,7 @@ from dihub.store.keyset import (
 )
 from dihub.timeutil import utcnow
 
-SCHEMA_VERSION = 2          # 2: sync_state.lease_generation
+SCHEMA_VERSION = 3          # 2: sync_state.lease_generation; 3: records_by_ingested
 _LEASE_FIELDS = {"lease_owner", "lease_until", "lease_generation"}
 # Lease times come from SQLite's clock, i.e. the clock of the host the file is on
 # (every process that shares a SQLite file runs on that host), never from a
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_by_source ON records (entity, source, updated_at, id);
 CREATE INDEX IF NOT EXISTS records_by_time ON records (entity, updated_at, id);
+CREATE INDEX IF NOT EXISTS records_by_ingested ON records (entity, ingested_at, id);
 CREATE TABLE IF NOT EXISTS sync_state (
     source TEXT NOT NULL, stream TEXT NOT NULL, partition TEXT NOT NULL,
     doc TEXT NOT NULL,                 -- the SyncState without its lease fields
@@ -204,13 +205,15 @@ class SQLiteStore:
                     try:
                         self._migrate(conn)
                     except sqlite3.OperationalError as exc:
-                        # A read-only version-1 file still serves reads (generation 0).
+                        # A read-only version-1 file still serves reads (generation 0);
+                        # a read-only version-2 one reads without records_by_ingested.
                         if ((exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_READONLY
                                 or version < 1):
                             raise
                         if conn.in_transaction:
                             conn.execute("ROLLBACK")
-                        self._generation_sql = "0"
+                        if version < 2:
+                            self._generation_sql = "0"
             except BaseException as exc:
                 conn.close()
                 if isinstance(exc, sqlite3.Error):
@@ -383,6 +386,30 @@ class SQLiteStore:
             params.append(source)
         with self._read() as conn:
             return conn.execute(sql, params).fetchone()[0]
+
+    def iter_ingested_since(self, entity: str, since: str | None = None,
+                            source: str | None = None) -> Iterator[dict[str, Any]]:
+        """Records written at or after `since` (by `ingested_at`), in (ingested_at, id)
+        order, a keyset page at a time over the records_by_ingested index."""
+        check_entity(entity)
+        after: tuple[str, str] | None = None
+        while True:
+            where, params = ["entity = ?", "ingested_at >= ?"], [entity, since or ""]
+            if after is not None:
+                where[1] = "ingested_at >= ? AND (ingested_at, id) > (?, ?)"
+                params = [entity, after[0], *after]
+            if source is not None:
+                where.append("source = ?")
+                params.append(source)
+            sql = (f"SELECT ingested_at, id, doc FROM records WHERE {' AND '.join(where)} "
+                   "ORDER BY ingested_at, id LIMIT ?")
+            with self._read() as conn:
+                rows = conn.execute(sql, [*params, DEFAULT_PAGE_SIZE]).fetchall()
+            for _, _, doc in rows:
+                yield self._loads(doc)
+            if len(rows) < DEFAULT_PAGE_SIZE:
+                return
+            after = (rows[-1][0], rows[-1][1])
 
     # -- sync state and leases -------------------------------------------------------
 

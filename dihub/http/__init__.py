@@ -3,8 +3,10 @@
     from dihub.http import HttpClient, ETagCache, conditional_get
 
 See client.py (HttpClient, Response, make_httpx_client), retry.py (tenacity loop),
-governor.py (rate limits), breaker.py (persisted circuit breaker), conditional.py
-(ETags), classify.py (what a status means), redact.py (secrets), errors.py.
+governor.py (rate limits), policy.py (a connector's rate-limit policy), paging.py
+(paginators), breaker.py (persisted circuit breaker), conditional.py
+(ETags), urls.py (request keys), classify.py (what a status means), errors.py;
+secrets are redacted by dihub.redact.
 """
 
 from dihub.http.auth import BearerAuth
@@ -19,7 +21,8 @@ from dihub.http.errors import (
     HttpRetriableError,
     NotFound,
 )
-from dihub.http.governor import SLACK_MIN_INTERVAL_S, Governor
+from dihub.http.governor import Governor
+from dihub.http.policy import DEFAULT_POLICY, RateLimitPolicy
 from dihub.redact import (
     RedactingFilter,
     install_log_redaction,
@@ -29,9 +32,10 @@ from dihub.redact import (
 )
 
 __all__ = [
-    "SLACK_MIN_INTERVAL_S", "USER_AGENT", "BearerAuth", "CircuitBreaker", "ETagCache", "Governor",
+    "DEFAULT_POLICY", "USER_AGENT", "BearerAuth", "CircuitBreaker", "ETagCache", "Governor",
     "HttpAuthError", "HttpClient", "HttpErrorInfo", "HttpFatalError", "HttpRateLimited",
-    "HttpRetriableError", "MemoryMetaStore", "NotFound", "RedactingFilter", "Response",
+    "HttpRetriableError", "MemoryMetaStore", "NotFound", "RateLimitPolicy", "RedactingFilter",
+    "Response",
     "breaker_key", "conditional_get", "etag_key", "install_log_redaction",
     "make_httpx_client", "redact", "register_secret", "safe_path",
 ]

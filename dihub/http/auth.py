@@ -6,7 +6,7 @@ import httpx
 
 
 class BearerAuth(httpx.Auth):
-    """`Authorization: Bearer <token>` (GitHub tokens, Slack bot tokens, Jira PATs)."""
+    """`Authorization: Bearer <token>` (API tokens, bot tokens, personal access tokens)."""
 
     def __init__(self, token: str):
         self._token = token

@@ -66,7 +66,7 @@ class CircuitBreaker:
         self.key = key
         self.settings = settings
         self.store = store if store is not None else MemoryMetaStore()
-        self.name = name                      # "github (api.github.com)" for messages
+        self.name = name                      # "<source> (<host>)" for messages
         self._clock = clock
         self._on_transition = on_transition
         self._probe_wait_s = probe_wait_s

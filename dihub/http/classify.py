@@ -7,13 +7,15 @@ verdict into a return value, a tenacity retry, or a dihub error.
   304                                  -> not_modified
   429 / 403 with Retry-After           -> retry after exactly that long, or defer
   429 / 403 with x-ratelimit-remaining: 0 -> retry after the reset, or defer
-  403 "secondary rate limit" (GitHub)  -> retry after at least a minute
+  403/429 the policy calls secondary  -> retry after at least policy.secondary_min_wait_s
   429 with no hint                     -> retry with backoff
   5xx                                  -> retry with backoff (at least Retry-After)
   401, 403 "Bad credentials"           -> auth
   other 4xx, other 403                 -> fatal, quoting the upstream message
 
 "defer" means the wait is longer than rate_limit.max_wait_s: RateLimited, exit 75.
+Which answers are an upstream's secondary (abuse) limit is the connector's
+RateLimitPolicy's to say (dihub.http.policy).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from dataclasses import dataclass
 import httpx
 
 from dihub.http import ratelimit
+from dihub.http.policy import DEFAULT_POLICY, RateLimitPolicy
 from dihub.redact import redact
 
-SECONDARY_MIN_WAIT_S = 60.0     # GitHub: "wait for at least one minute before retrying"
 MAX_MESSAGE_CHARS = 300
 
 OK, NOT_MODIFIED, RETRY, DEFER, GIVE_UP, AUTH, FATAL = (
@@ -63,9 +65,9 @@ def upstream_message(response: httpx.Response) -> str:
         if isinstance(msgs, list):
             parts.extend(str(m) for m in msgs if m)
         errors = body.get("errors")
-        if isinstance(errors, dict):          # Jira: {"field": "problem"}
+        if isinstance(errors, dict):          # {"field": "problem"}
             parts.extend(f"{k}: {v}" for k, v in errors.items())
-        elif isinstance(errors, list):        # GitHub 422: [{"resource","field","code"}]
+        elif isinstance(errors, list):        # [{"resource","field","code"}]
             for err in errors[:3]:
                 if isinstance(err, dict):
                     bits = [str(err[k]) for k in ("resource", "field", "code", "message")
@@ -83,12 +85,10 @@ def upstream_message(response: httpx.Response) -> str:
 
 
 def _rate_limit_verdict(status: int, message: str, headers: httpx.Headers, now: float,
-                        max_wait_s: float, style: str | None) -> Verdict | None:
+                        max_wait_s: float, policy: RateLimitPolicy) -> Verdict | None:
     q = ratelimit.quota(headers, now)
     after = ratelimit.retry_after(headers, now)
-    lower = message.lower()
-    secondary = style in ("github", None) and (
-        "secondary rate limit" in lower or "abuse detection" in lower)
+    secondary = policy.secondary(status, message.lower())
     reason = q.reason
     if after is not None:
         wait = after
@@ -98,11 +98,11 @@ def _rate_limit_verdict(status: int, message: str, headers: httpx.Headers, now: 
         wait = max(0.0, q.reset_at - now) + ratelimit.RESET_MARGIN_S
         reason = reason or "quota exhausted"
     elif status == 429 and q.reset_at is not None and q.reset_at > now:
-        # Jira may answer 429 with only X-RateLimit-Reset (ISO 8601): wait for it
+        # a 429 may come with only X-RateLimit-Reset (e.g. ISO 8601): wait for it
         wait = q.reset_at - now + ratelimit.RESET_MARGIN_S
         reason = reason or "rate limited"
     elif secondary:
-        return Verdict(RETRY, status, message, min_wait_s=SECONDARY_MIN_WAIT_S,
+        return Verdict(RETRY, status, message, min_wait_s=policy.secondary_min_wait_s,
                        reason="secondary rate limit", rate_limited=True)
     elif status == 429:
         return Verdict(RETRY, status, message, reason=reason or "rate limited",
@@ -115,7 +115,7 @@ def _rate_limit_verdict(status: int, message: str, headers: httpx.Headers, now: 
 
 
 def classify(response: httpx.Response, *, now: float, max_wait_s: float,
-             style: str | None = None) -> Verdict:
+             policy: RateLimitPolicy | None = None) -> Verdict:
     status = response.status_code
     if 200 <= status < 300:
         return Verdict(OK, status)
@@ -124,7 +124,8 @@ def classify(response: httpx.Response, *, now: float, max_wait_s: float,
     message = upstream_message(response)
     headers = response.headers
     if status in (403, 429):
-        verdict = _rate_limit_verdict(status, message, headers, now, max_wait_s, style)
+        verdict = _rate_limit_verdict(status, message, headers, now, max_wait_s,
+                                      policy or DEFAULT_POLICY)
         if verdict is not None:
             return verdict
     if status == 401 or (status == 403 and "bad credentials" in message.lower()):

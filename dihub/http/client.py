@@ -1,14 +1,16 @@
 """HttpClient: one per source per run, shared by the threads syncing its partitions.
 
-    client = HttpClient("https://api.github.com", source="github", settings=settings.http,
+    client = HttpClient("https://api.example.com", source="ex", settings=settings.http,
                         counters=ctx.metrics, audit=ctx.audit, run_id=ctx.run_id,
-                        auth=token_auth, store=ctx.store, rate_limit_style="github")
-    resp = client.get("/repos/o/r/commits", params={"per_page": 100}, etag=known_etag)
+                        auth=token_auth, store=ctx.store, limits=CONNECTOR_POLICY)
+    resp = client.get("/items", params={"per_page": 100}, etag=known_etag)
     if resp.not_modified: ...          # 304: unchanged, no body, no quota spent
     resp.data, resp.etag, resp.next_url
 
 Around every call: the circuit breaker (`check`, then success/failure), a
-tenacity retry loop, and around every attempt the rate-limit governor. Errors
+tenacity retry loop, and around every attempt the rate-limit governor, which
+follows the connector's RateLimitPolicy (`limits`: quota buckets, per-method
+intervals, its secondary limit; dihub.http.policy). Errors
 are dihub.errors classes (see dihub.http.errors), their messages name the
 source, method and path, and pass through `redact`.
 
@@ -37,8 +39,6 @@ from dihub.errors import AuthError, FatalError, RateLimited, TemporaryError
 from dihub.http import classify as c
 from dihub.http.accounting import AuditFn, Recorder
 from dihub.http.breaker import CircuitBreaker, breaker_key
-from dihub.http.conditional import etag_key as _etag_key
-from dihub.http.conditional import merge_params
 from dihub.http.errors import (
     HttpAuthError,
     HttpFatalError,
@@ -47,7 +47,10 @@ from dihub.http.errors import (
     NotFound,
 )
 from dihub.http.governor import Decision, Governor
+from dihub.http.policy import RateLimitPolicy, resolve
 from dihub.http.retry import BackoffWait, Transient, retrying
+from dihub.http.urls import etag_key as _etag_key
+from dihub.http.urls import merge_params
 from dihub.redact import redact, register_authorization, safe_path
 from dihub.settings import HttpSettings
 from dihub.timeutil import to_iso
@@ -95,7 +98,7 @@ class Response:
 
     @property
     def next_url(self) -> str | None:
-        """The `Link: <...>; rel="next"` URL (GitHub, GitLab paging), if any."""
+        """The `Link: <...>; rel="next"` URL (RFC 8288 paging), if any."""
         return (self.links.get("next") or {}).get("url")
 
     def json(self) -> Any:
@@ -120,6 +123,7 @@ class HttpClient:
     def __init__(self, base_url: str, *, source: str, settings: HttpSettings | None = None,
                  counters: Any = None, audit: AuditFn | None = None, run_id: str = "",
                  auth: httpx.Auth | None = None, store: Any = None,
+                 limits: RateLimitPolicy | None = None,
                  rate_limit_style: str | None = None,
                  transport: httpx.BaseTransport | None = None,
                  headers: Mapping[str, str] | None = None,
@@ -131,7 +135,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.source = source
         self.settings = settings or HttpSettings()
-        self.style = rate_limit_style
+        self.limits = resolve(limits, rate_limit_style)
         self._auth = auth
         self._auth_hint = auth_hint
         self._sleep = sleep
@@ -143,7 +147,7 @@ class HttpClient:
         self._owns_http = True
         self.recorder = Recorder(source=source, run_id=run_id, counters=counters,
                                  audit=audit, clock=clock)
-        self.governor = Governor(self.settings.rate_limit, style=rate_limit_style,
+        self.governor = Governor(self.settings.rate_limit, policy=self.limits,
                                  clock=clock, min_interval=min_interval)
         host = parts.hostname or self.base_url
         self.breaker = CircuitBreaker(
@@ -279,7 +283,7 @@ class HttpClient:
         if r.status_code in call.allow_status:
             return self._response(r, call, strict=False)
         v = c.classify(r, now=self._clock(), max_wait_s=self.settings.rate_limit.max_wait_s,
-                       style=self.style)
+                       policy=self.limits)
         return self._act(call, r, v, decision)
 
     def _send(self, call: _Call) -> httpx.Response:

@@ -40,7 +40,7 @@ class HttpRateLimited(RateLimited, HttpErrorInfo):
         super().__init__(message, reset_at=reset_at, hint=hint)
         self._set(status, method, path)
         self.reason = reason
-        self.rate_limit_reason = rate_limit_reason     # Jira's RateLimit-Reason header
+        self.rate_limit_reason = rate_limit_reason     # the RateLimit-Reason header
 
 
 class HttpAuthError(AuthError, HttpErrorInfo):

@@ -10,7 +10,11 @@ It learns the quota from responses (`observe`) and from rate-limit answers
   would hold the run that long, so the decision is to defer instead (the
   client raises RateLimited, the engine checkpoints, cron resumes later) and
   the reserve is left to people and other tools sharing the token;
-* Slack: a minimum interval per Web API method (its tiers).
+* pacing: a minimum interval between two calls of one method, when the
+  connector's RateLimitPolicy names any (e.g. an upstream's per-method tiers).
+
+Which quota (bucket) a path spends and the per-method intervals come from the
+connector's `RateLimitPolicy` (dihub.http.policy); the governor names no upstream.
 
 Any wait longer than `max_wait_s` becomes `defer`; the governor never sleeps
 itself (the client does, through its injectable sleeper). A 304 is not counted
@@ -25,36 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dihub.http import ratelimit
+from dihub.http.policy import RateLimitPolicy, resolve
 from dihub.settings import RateLimitSettings
-
-# Slack Web API tiers (requests per minute): 2 -> 20, 3 -> 50, 4 -> 100.
-TIER_INTERVAL_S = {1: 60.0, 2: 3.0, 3: 1.2, 4: 0.6}
-SLACK_MIN_INTERVAL_S: dict[str, float] = {
-    "conversations.list": TIER_INTERVAL_S[2],
-    "conversations.history": TIER_INTERVAL_S[3],
-    "conversations.replies": TIER_INTERVAL_S[3],
-    "conversations.info": TIER_INTERVAL_S[3],
-    "users.list": TIER_INTERVAL_S[2],
-    "users.info": TIER_INTERVAL_S[4],
-    "team.info": TIER_INTERVAL_S[3],
-}
-STYLES = ("github", "jira", "slack", None)
-
-
-def github_bucket(path: str) -> str:
-    """GitHub keeps separate quotas per resource; pick it from the API path."""
-    if path.startswith("/search/code"):
-        return "code_search"
-    if path.startswith("/search/"):
-        return "search"
-    if path.startswith("/graphql"):
-        return "graphql"
-    return "core"
-
-
-def slack_method(path: str) -> str:
-    """`/api/conversations.history` -> `conversations.history`."""
-    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -73,30 +49,30 @@ class Decision:
     reason: str | None = None
     reset_at: float | None = None
     defer: bool = False            # the wait is over max_wait_s: raise RateLimited
-    audited: bool = True           # False for routine pacing (Slack method intervals)
+    audited: bool = True           # False for routine pacing (per-method intervals)
     charged: bool = False          # the local quota estimate was decremented
     detail: dict = field(default_factory=dict)
 
 
 class Governor:
-    def __init__(self, settings: RateLimitSettings, *, style: str | None = None,
-                 clock: Callable[[], float] = time.time,
+    def __init__(self, settings: RateLimitSettings, *, policy: RateLimitPolicy | None = None,
+                 style: str | None = None, clock: Callable[[], float] = time.time,
                  min_interval: Mapping[str, float] | None = None):
-        if style not in STYLES:
-            raise ValueError(f"unknown rate_limit_style {style!r}; one of {STYLES}")
+        """`policy`, or the policy a connector registered as `style` (dihub.http.policy);
+        `min_interval`, when given, replaces the policy's per-method intervals."""
+        policy = resolve(policy, style)
         self.settings = settings
-        self.style = style
+        self.policy = policy
         self._clock = clock
-        if min_interval is None and style == "slack":
-            min_interval = SLACK_MIN_INTERVAL_S
-        self._min_interval = dict(min_interval or {})
+        self._min_interval = dict(policy.min_interval if min_interval is None
+                                  else min_interval)
         self._buckets: dict[str, _Bucket] = {}
         self._last_call: dict[str, float] = {}
         self._lock = threading.Lock()
 
     # -- which quota a path uses --------------------------------------------------------
     def bucket_name(self, path: str) -> str:
-        return github_bucket(path) if self.style == "github" else "default"
+        return self.policy.bucket(path)
 
     def _bucket(self, path: str) -> _Bucket:
         return self._buckets.setdefault(self.bucket_name(path), _Bucket())
@@ -129,7 +105,7 @@ class Governor:
                         start = max(now, b.next_slot)
                         new_slot = start + max(0.0, b.reset_at - start) / b.remaining
                         wait = start - now
-            method = slack_method(path) if self._min_interval else None
+            method = self.policy.method(path) if self._min_interval else None
             method_start = None
             if method in self._min_interval:
                 method_start = max(now, self._last_call.get(method, -1e18)

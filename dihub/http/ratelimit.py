@@ -1,4 +1,4 @@
-"""Reading rate-limit headers: Retry-After, x-ratelimit-* (GitHub, Jira, GitLab).
+"""Reading rate-limit headers: Retry-After, x-ratelimit-* and the IETF RateLimit-*.
 
 Every time here is epoch seconds on the *local* clock. Server times (a reset
 epoch, an HTTP-date, an ISO timestamp) are shifted by the difference between the
@@ -74,8 +74,8 @@ def retry_after(headers: Mapping[str, str], now: float) -> float | None:
 def reset_at(headers: Mapping[str, str], now: float) -> float | None:
     """When the quota window resets (local epoch seconds), from the reset headers.
 
-    GitHub: `x-ratelimit-reset` epoch seconds; Jira: `X-RateLimit-Reset` ISO 8601;
-    GitLab / IETF draft: `RateLimit-Reset` epoch or delay-seconds.
+    `x-ratelimit-reset` / `RateLimit-Reset` (IETF draft) as epoch seconds,
+    delay-seconds or an ISO 8601 time: each upstream picks one.
     """
     value = _get(headers, "x-ratelimit-reset") or _get(headers, "ratelimit-reset")
     if value is None:
@@ -106,7 +106,7 @@ class Quota:
     remaining: int | None = None
     limit: int | None = None
     reset_at: float | None = None
-    reason: str | None = None       # Jira's RateLimit-Reason, e.g. jira-quota-tenant-based
+    reason: str | None = None       # the RateLimit-Reason header, e.g. a quota's name
 
     @property
     def exhausted(self) -> bool:

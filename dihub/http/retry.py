@@ -5,8 +5,8 @@ attempt is, by precedence:
 
 1. `wait_s` when the server said exactly how long (Retry-After, a near reset);
 2. otherwise `backoff_s[n]` (the last value repeats) minus up to `jitter` of it
-   at random, but at least `min_wait_s` (GitHub's one-minute secondary limit
-   floor, a 503's Retry-After).
+   at random, but at least `min_wait_s` (a policy's secondary-limit floor,
+   a 503's Retry-After).
 
 `attempts` counts every try: 5 attempts with backoff 1,2,4,8,16 wait 1,2,4,8.
 Sleeping goes through the injected `sleep`, so tests run instantly.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dihub.connectors.github.auth import GitHubAuth
+from dihub.connectors.github.limits import POLICY as LIMITS
 from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, PartitionSkipped
 from dihub.http import BearerAuth, HttpAuthError, HttpClient, NotFound, Response, etag_key
@@ -57,7 +58,7 @@ class GitHubSession(Session):
         self.stopped()
         token = GitHubAuth().token(self.source, self.config)
         return self.build_http(self.config.base_url, auth=BearerAuth(token),
-                               rate_limit_style="github", headers=API_HEADERS,
+                               limits=LIMITS, headers=API_HEADERS,
                                auth_hint=_auth_hint(self))
 
 

@@ -8,11 +8,11 @@ Cloud (REST v3)                          Data Center (REST v2)
   GET /rest/api/3/myself, /field           GET /rest/api/2/myself, /field
 Both: GET /rest/agile/1.0/board and /board/{id}/sprint (startAt / isLast).
 
-One HttpClient per source and run, the session's (retries, the Jira rate-limit style:
-Retry-After, X-RateLimit-Reset, RateLimit-Reason into the audit log), bound per stream
-for accounting; the session also keeps the run's Site. Errors a person can act on
-are rewritten here: a rejected JQL (exit 2, quoting Jira and the JQL), a removed or
-unsupported endpoint.
+One HttpClient per source and run, the session's (retries, Jira's rate-limit policy
+from limits.py: Retry-After, X-RateLimit-Reset, RateLimit-Reason into the audit
+log), bound per stream for accounting; the session also keeps the run's Site.
+Errors a person can act on are rewritten here: a rejected JQL (exit 2, quoting Jira
+and the JQL), a removed or unsupported endpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dihub.connectors.jira.auth import credentials, login_hint
 from dihub.connectors.jira.fields import discover_sprint_field, story_point_fields
 from dihub.connectors.jira.jql import jql_date
+from dihub.connectors.jira.limits import POLICY as LIMITS
 from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, FatalError, UsageError
 from dihub.http import HttpClient, HttpFatalError, NotFound, Response
@@ -112,7 +113,7 @@ class JiraSession(Session):
     def open_http(self) -> HttpClient:
         cfg = self.config
         return self.build_http(cfg.base_url, auth=credentials(self.source, cfg),
-                               rate_limit_style="jira", auth_hint=login_hint(self.source, cfg),
+                               limits=LIMITS, auth_hint=login_hint(self.source, cfg),
                                headers={"Accept": "application/json"})
 
     @property

@@ -2,8 +2,8 @@
 Slack's `{"ok": false, "error": ...}` answers turned into dihub errors.
 
 All HTTP policy is dihub.http's: retries with backoff, 429 `Retry-After`,
-the per-method pacing of Slack's rate-limit tiers (the governor's
-`rate_limit_style="slack"`), the persisted circuit breaker, redaction and
+the per-method pacing of Slack's rate-limit tiers (limits.py's policy, which
+the shared governor follows), the persisted circuit breaker, redaction and
 accounting. This module adds only what is Slack's own. One HttpClient is made
 per source per run (the session's) and shared by the threads syncing its
 channels, so the pacing is per method per workspace, as Slack counts it.
@@ -17,7 +17,9 @@ from typing import Any
 from dihub import secrets
 from dihub.connectors.session import Once, Session
 from dihub.connectors.slack.errors import error_from_response
-from dihub.http import SLACK_MIN_INTERVAL_S, BearerAuth, HttpClient, Response
+from dihub.connectors.slack.limits import MIN_INTERVAL_S
+from dihub.connectors.slack.limits import POLICY as LIMITS
+from dihub.http import BearerAuth, HttpClient, Response
 
 DEFAULT_BASE_URL = "https://slack.com/api"
 TOKEN_NAME = "token"
@@ -26,7 +28,7 @@ TOKEN_NAME = "token"
 def method_intervals(overrides: Mapping[str, float] | None) -> dict[str, float]:
     """Seconds between two calls of each method: Slack's tiers, then `min_interval_s`
     from the config (`"*"` sets every method, e.g. 0 against a local simulator)."""
-    intervals = dict(SLACK_MIN_INTERVAL_S)
+    intervals = dict(MIN_INTERVAL_S)
     if overrides:
         if "*" in overrides:
             intervals = dict.fromkeys(intervals, float(overrides["*"]))
@@ -95,7 +97,7 @@ class SlackSession(Session):
         cfg = self.config
         return self.build_http(
             cfg.base_url, auth=BearerAuth(token_for(self.source, cfg)),
-            rate_limit_style="slack", min_interval=method_intervals(cfg.min_interval_s),
+            limits=LIMITS.with_intervals(method_intervals(cfg.min_interval_s)),
             auth_hint=auth_hint(self.source, cfg))
 
     @property

@@ -12,6 +12,9 @@ import httpx
 import pytest
 
 from dihub.config import HttpSettings
+from dihub.connectors.github.limits import POLICY as GITHUB_LIMITS
+from dihub.connectors.jira.limits import POLICY as JIRA_LIMITS
+from dihub.connectors.slack.limits import POLICY as SLACK_LIMITS
 from dihub.engine.counters import Counters
 from dihub.http import HttpClient, MemoryMetaStore
 
@@ -83,6 +86,10 @@ class Rig:
         return [(a.action, a.outcome) for a in self.audits]
 
 
+# the connectors' rate-limit policies, by the name a test asks for (None: the default)
+STYLES = {"github": GITHUB_LIMITS, "jira": JIRA_LIMITS, "slack": SLACK_LIMITS, None: None}
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -96,12 +103,13 @@ def make_rig(clock: FakeClock) -> Callable[..., Rig]:
              store: MemoryMetaStore | None = None, base_url: str = "https://api.github.com",
              rand: Callable[[], float] = lambda: 0.0, **kwargs: Any) -> Rig:
         script = Script(*items)
+        kwargs.setdefault("limits", STYLES[style])
         counters = Counters()
         audits: list = []
         client = HttpClient(
             base_url, source="github", settings=settings or HttpSettings(),
             counters=counters, audit=audits.append, run_id="run-1", store=store,
-            rate_limit_style=style, transport=httpx.MockTransport(script),
+            transport=httpx.MockTransport(script),
             sleep=clock.sleep, clock=clock, rand=rand, **kwargs)
         made.append(client)
         return Rig(client, script, clock, counters, audits, store)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from dihub.config import HttpSettings, RateLimitSettings
+from dihub.connectors.github.limits import POLICY as GITHUB_LIMITS
 from dihub.errors import RateLimited
 from dihub.http import Governor, HttpRateLimited, ratelimit
 from dihub.timeutil import to_iso
@@ -151,7 +152,7 @@ def test_search_has_its_own_quota(make_rig):
 
 
 def test_governor_is_thread_safe():
-    g = Governor(RateLimitSettings(reserve=0), style="github", clock=lambda: T0)
+    g = Governor(RateLimitSettings(reserve=0), policy=GITHUB_LIMITS, clock=lambda: T0)
     g.observe("/x", 200, quota_headers(1000, 600))
     threads = [threading.Thread(target=lambda: [g.decide("/x") for _ in range(50)])
                for _ in range(8)]
@@ -218,3 +219,20 @@ def test_slack_custom_interval_map(make_rig):
 def test_unknown_style_is_rejected():
     with pytest.raises(ValueError):
         Governor(RateLimitSettings(), style="gitlab-ish")
+
+
+def test_a_plugin_brings_its_own_policy(make_rig):
+    from dihub.http import RateLimitPolicy
+
+    policy = RateLimitPolicy(
+        name="plugin", bucket=lambda p: "bulk" if p.startswith("/bulk") else "api",
+        min_interval={"items.list": 2.0},
+        secondary=lambda status, message: "slow down" in message, secondary_min_wait_s=9.0)
+    rig = make_rig(httpx.Response(403, json={"message": "Please SLOW DOWN"}), ok(), ok(),
+                   style=None, base_url="https://plugin.example", limits=policy)
+    rig.client.get("/items.list")          # the secondary limit: at least 9 s
+    rig.client.get("/items.list")          # paced 2 s after the call before
+    assert rig.clock.sleeps[0] == 9 and rig.clock.sleeps[1] == pytest.approx(2.0)
+    assert rig.client.governor.bucket_name("/bulk/x") == "bulk"
+    g = Governor(RateLimitSettings(), policy=policy, clock=lambda: T0)
+    assert g.state("/other")["bucket"] == "api"

@@ -1,4 +1,4 @@
-"""Jira's 429s through the shared HTTP layer (rate_limit_style="jira")."""
+"""Jira's 429s through the shared HTTP layer (limits=JIRA_LIMITS)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from dihub.connectors.jira.limits import POLICY as JIRA_LIMITS
 from dihub.errors import RateLimited
 from dihub.http import HttpClient
 
@@ -22,7 +23,7 @@ def client(*responses: httpx.Response, sleeps: list[float]) -> HttpClient:
         sleeps.append(seconds)
         now[0] += seconds
 
-    return HttpClient("https://x.atlassian.net", source="jira", rate_limit_style="jira",
+    return HttpClient("https://x.atlassian.net", source="jira", limits=JIRA_LIMITS,
                       transport=httpx.MockTransport(lambda request: next(replies)),
                       sleep=sleep, clock=lambda: now[0], rand=lambda: 0.0)
 

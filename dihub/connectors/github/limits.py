@@ -1,0 +1,33 @@
+"""GitHub's rate limits, as the policy the shared governor follows.
+
+* Separate quotas per resource: core, search, code search and GraphQL each have
+  their own `x-ratelimit-*` window, so each is a bucket of its own.
+* The secondary (abuse) limit: a 403/429 whose message says "secondary rate limit"
+  (older wording: "abuse detection"), without Retry-After or quota headers; GitHub
+  asks to "wait for at least one minute before retrying".
+"""
+
+from __future__ import annotations
+
+from dihub.http.policy import RateLimitPolicy, register
+
+SECONDARY_MIN_WAIT_S = 60.0
+
+
+def bucket(path: str) -> str:
+    """GitHub keeps separate quotas per resource; pick it from the API path."""
+    if path.startswith("/search/code"):
+        return "code_search"
+    if path.startswith("/search/"):
+        return "search"
+    if path.startswith("/graphql"):
+        return "graphql"
+    return "core"
+
+
+def secondary(status: int, message: str) -> bool:
+    return "secondary rate limit" in message or "abuse detection" in message
+
+
+POLICY = register(RateLimitPolicy(name="github", bucket=bucket, secondary=secondary,
+                                  secondary_min_wait_s=SECONDARY_MIN_WAIT_S))

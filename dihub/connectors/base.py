@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from dihub.connectors.session import Session
-from dihub.engine.stream import Stream
+from dihub.connectors.stream import Stream
 from dihub.models import Record, register_entity
 from dihub.settings import HttpSettings
 from dihub.timeutil import to_iso

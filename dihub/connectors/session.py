@@ -48,7 +48,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from dihub.engine.stream import _UNSET, Page
+from dihub.connectors.stream import _UNSET, Page
 from dihub.models import AuditEntry
 from dihub.timeutil import now_iso
 

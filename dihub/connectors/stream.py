@@ -1,5 +1,9 @@
 """The stream contract: a stream declares what it is; the engine owns the loop.
 
+It lives in the connectors layer, beside `base.py` and `session.py`: connectors build
+streams and pages from it, and the engine (the layer above) runs them, so imports run
+one way (engine -> connectors).
+
     commits = Stream(
         name="commits", entity="commits", partitions=repos_from_config,
         cursor_field="timestamp", fetch=commit_pages, normalize=normalize_commit,
@@ -57,7 +61,7 @@ class Context:
     config: Any                      # the connector's validated config model
     run_id: str
     store: Any = None                # dihub.store.Store (for persisted HTTP state)
-    metrics: Any = None              # dihub.engine.counters.Counters
+    metrics: Any = None              # the stream's counters (the engine's Counters)
     audit: Callable[[AuditEntry], None] | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("dihub"))
     settings: Any = None             # dihub.config.Settings (http policy, store options)

@@ -43,9 +43,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dihub.connectors.stream import Context, Page, Stream
 from dihub.engine.counters import Counters
 from dihub.engine.records import as_records, to_document
-from dihub.engine.stream import Context, Page, Stream
 from dihub.errors import (
     DihubError,
     FatalError,

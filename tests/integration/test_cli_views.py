@@ -98,7 +98,7 @@ def test_connector_from_another_package(dihub, tmp_path):
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text(
         "from dihub.connectors.base import Connector, SourceConfig\n"
-        "from dihub.engine.stream import Page, Stream\n"
+        "from dihub.connectors.stream import Page, Stream\n"
         "from dihub.models import User\n\n"
         "class AcmeConfig(SourceConfig):\n    people: int = 3\n\n"
         "def pages(ctx, partition, state):\n"

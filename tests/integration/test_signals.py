@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TICKER = textwrap.dedent("""
     import time
     from dihub.connectors.base import Connector, SourceConfig
-    from dihub.engine.stream import Page, Stream
+    from dihub.connectors.stream import Page, Stream
     from dihub.models import User
 
     class TickerConfig(SourceConfig):
@@ -108,7 +108,7 @@ SIGNAL_IN_WRITE = textwrap.dedent("""
     from dihub.engine.sync import signals_stop as _signals_stop
     from dihub.config import Settings
     from dihub.engine.runner import PassOptions, Runner
-    from dihub.engine.stream import Page, Stream
+    from dihub.connectors.stream import Page, Stream
     from dihub.models import User
     from dihub.store.sqlite import SQLiteStore
 

@@ -6,8 +6,8 @@ import pytest
 
 from dihub.cli.summary import exit_code
 from dihub.config import Settings
+from dihub.connectors.stream import Page, Stream
 from dihub.engine.runner import PassOptions, Runner
-from dihub.engine.stream import Page, Stream
 from dihub.errors import PartitionSkipped, RateLimited, SkippableRecord
 from dihub.models import User
 from dihub.store.sqlite import SQLiteStore

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(f"""
     import sys, time
     from dihub.config import Settings
     from dihub.engine.runner import PassOptions, Runner
-    from dihub.engine.stream import Page, Stream
+    from dihub.connectors.stream import Page, Stream
     from dihub.models import User
     from dihub.store.sqlite import SQLiteStore
 

@@ -9,8 +9,8 @@ import logging
 from rich.console import Console
 
 from dihub.cli.progress import LogProgress, RichProgress, labelled
+from dihub.connectors.stream import Page, Stream
 from dihub.engine.runner import PartitionResult, Runner, _stop_error
-from dihub.engine.stream import Page, Stream
 from dihub.errors import FatalError
 from dihub.models import User
 from dihub.store.base import UpsertResult

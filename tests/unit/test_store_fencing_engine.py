@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dihub.config import Settings
+from dihub.connectors.stream import Page, Stream
 from dihub.engine.runner import PassOptions, Runner
-from dihub.engine.stream import Page, Stream
 from dihub.errors import EXIT_FAILURE, EXIT_TEMPFAIL
 from dihub.models import SyncState, User
 from dihub.store.errors import LeaseLost, store_error

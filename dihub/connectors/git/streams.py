@@ -15,7 +15,7 @@ from typing import Any
 from dihub.connectors.git.client import GitRepo, is_tag
 from dihub.connectors.git.normalize import normalize_commit
 from dihub.connectors.session import Once, Session
-from dihub.engine.stream import Page, Stream
+from dihub.connectors.stream import Page, Stream
 from dihub.models import SyncState
 
 

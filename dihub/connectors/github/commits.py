@@ -44,7 +44,7 @@ from datetime import timedelta
 from typing import Any
 
 from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
-from dihub.engine.stream import Page
+from dihub.connectors.stream import Page
 from dihub.http import HttpFatalError, NotFound
 from dihub.models import SyncState
 from dihub.timeutil import parse, to_iso

@@ -24,7 +24,7 @@ from dihub.connectors.github.client import (
     repo_info,
 )
 from dihub.connectors.github.normalize import _dedupe, _id, _skips_malformed, normalize_user
-from dihub.engine.stream import Page
+from dihub.connectors.stream import Page
 from dihub.http import NotFound
 from dihub.models import Record, Review, SyncState
 from dihub.timeutil import to_iso

@@ -41,7 +41,7 @@ from dihub.connectors.github.client import (
     RepoInfo,
     repo_info,
 )
-from dihub.engine.stream import Page
+from dihub.connectors.stream import Page
 from dihub.http import NotFound
 from dihub.models import SyncState
 from dihub.timeutil import parse, to_iso

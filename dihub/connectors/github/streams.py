@@ -16,7 +16,7 @@ from dihub.connectors.github.client import cached_repo as _repo
 from dihub.connectors.github.commits import BRANCH_KEY, commit_pages
 from dihub.connectors.github.runs import run_pages
 from dihub.connectors.github.updated import issue_pages, pull_pages
-from dihub.engine.stream import Stream
+from dihub.connectors.stream import Stream
 
 
 def _commit(raw: dict[str, Any], ctx: GitHubSession, partition: str):

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
-from dihub.engine.stream import Page
+from dihub.connectors.stream import Page
 from dihub.models import SyncState
 from dihub.timeutil import to_iso
 

@@ -43,7 +43,7 @@ from dihub.connectors.jira.normalize import (
     normalize_user,
     sprint_board_ids,
 )
-from dihub.engine.stream import Page, Stream
+from dihub.connectors.stream import Page, Stream
 from dihub.errors import PartitionSkipped, SkippableRecord
 from dihub.http import HttpFatalError
 from dihub.models import SyncState

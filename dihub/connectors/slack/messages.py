@@ -73,7 +73,7 @@ from typing import Any
 
 from dihub.connectors.slack.client import SlackClient, SlackSession
 from dihub.connectors.slack.errors import ThreadSkipped
-from dihub.engine.stream import Page
+from dihub.connectors.stream import Page
 from dihub.models import SyncState
 
 VERSION = 1

@@ -20,7 +20,7 @@ from dihub.connectors.slack.normalize import (
     normalize_message,
     normalize_user,
 )
-from dihub.engine.stream import Page, Stream
+from dihub.connectors.stream import Page, Stream
 from dihub.errors import FatalError
 from dihub.models import SlackEvent, SyncState
 from dihub.timeutil import parse

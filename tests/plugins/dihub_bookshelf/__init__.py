@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import httpx
 
 from dihub.connectors.base import Connector, Entity, SourceConfig
-from dihub.engine.stream import Page, Stream
+from dihub.connectors.stream import Page, Stream
 from dihub.errors import AuthError, TemporaryError
 from dihub.models import Record
 from dihub.redact import register_secret

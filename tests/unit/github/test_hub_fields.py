@@ -12,8 +12,8 @@ from dihub.connectors.github.normalize import (
     normalize_pull_request,
 )
 from dihub.connectors.github.reviews import normalize_review, review_partitions
+from dihub.connectors.stream import Context
 from dihub.engine.records import to_document
-from dihub.engine.stream import Context
 
 from .conftest import items, load
 

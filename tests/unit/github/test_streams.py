@@ -10,8 +10,8 @@ from dihub.connectors.github.client import GitHubSession
 from dihub.connectors.github.commits import next_since
 from dihub.connectors.github.runs import _boundary
 from dihub.connectors.github.updated import _earliest
+from dihub.connectors.stream import Context
 from dihub.engine.counters import Counters
-from dihub.engine.stream import Context
 from dihub.errors import AuthError
 from dihub.http import BearerAuth
 from dihub.models import SyncState
@@ -174,5 +174,7 @@ def test_config_defaults_and_normalization():
     assert cfg.base_url == "https://ghe.example.com/api/v3"
     assert cfg.start_date == "2024-01-01T00:00:00Z"
     assert (cfg.commit_overlap_minutes, cfg.runs_lookback_days) == (5, 3)
-    assert set(connector.streams) == {"commits", "pull_requests", "issues", "workflow_runs"}
+    # `reviews` is optional: declared here, it reads nothing unless listed in `streams:`
+    assert set(connector.streams) == {"commits", "pull_requests", "issues", "workflow_runs",
+                                      "reviews"}
     assert connector.streams["workflow_runs"].entity == "builds"

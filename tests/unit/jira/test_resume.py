@@ -16,7 +16,7 @@ from dihub.connectors.jira import JiraConfig, connector
 from dihub.connectors.jira.client import JiraSession
 from dihub.connectors.jira.jql import jql_date, lower_bound
 from dihub.connectors.jira.streams import issue_pages, sprint_pages, user_pages
-from dihub.engine.stream import Context, Page
+from dihub.connectors.stream import Context, Page
 from dihub.models import SyncState
 from tests.simulators.jira import Dataset, JiraSimulator
 from tests.simulators.jira.testing import EMAIL, TOKEN, TOKEN_ENV, credentials

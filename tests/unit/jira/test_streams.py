@@ -9,7 +9,7 @@ import pytest
 
 from dihub.connectors.jira.client import JiraSession, Site
 from dihub.connectors.jira.streams import SKIP, _normalize_issue
-from dihub.engine.stream import Context
+from dihub.connectors.stream import Context
 from dihub.errors import SkippableRecord
 from dihub.models import Issue
 

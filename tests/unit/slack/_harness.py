@@ -14,8 +14,8 @@ from dihub.connectors.slack import SlackConfig
 from dihub.connectors.slack.client import SlackClient, SlackSession
 from dihub.connectors.slack.errors import error_from_response
 from dihub.connectors.slack.streams import channel_partitions, messages
+from dihub.connectors.stream import Context
 from dihub.engine.records import as_records, to_document
-from dihub.engine.stream import Context
 from dihub.models import SyncState
 from tests.simulators.slack import DEFAULT_SCOPES, Workspace
 from tests.simulators.slack import api as sim_api

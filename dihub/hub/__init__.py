@@ -7,7 +7,9 @@
 * `dihub.hub.links`: links between records (commit -> issue, PR -> commits, build ->
   commit, deploy message -> build/commit).
 * `refresh(store, settings)`: recompute people and links from what was ingested since the
-  last refresh (`full=True`: from everything); writes only what changed.
+  last refresh (`full=True`: from everything); writes only what changed. It reads the
+  store by `ingested_at` (Store.iter_ingested_since), so a refresh with nothing new reads
+  no record: `dihub sync` runs one after every sync that wrote something.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dihub.hub.dataset import HUB_SOURCE, Dataset
+from dihub.hub.dataset import HUB_SOURCE, Dataset, closed_mark
 from dihub.hub.identities import Identities, IdentityRules, Resolver
 from dihub.hub.links import Linker, entity_of, target_refs
 
@@ -46,9 +48,9 @@ class RefreshResult:
 def refresh(store: Any, settings: Any = None, *, full: bool = False) -> RefreshResult:
     """Recompute people and links from the records ingested since the last refresh (all
     records on the first one, with `full`, or when the identity rules changed), and write
-    what changed. Safe to run any time, also concurrently with syncs: a record ingested
-    while it runs is read again next time (writes are idempotent)."""
-    from dihub.engine.records import to_document
+    what changed. Safe to run any time, also concurrently with syncs: the mark kept per
+    entity is `closed_mark` (taken before reading), so a record ingested while it runs,
+    or by a pass that started before it, is read next time (writes are idempotent)."""
     from dihub.store.base import UpsertResult
     from dihub.timeutil import now_iso
 
@@ -61,15 +63,40 @@ def refresh(store: Any, settings: Any = None, *, full: bool = False) -> RefreshR
     ds = Dataset(store, settings)
     result = RefreshResult(full=full)
 
+    closed = closed_mark(store)
     changed: dict[str, list[dict[str, Any]]] = {}
     for entity in ("users", "slack_events", *LINK_SOURCES, *TARGETS):
         if entity not in changed:
-            mark = marks.get(entity) or {}
-            changed[entity] = list(ds.changed(entity, mark.get("at"), mark.get("seen")))
+            since = (marks.get(entity) or {}).get("at")
+            changed[entity] = list(ds.changed(entity, since))
             result.read[entity] = len(changed[entity])
-            marks[entity] = _next_mark(mark, changed[entity])
+            marks[entity] = {"at": max(since or "", closed)}
+    state_doc = {"version": VERSION, "rules": rules.fingerprint(), "marks": marks,
+                 "refreshed_at": started}
+    if not any(changed.values()):       # nothing new: no people or links to read
+        result.people, result.links = _counts(UpsertResult()), _counts(UpsertResult())
+        store.put_meta(STATE_KEY, state_doc)
+        return result
 
-    # -- people -------------------------------------------------------------
+    # -- people (only when what they are built from changed) -------------------
+    if full or any(changed[e] for e in ("users", "slack_events", "commits")):
+        result.people = _refresh_people(store, ds, rules, changed, full, started)
+    else:
+        result.people = _counts(UpsertResult())
+
+    # -- links --------------------------------------------------------------
+    result.links, result.linked_records = _refresh_links(store, ds, settings, changed,
+                                                          full, started)
+    store.put_meta(STATE_KEY, state_doc)
+    return result
+
+
+def _refresh_people(store: Any, ds: Dataset, rules: IdentityRules,
+                    changed: dict[str, list[dict[str, Any]]], full: bool,
+                    started: str) -> dict[str, int]:
+    from dihub.engine.records import to_document
+    from dihub.store.base import UpsertResult
+
     stored_people = {d["person_id"]: d for d in store.iter_records("people",
                                                                   source=HUB_SOURCE)}
     resolver = Resolver(ds, rules)
@@ -99,9 +126,15 @@ def refresh(store: Any, settings: Any = None, *, full: bool = False) -> RefreshR
                       is_bot=bool(old.get("is_bot")), updated_at=old.get("updated_at"))
         out.append(to_document(gone, started))
     written = store.upsert_many(out) if out else UpsertResult()
-    result.people = _counts(written)
+    return _counts(written)
 
-    # -- links --------------------------------------------------------------
+
+def _refresh_links(store: Any, ds: Dataset, settings: Any,
+                   changed: dict[str, list[dict[str, Any]]], full: bool,
+                   started: str) -> tuple[dict[str, int], int]:
+    from dihub.engine.records import to_document
+    from dihub.store.base import UpsertResult
+
     pending_doc = {} if full else (store.get_meta(PENDING_KEY) or {})
     pending: dict[str, list[str]] = dict(pending_doc.get("by_record") or {})
     waiting: dict[str, set[str]] = {}
@@ -159,29 +192,10 @@ def refresh(store: Any, settings: Any = None, *, full: bool = False) -> RefreshR
             batch = []
     if batch:
         total += store.upsert_many(batch)
-    result.links = _counts(total)
-    result.linked_records = len(todo)
     if len(pending) > MAX_PENDING:
         pending = dict(list(pending.items())[-MAX_PENDING:])
     store.put_meta(PENDING_KEY, {"by_record": pending})
-    store.put_meta(STATE_KEY, {"version": VERSION, "rules": rules.fingerprint(),
-                               "marks": marks, "refreshed_at": started})
-    return result
-
-
-def _next_mark(mark: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The high-water mark after consuming `docs`: the latest `ingested_at`, and what was
-    consumed in that second (a record written later in that same second is read next
-    time, one already consumed is not)."""
-    at = mark.get("at")
-    seen = dict(mark.get("seen") or {})
-    for doc in docs:
-        when = doc.get("ingested_at") or ""
-        if at is None or when > at:
-            at, seen = when, {}
-        if when == at:
-            seen[doc["_id"]] = doc.get("raw_signature")
-    return {"at": at, "seen": seen} if at is not None else {}
+    return _counts(total), len(todo)
 
 
 def _counts(r: Any) -> dict[str, int]:

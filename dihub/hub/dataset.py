@@ -10,8 +10,10 @@
     ds.project_keys()                               # Jira project keys known from issues
 
 Records are plain dicts as stored (`_id`, `source`, `entity`, `source_id`, `updated_at`,
-`ingested_at`, ... and the entity's fields). `changed(entity, after)` yields the records
-ingested after a high-water mark: the hub's refresh consumes only those. Lookups build
+`ingested_at`, ... and the entity's fields). `changed(entity, since)` yields the records
+written at or after a mark (Store.iter_ingested_since, an indexed read), and
+`closed_mark(store)` is the next safe mark: the hub's refresh and the metrics' facts
+consume only what changed. Lookups build
 their index on first use and keep it for the Dataset's life: make one per refresh or
 report, not one per question. Hub output (people, links) lives under the source `hub`.
 """
@@ -19,9 +21,42 @@ report, not one per question. Hub output (people, links) lives under the source 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
+from dihub.timeutil import parse, to_iso, utcnow
+
 HUB_SOURCE = "hub"
+# A writer's `ingested_at` is its own clock's, taken before the write commits: a writer on
+# another host (a MongoDB store shared by several machines) or one that stamps without a
+# lease (`dihub serve`) may commit a record stamped up to this long before now.
+CLOSE_MARGIN = timedelta(minutes=2)
+
+
+def closed_mark(store, now: datetime | None = None) -> str:
+    """The latest time T such that every record stamped (`ingested_at`) before T is
+    already committed: read `changed(entity, since=old mark)` after taking T, then keep
+    max(old mark, T) as the next mark, and nothing is missed, also while syncs run.
+
+    The engine stamps a pass's records once, when the pass starts (after taking its
+    lease and recording `last_sync_at`), and commits them batch by batch until it
+    releases the lease. So T is now minus CLOSE_MARGIN, and no later than the
+    `last_sync_at` of any partition whose lease is live; a live lease that does not say
+    when its pass began closes nothing (""). A record stamped at or after T is read
+    again by the next refresh; the hub's writes are idempotent."""
+    now = now or utcnow()
+    bound = now - CLOSE_MARGIN
+    for state in store.list_states():
+        if not state.lease_owner:
+            continue
+        until = parse(state.lease_until) if state.lease_until else None
+        if until is not None and until < now - CLOSE_MARGIN:
+            continue            # an expired lease: its owner writes nothing more
+        began = parse(state.last_sync_at) if state.last_sync_at else None
+        if began is None:
+            return ""
+        bound = min(bound, began)
+    return to_iso(bound) or ""
 
 Doc = dict[str, Any]
 
@@ -70,19 +105,13 @@ class Dataset:
             yield from self.store.iter_records(entity, source=source, since=since,
                                                until=until, filters=filters)
 
-    def changed(self, entity: str, after: str | None,
-                seen: dict[str, str] | None = None) -> Iterator[Doc]:
-        """The records of `entity` ingested (written: inserted or updated) after the mark
-        `after` (an ISO time; None: all of them). Times are to the second, so a record of
-        the mark's own second is also returned unless `seen` ({_id: raw_signature}, what
-        was consumed in that second) has it as it is. Records the hub wrote are left out."""
-        seen = seen or {}
-        for doc in self.store.iter_records(entity):
-            if doc.get("source") == HUB_SOURCE:
-                continue
-            at = doc.get("ingested_at") or ""
-            if after is None or at > after or (
-                    at == after and seen.get(doc["_id"]) != doc.get("raw_signature")):
+    def changed(self, entity: str, since: str | None) -> Iterator[Doc]:
+        """The records of `entity` written (inserted or updated) at or after the mark
+        `since` (an ISO time from `closed_mark`; None: all of them), by the store's
+        `ingested_at` index: a mark past every write reads nothing. Records the hub
+        wrote are left out."""
+        for doc in self.store.iter_ingested_since(entity, since):
+            if doc.get("source") != HUB_SOURCE:
                 yield doc
 
     def get(self, entity: str, record_id: str) -> Doc | None:

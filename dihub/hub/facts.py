@@ -2,14 +2,14 @@
 
 Each stored record becomes one small tuple (a commit: sha, parents, committer time...),
 keyed by the record's `_id`. The facts are pickled to a cache file, with, per entity, the
-newest `ingested_at` seen: a later `refresh` reads only the records written since then
-(the later of the newest stamp seen and the time the last refresh began, minus a margin
-for clock skew and batches committed after they were stamped), so recomputing after an
-incremental sync costs the changed records, not the whole store. A count check per
-entity catches anything a
-watermark could miss (a record written with a clock far behind): that entity is read again
-in full. Facts hold no configuration: which runs are deployments, which statuses start
-work and so on are applied when the metrics are computed.
+mark it has consumed up to: a later `refresh` reads only the records written at or after
+it (Store.iter_ingested_since; the mark is dihub.hub.dataset.closed_mark, which accounts
+for clock skew and for passes that commit records after stamping them), so recomputing
+after an incremental sync costs the changed records, not the whole store. A count check
+per entity catches anything a mark could miss (a record written with a clock far
+behind): that entity is read again in full. Facts hold no configuration: which runs are
+deployments, which statuses start work and so on are applied when the metrics are
+computed.
 """
 
 from __future__ import annotations
@@ -184,26 +184,8 @@ def _record_id(d: dict[str, Any]) -> str:
 
 def changed_records(store: Any, entity: str, since: str | None) -> Iterator[dict[str, Any]]:
     """Records of `entity` written (ingested_at) at or after `since`; every record when
-    `since` is None. The embedded SQLite store and MongoDB are asked directly (the Store
-    protocol filters on `updated_at`, the upstream's time, not on the time of the write);
-    any other backend is read in full."""
-    if since is None:
-        yield from store.iter_records(entity)
-        return
-    read = getattr(store, "_read", None)
-    loads = getattr(store, "_loads", None)
-    if read is not None and loads is not None and hasattr(store, "path"):     # SQLite
-        with read() as conn:
-            rows = conn.execute("SELECT doc FROM records WHERE entity = ? AND ingested_at >= ?",
-                                (entity, since)).fetchall()
-        for (doc,) in rows:
-            yield loads(doc)
-        return
-    collection = getattr(store, "_collection", None)
-    if collection is not None and hasattr(store, "_db"):                      # MongoDB
-        yield from collection(entity).find({"ingested_at": {"$gte": since}})
-        return
-    yield from store.iter_records(entity)
+    `since` is None (Store.iter_ingested_since, an indexed read on every backend)."""
+    return store.iter_ingested_since(entity, since)
 
 
 class Facts:
@@ -225,23 +207,22 @@ class Facts:
 
     def refresh(self, store: Any) -> Facts:
         """Bring the facts up to date with the store; reads only what changed."""
+        from dihub.hub.dataset import closed_mark
+
         self.last_read, self.changed = {}, {}
+        closed = closed_mark(store)         # taken before reading
         for entity in ENTITIES:
-            self._refresh_entity(store, entity)
+            self._refresh_entity(store, entity, closed)
             if len(self.by_entity[entity]) != store.count(entity):     # a write we missed
                 self.by_entity[entity], self.watermark[entity] = {}, None
-                self._refresh_entity(store, entity, again=True)
+                self._refresh_entity(store, entity, closed, again=True)
         return self
 
-    def _refresh_entity(self, store: Any, entity: str, again: bool = False) -> None:
+    def _refresh_entity(self, store: Any, entity: str, closed: str,
+                        again: bool = False) -> None:
         facts, extract = self.by_entity[entity], EXTRACT[entity]
-        mark = self.watermark[entity]
-        since = None
-        if mark is not None:
-            since = (datetime.fromisoformat(mark.replace("Z", "+00:00")) - SKEW_MARGIN
-                     ).strftime("%Y-%m-%dT%H:%M:%S")
-        began = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        newest, read, changed = max(mark or "", began), 0, 0
+        since = self.watermark[entity]
+        read, changed = 0, 0
         for doc in changed_records(store, entity, since):
             read += 1
             fact = extract(doc)
@@ -249,10 +230,7 @@ class Facts:
             if facts.get(rid) != fact:
                 facts[rid] = fact
                 changed += 1
-            stamp = doc.get("ingested_at")
-            if isinstance(stamp, str) and (newest is None or stamp > newest):
-                newest = stamp
-        self.watermark[entity] = newest
+        self.watermark[entity] = max(since or "", closed)
         self.last_read[entity] = self.last_read.get(entity, 0) + read
         self.changed[entity] = changed if not again else len(facts)
         if self.changed[entity]:

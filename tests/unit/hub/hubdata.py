@@ -35,8 +35,25 @@ def store(tmp_path: Path) -> SQLiteStore:
     return SQLiteStore(tmp_path / "data" / "dihub.db")
 
 
+LATEST_WRITE: list[str] = []      # the stamps `put` used, for `settled_clock`
+
+
 def put(store: Any, *records: Record, at: str = "2026-03-01T00:00:00Z") -> Any:
+    LATEST_WRITE.append(at)
     return store.upsert_many([to_document(r, at) for r in records])
+
+
+def settled_clock(monkeypatch: Any) -> None:
+    """Make "now", for the hub's marks, just past CLOSE_MARGIN after the latest `put`: the
+    records here are stamped in the past, as if each refresh ran a while after a sync."""
+    from datetime import timedelta
+
+    from dihub.hub import dataset
+    from dihub.timeutil import parse
+
+    LATEST_WRITE.clear()
+    monkeypatch.setattr(dataset, "utcnow", lambda: parse(max(LATEST_WRITE))
+                        + dataset.CLOSE_MARGIN + timedelta(seconds=1))
 
 
 def groups(store: Any) -> set[frozenset[str]]:

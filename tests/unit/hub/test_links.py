@@ -7,7 +7,7 @@ from __future__ import annotations
 from dihub.hub import refresh
 from dihub.hub.links import link_id
 from dihub.models.records import Build, Commit, Issue, PullRequest, SlackEvent
-from tests.unit.hub.hubdata import put, settings, store
+from tests.unit.hub.hubdata import put, settings, settled_clock, store
 
 B0, H1, H2, M = "b0" * 20, "a1" * 20, "a2" * 20, "cc" * 20
 C1, C2, C3 = "c1" * 20, "c2" * 20, "c3" * 20
@@ -89,7 +89,8 @@ def test_links_of_every_kind_and_no_false_keys(tmp_path):
     assert full.links == {"inserted": 0, "updated": 0, "unchanged": 14}
 
 
-def test_an_incremental_refresh_touches_only_what_changed(tmp_path):
+def test_an_incremental_refresh_touches_only_what_changed(tmp_path, monkeypatch):
+    settled_clock(monkeypatch)
     s = store(tmp_path)
     _base(s)
     cfg = settings(tmp_path, CFG)

@@ -222,12 +222,18 @@ class LinkSettings(_Strict):
     repos: dict[str, str] = {}          # git source -> owner/name its `#123` refer to
 
 
+class HubSettings(_Strict):
+    """`hub:`: when people and links are recomputed (dihub/hub/__init__.py)."""
+    refresh_after_sync: bool = True     # after each sync that wrote records
+
+
 class Settings(_Strict):
     store: StoreSettings = StoreSettings()
     http: HttpSettings = HttpSettings()
     serve: ServeSettings = ServeSettings()
     identities: IdentitySettings = IdentitySettings()
     links: LinkSettings = LinkSettings()
+    hub: HubSettings = HubSettings()
     metrics: MetricsSettings = MetricsSettings()
     lease_ttl_s: float = Field(600, gt=0)
     sources: dict[str, Any] = {}       # name -> raw body; see Config.sources for the models

@@ -132,6 +132,7 @@ def run_sync(config: Any, source: str, streams: list[str] | None,
 
             store.purge(now_iso(), settings.store.audit_retention_days,
                         settings.store.raw_payloads.retention_days)
+            refresh_hub_after_sync(store, settings, report)
     except KeyboardInterrupt:
         if runner is None:
             raise
@@ -158,3 +159,26 @@ def signals_stop(runner: Runner) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def refresh_hub_after_sync(store: Any, settings: Any, report: SyncReport) -> None:
+    """`hub.refresh_after_sync` (default on): after a successful sync that inserted or
+    updated records, bring people and links up to date (dihub.hub.refresh reads only what
+    was written since its last run). A failure is a warning: the sync's records are
+    written and its exit code stands; `dihub hub refresh` catches up."""
+    import logging
+
+    hub = getattr(settings, "hub", None)
+    if hub is not None and not hub.refresh_after_sync:
+        return
+    if report.exit_code != EXIT_OK or not any(
+            r.written.inserted or r.written.updated for r in report.results):
+        return
+    try:
+        from dihub.hub import refresh
+
+        refresh(store, settings)
+    except Exception as exc:   # noqa: BLE001 - never fails the sync
+        logging.getLogger("dihub.hub").warning(
+            "people and links were not refreshed after the sync (%s: %s); run "
+            "`dihub hub refresh`", type(exc).__name__, exc)

@@ -95,7 +95,8 @@ def run_sync(config: Any, source: str, streams: list[str] | None,
              store: Any = None, open_store: Callable[[], Any] | None = None) -> SyncReport:
     """Run one pass of each selected stream of `source` (a name in `config`, a loaded
     dihub.config.Config). The store is `store`, else `open_store()`, else the configured
-    one; it is closed when the run ends. Usage errors (an unknown stream) are raised
+    one; it is closed when the run ends, after the connector's session (its HTTP
+    client), which is closed whatever happened. Usage errors (an unknown stream) are raised
     before anything is opened; every other outcome is in the report."""
     from dihub.connectors.registry import load_connector
 
@@ -121,12 +122,12 @@ def run_sync(config: Any, source: str, streams: list[str] | None,
     report = SyncReport(source, names, run_id="", dry_run=options.dry_run)
     try:
         runner = Runner(store, source, source_cfg, settings, options=pass_options,
-                        progress=progress)
+                        progress=progress, connector=connector)
         report.run_id = runner.run_id
         report.results = runner.results
         with signals_stop(runner):
-            for name in names:
-                runner.run_stream(connector.streams[name])
+            # one connector session for every stream, closed when they end, however
+            runner.run([connector.streams[name] for name in names])
         if not options.dry_run:
             from dihub.timeutil import now_iso
 
@@ -138,7 +139,11 @@ def run_sync(config: Any, source: str, streams: list[str] | None,
             raise
         report.stopped_by = runner.stopped_by or "SIGINT"
     finally:
-        store.close()
+        try:
+            if runner is not None:
+                runner.close()   # idempotent: covers a signal that lands outside run()
+        finally:
+            store.close()
     for r in report.results:
         if isinstance(r.error, ConfigError):
             r.error = config.locate(r.error, source)

@@ -45,11 +45,12 @@ def start_sync(server: Any, source: str, stream: str) -> dict[str, Any]:
         options = PassOptions(batch_size=settings.store.batch_size,
                               lease_ttl_s=settings.lease_ttl_s, concurrency=http.concurrency,
                               raw_payloads=settings.store.raw_payloads.enabled)
-        runner = Runner(server.store, source, model, settings, options=options)
+        runner = Runner(server.store, source, model, settings, options=options,
+                        connector=connector)
 
         def run() -> None:
             try:
-                runner.run_stream(connector.streams[stream])
+                runner.run([connector.streams[stream]])   # closes the run's session
             except BaseException as exc:   # noqa: BLE001 - recorded in the audit log
                 log.warning("sync %s/%s: %s", source, stream, type(exc).__name__)
             finally:

@@ -168,10 +168,10 @@ def main() -> None:
         "",
         "The full run reads every record once into compact facts (one tuple a record), walks "
         "the commit graph from each deployment and keeps both in the facts cache (the user "
-        "cache dir); a rerun reads only the records written since the last run (SQLite: one "
-        "scan of the `ingested_at` column, with no JSON decoded for the other records), walks "
-        "only the "
-        "new deployments, and recomputes the weekly aggregates from the facts in memory.",
+        "cache dir); a rerun reads only the records written since the last run "
+        "(Store.iter_ingested_since: a range of the (entity, ingested_at, id) index, so "
+        "nothing new reads no record), walks only the new deployments, and recomputes the "
+        "weekly aggregates from the facts in memory.",
     ]
     publish(lines, "hub", "## hub: DORA and flow metrics, 100,000 commits", args.write)
 

@@ -22,6 +22,7 @@ from dihub.http.errors import (
     NotFound,
 )
 from dihub.http.governor import Governor
+from dihub.http.paging import Fetched, JsonCursor, LinkHeader, Offset, paginate
 from dihub.http.policy import DEFAULT_POLICY, RateLimitPolicy
 from dihub.redact import (
     RedactingFilter,
@@ -32,7 +33,8 @@ from dihub.redact import (
 )
 
 __all__ = [
-    "DEFAULT_POLICY", "USER_AGENT", "BearerAuth", "CircuitBreaker", "ETagCache", "Governor",
+    "DEFAULT_POLICY", "USER_AGENT", "BearerAuth", "CircuitBreaker", "ETagCache", "Fetched",
+    "Governor", "JsonCursor", "LinkHeader", "Offset", "paginate",
     "HttpAuthError", "HttpClient", "HttpErrorInfo", "HttpFatalError", "HttpRateLimited",
     "HttpRetriableError", "MemoryMetaStore", "NotFound", "RateLimitPolicy", "RedactingFilter",
     "Response",

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json as _json
 import random as _random
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +47,7 @@ from dihub.http.errors import (
     NotFound,
 )
 from dihub.http.governor import Decision, Governor
+from dihub.http.paging import Fetched, Get, Paginator, paginate
 from dihub.http.policy import RateLimitPolicy, resolve
 from dihub.http.retry import BackoffWait, Transient, retrying
 from dihub.http.urls import etag_key as _etag_key
@@ -212,6 +213,14 @@ class HttpClient:
         """
         return self.request("GET", path_or_url, params=params, etag=etag, headers=headers,
                             allow_status=allow_status)
+
+    def paginate(self, path: str, paginator: Paginator, params: Any = None, *,
+                 start: Any = None, get: Get | None = None) -> Iterator[Fetched]:
+        """Every page of `path` as `paginator` pages it (dihub.http.paging), from position
+        `start`; `get(url, params)` replaces this client's GET (e.g. a connector's call
+        that checks its own error shapes)."""
+        return paginate(get or (lambda url, query: self.get(url, params=query)), path,
+                        paginator, params, start=start)
 
     def post(self, path_or_url: str, *, data: Any = None, json: Any = None,
              params: Any = None, headers: Mapping[str, str] | None = None,

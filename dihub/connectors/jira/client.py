@@ -30,6 +30,7 @@ from dihub.connectors.jira.limits import POLICY as LIMITS
 from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, FatalError, UsageError
 from dihub.http import HttpClient, HttpFatalError, NotFound, Response
+from dihub.http.paging import JsonCursor, Offset
 from dihub.timeutil import parse, to_iso
 
 AGILE = "/rest/agile/1.0"
@@ -38,6 +39,13 @@ AGILE_PAGE = 50               # the Agile API's maximum
 USERS_PAGE = 1000
 SEEN_KEPT = 1000              # issues a Data Center checkpoint lists as read (see search_dc)
 UTC_ZONE = ZoneInfo("UTC")
+
+# Cloud search: nextPageToken until isLast (or no token)
+SEARCH_PAGES = JsonCursor("nextPageToken", "nextPageToken", items="issues", last="isLast")
+# Agile boards and sprints: startAt until isLast, the total, or an empty page
+AGILE_PAGES = Offset(items="values", size_param="maxResults", size=AGILE_PAGE)
+# users: both searches may return short pages before the end; only an empty one ends
+USER_PAGES = Offset(size_param="maxResults", size=USERS_PAGE, stop=("empty",))
 
 
 class JqlError(UsageError):
@@ -140,6 +148,10 @@ class JiraClient:
                 raise
             raise self._explain(err) from None
 
+    def _getter(self, raw_errors: tuple[int, ...] = ()) -> Callable[[str, Any], Response]:
+        """`get` for a paginator, with these `raw_errors`."""
+        return lambda path, params: self.get(path, params, raw_errors=raw_errors)
+
     def _explain(self, err: HttpFatalError) -> Exception:
         quoted = f' ("{err.upstream_message}")' if err.upstream_message else ""
         where = f"{self.source}: {err.method} {err.path}"
@@ -208,31 +220,32 @@ class JiraClient:
         """/rest/api/3/search/jql: follow nextPageToken until isLast. With `token` (saved
         by an interrupted run, for this same `jql`), start at that page; StaleToken if
         Jira refuses it (before anything is yielded)."""
-        resumed = token is not None
-        while True:
-            params = {"jql": jql, "fields": ",".join(fields), "expand": "changelog",
-                      "maxResults": self.config.page_size}
-            if token:
-                params["nextPageToken"] = token
+        resumed = [token is not None]
+
+        def search(path: str, params: Any) -> Response:
             try:
-                resp = self._search(f"{self.api}/search/jql", params, jql)
+                return self._search(path, params, jql)
             except JqlError:
-                if resumed:
+                if resumed[0]:
                     raise StaleToken() from None
                 raise
-            resumed = False
-            data = resp.data if isinstance(resp.data, dict) else {}
-            token = data.get("nextPageToken")
-            last = data.get("isLast") is True or not token
-            yield SearchPage(list(data.get("issues") or []), resp,
-                             None if last else {"token": token})
-            if last:
-                return
+            finally:
+                resumed[0] = False
+
+        params = {"jql": jql, "fields": ",".join(fields), "expand": "changelog",
+                  "maxResults": self.config.page_size}
+        for page in self.http.paginate(f"{self.api}/search/jql", SEARCH_PAGES, params,
+                                       start=token, get=search):
+            yield SearchPage(page.items, page.response,
+                             None if page.last else {"token": page.next})
 
     def search_dc(self, jql_for: Callable[[datetime | None], str], since: datetime | None,
                   fields: list[str], zone: ZoneInfo, start: int = 0,
                   seen: dict[str, str] | None = None) -> Iterator[SearchPage]:
         """/rest/api/2/search with startAt, restarted from the newest minute read.
+
+        Bespoke paging, not a dihub.http paginator: the query and the offset of the next
+        page depend on the issues of this one (below).
 
         Plain offset paging over `ORDER BY updated` skips an issue whenever one already
         read is edited meanwhile (it moves to the end and everything shifts down). So
@@ -292,37 +305,27 @@ class JiraClient:
                             {"expand": "changelog", "fields": "updated"}, raw_errors=(404,))
             return list(((resp.data or {}).get("changelog") or {}).get("histories") or [])
         have = {str(h.get("id")) for h in embedded.get("histories") or [] if h.get("id")}
-        out: list[dict[str, Any]] = []
-        while True:
-            resp = self.get(f"{self.api}/issue/{issue_id}/changelog",
-                            {"startAt": len(out), "maxResults": CHANGELOG_PAGE},
-                            raw_errors=(404,))
-            data = resp.data if isinstance(resp.data, dict) else {}
-            values = list(data.get("values") or [])
-            out.extend(values)
+
+        def all_known(data: Any, values: list[Any], offset: int) -> bool:
+            """With the embedded histories, every one of the total is known."""
             have.update(str(h.get("id")) for h in values if h.get("id"))
-            total = data.get("total")
-            if data.get("isLast") is True or not values or (
-                    isinstance(total, int) and (len(out) >= total or len(have) >= total)):
-                return out
+            total = data.get("total") if isinstance(data, dict) else None
+            return isinstance(total, int) and len(have) >= total
+
+        pages = Offset(items="values", size_param="maxResults", size=CHANGELOG_PAGE,
+                       done=all_known)
+        return [h for page in self.http.paginate(
+            f"{self.api}/issue/{issue_id}/changelog", pages, get=self._getter((404,)))
+            for h in page.items]
 
     # -- agile ----------------------------------------------------------------------------
     def _agile_pages(self, path: str, params: dict[str, Any],
                      raw_errors: tuple[int, ...] = (), start: int = 0
                      ) -> Iterator[tuple[Response, int | None]]:
         """Each page with the startAt of the next one (None after the last)."""
-        while True:
-            resp = self.get(path, {**params, "startAt": start, "maxResults": AGILE_PAGE},
-                            raw_errors=raw_errors)
-            data = resp.data if isinstance(resp.data, dict) else {}
-            values = data.get("values") or []
-            start += len(values)
-            total = data.get("total")
-            last = data.get("isLast") is True or not values or (
-                isinstance(total, int) and start >= total)
-            yield resp, None if last else start
-            if last:
-                return
+        for page in self.http.paginate(path, AGILE_PAGES, params, start=start,
+                                       get=self._getter(raw_errors)):
+            yield page.response, page.next
 
     def boards(self) -> list[dict[str, Any]]:
         return [b for resp, _ in self._agile_pages(f"{AGILE}/board", {})
@@ -344,14 +347,9 @@ class JiraClient:
         page comes with the next startAt; the empty one that ends the list with None."""
         path = f"{self.api}/users/search" if self.cloud else f"{self.api}/user/search"
         extra = {} if self.cloud else {"username": "."}
-        while True:
-            resp = self.get(path, {**extra, "startAt": start, "maxResults": USERS_PAGE})
-            values = resp.data if isinstance(resp.data, list) else []
-            if not values:
-                yield resp, None
-                return
-            start += len(values)
-            yield resp, start
+        for page in self.http.paginate(path, USER_PAGES, extra, start=start,
+                                       get=self._getter()):
+            yield page.response, page.next
 
 
 def _seen_again(seen: dict[str, str], lower: datetime | None) -> dict[str, str]:

@@ -1,0 +1,162 @@
+"""Paginators: how to ask for the next page, and when there is none.
+
+    for page in client.paginate("/items", LinkHeader(), {"per_page": 100}):
+        page.items, page.response, page.next      # `next`: where the next page starts
+
+`paginate(get, path, paginator, params, start=...)` is the one paging loop: it asks
+the paginator for each request, sends it with `get(url, params)` (the client's GET,
+or a connector's own call that checks its upstream's error shapes), and yields a
+`Fetched` per page. `next` is the position of the page after it (None after the
+last): a stream saves it in the page's checkpoint, and `start=` resumes there.
+
+* `LinkHeader()`: follow the `Link: <...>; rel="next"` URL verbatim (RFC 8288);
+  the position is that URL.
+* `JsonCursor(token, param)`: a next-page token in the body (dotted path `token`),
+  sent back as the query parameter `param`; stops without one, or when the body's
+  `last` field is true. The position is the token.
+* `Offset(param)`: an item offset (`startAt`, `offset`), advanced by the items of each
+  page. Stop rules, any of `"is_last"` (the body's `last` field is true), `"total"`
+  (the offset reached the body's `total`), `"empty"` (a page with no items); `done(body, items,
+  offset)` adds one of the caller's. The position is the offset.
+
+`items` names where a page's items are (a dotted path in the body; None: the body
+itself when it is a list).
+
+Paging that an upstream forces to be different (an offset that moves with the data,
+reads that interleave other requests) stays with its connector, which says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Get = Callable[[str, Any], Any]         # (path or URL, params) -> Response
+
+
+def dig(data: Any, path: str | None) -> Any:
+    """`data["a"]["b"]` for path "a.b"; None where a level is missing or not a dict."""
+    if path is None:
+        return data
+    for key in path.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def items_at(data: Any, path: str | None) -> list[Any]:
+    value = dig(data, path)
+    return list(value) if isinstance(value, list) else []
+
+
+@dataclass
+class Fetched:
+    """One page: its response, its items, the position it was requested at (`at`, None
+    for the first page when no start was given) and the next page's (`next`, None after
+    the last)."""
+
+    response: Any
+    items: list[Any]
+    at: Any = None
+    next: Any = None
+
+    @property
+    def data(self) -> Any:
+        return self.response.data
+
+    @property
+    def last(self) -> bool:
+        return self.next is None
+
+
+class Paginator(Protocol):
+    def request(self, path: str, params: dict[str, Any], at: Any) -> tuple[str, Any]:
+        """The (path or URL, params) of the page at position `at` (None: the first)."""
+        ...
+
+    def items(self, response: Any) -> list[Any]: ...
+
+    def after(self, response: Any, items: list[Any], at: Any) -> Any:
+        """The next page's position, or None when this page is the last."""
+        ...
+
+
+class LinkHeader:
+    def __init__(self, items: str | None = None):
+        self._items = items
+
+    def request(self, path: str, params: dict[str, Any], at: Any) -> tuple[str, Any]:
+        return (path, params) if at is None else (at, None)   # the next URL has its query
+
+    def items(self, response: Any) -> list[Any]:
+        return items_at(response.data, self._items)
+
+    def after(self, response: Any, items: list[Any], at: Any) -> Any:
+        return response.next_url
+
+
+class JsonCursor:
+    def __init__(self, token: str, param: str, *, items: str | None = None,
+                 last: str | None = None):
+        self.token, self.param, self._items, self.last = token, param, items, last
+
+    def request(self, path: str, params: dict[str, Any], at: Any) -> tuple[str, Any]:
+        return path, ({**params, self.param: at} if at else params)
+
+    def items(self, response: Any) -> list[Any]:
+        return items_at(response.data, self._items)
+
+    def after(self, response: Any, items: list[Any], at: Any) -> Any:
+        token = dig(response.data, self.token)
+        if not token or (self.last and dig(response.data, self.last) is True):
+            return None
+        return token
+
+
+STOP_RULES = ("is_last", "total", "empty")
+
+
+class Offset:
+    def __init__(self, param: str = "startAt", *, items: str | None = None,
+                 size_param: str | None = None, size: int | None = None,
+                 stop: tuple[str, ...] = STOP_RULES, last: str = "isLast",
+                 total: str = "total", done: Callable[[Any, list[Any], int], bool] | None = None):
+        unknown = set(stop) - set(STOP_RULES)
+        if unknown:
+            raise ValueError(f"unknown stop rules {sorted(unknown)}; one of {STOP_RULES}")
+        self.param, self._items, self.stop = param, items, tuple(stop)
+        self.size = {size_param: size} if size_param and size is not None else {}
+        self.last, self.total, self.done = last, total, done
+
+    def request(self, path: str, params: dict[str, Any], at: Any) -> tuple[str, Any]:
+        return path, {**params, self.param: at or 0, **self.size}
+
+    def items(self, response: Any) -> list[Any]:
+        return items_at(response.data, self._items)
+
+    def after(self, response: Any, items: list[Any], at: Any) -> Any:
+        data = response.data
+        offset = (at or 0) + len(items)
+        total = dig(data, self.total)
+        if ("empty" in self.stop and not items) \
+                or ("is_last" in self.stop and dig(data, self.last) is True) \
+                or ("total" in self.stop and isinstance(total, int) and offset >= total) \
+                or (self.done is not None and self.done(data, items, offset)):
+            return None
+        return offset
+
+
+def paginate(get: Get, path: str, paginator: Paginator,
+             params: Mapping[str, Any] | None = None, *, start: Any = None
+             ) -> Iterator[Fetched]:
+    """Every page from position `start` (None: the first page) to the last."""
+    at = start
+    while True:
+        url, query = paginator.request(path, dict(params or {}), at)
+        response = get(url, query)
+        items = paginator.items(response)
+        after = paginator.after(response, items, at)
+        yield Fetched(response, items, at, after)
+        if after is None:
+            return
+        at = after

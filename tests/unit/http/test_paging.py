@@ -1,0 +1,68 @@
+"""The paginators of dihub.http.paging, each page's position and stop rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from dihub.http.paging import JsonCursor, LinkHeader, Offset, paginate
+
+
+@dataclass
+class Resp:
+    data: Any
+    next_url: str | None = None
+
+
+def fake(pages: list[Resp]):
+    sent: list[tuple[str, Any]] = []
+
+    def get(url: str, params: Any) -> Resp:
+        sent.append((url, params))
+        return pages[len(sent) - 1]
+    return get, sent
+
+
+def test_link_header_follows_next_urls_verbatim():
+    get, sent = fake([Resp([1, 2], "https://x/items?page=2"), Resp([3])])
+    pages = list(paginate(get, "/items", LinkHeader(), {"per_page": 2}))
+    assert sent == [("/items", {"per_page": 2}), ("https://x/items?page=2", None)]
+    assert [p.items for p in pages] == [[1, 2], [3]]
+    assert [p.next for p in pages] == ["https://x/items?page=2", None]
+
+
+def test_json_cursor_until_no_token_or_last():
+    get, sent = fake([Resp({"v": [1], "meta": {"next": "t1"}}), Resp({"v": [2], "meta": {}})])
+    pages = list(paginate(get, "m", JsonCursor("meta.next", "cursor", items="v"), {"a": 1}))
+    assert sent == [("m", {"a": 1}), ("m", {"a": 1, "cursor": "t1"})]
+    assert [(p.items, p.next) for p in pages] == [([1], "t1"), ([2], None)]
+    get, sent = fake([Resp({"issues": [1], "tok": "t", "isLast": True})])
+    pages = list(paginate(get, "s", JsonCursor("tok", "tok", items="issues", last="isLast"),
+                          start="t0"))
+    assert sent == [("s", {"tok": "t0"})] and pages[0].next is None and pages[0].at == "t0"
+
+
+@pytest.mark.parametrize("body, stop, expected", [
+    ({"values": [1, 2], "isLast": True}, ("is_last",), None),
+    ({"values": [1, 2], "total": 7}, ("total",), None),       # 5 + 2 >= 7
+    ({"values": [1, 2], "total": 9}, ("total",), 7),
+    ({"values": []}, ("empty",), None),
+    ({"values": [1], "isLast": True}, ("empty",), 6),          # only an empty page ends
+])
+def test_offset_stop_rules(body, stop, expected):
+    get, sent = fake([Resp(body)])
+    page = next(paginate(get, "/v", Offset(items="values", size_param="max", size=2,
+                                           stop=stop), {"q": 1}, start=5))
+    assert sent == [("/v", {"q": 1, "startAt": 5, "max": 2})]
+    assert page.next == expected
+
+
+def test_offset_counts_from_zero_and_takes_a_callers_rule():
+    get, sent = fake([Resp({"values": [1, 2]}), Resp({"values": [3]})])
+    pages = list(paginate(get, "/v", Offset(items="values",
+                                            done=lambda data, items, n: n >= 3)))
+    assert [s[1]["startAt"] for s in sent] == [0, 2] and [p.next for p in pages] == [2, None]
+    with pytest.raises(ValueError):
+        Offset(stop=("short",))

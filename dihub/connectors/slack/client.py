@@ -20,8 +20,10 @@ from dihub.connectors.slack.errors import error_from_response
 from dihub.connectors.slack.limits import MIN_INTERVAL_S
 from dihub.connectors.slack.limits import POLICY as LIMITS
 from dihub.http import BearerAuth, HttpClient, Response
+from dihub.http.paging import JsonCursor, paginate
 
 DEFAULT_BASE_URL = "https://slack.com/api"
+CURSOR_PAGES = JsonCursor("response_metadata.next_cursor", "cursor")
 TOKEN_NAME = "token"
 
 
@@ -75,14 +77,10 @@ class SlackClient:
     def pages(self, method: str, params: Mapping[str, Any], *,
               channel: str | None = None) -> Iterator[Response]:
         """Every page of a cursor-paged method, following response_metadata.next_cursor."""
-        query = dict(params)
-        while True:
-            resp = self.call(method, query, channel=channel)
-            yield resp
-            cursor = (resp.data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return
-            query["cursor"] = cursor
+        def call(name: str, query: Any) -> Response:
+            return self.call(name, query, channel=channel)
+        for page in paginate(call, method, CURSOR_PAGES, params):
+            yield page.response
 
 
 class SlackSession(Session):

@@ -38,6 +38,19 @@ class QueryPage:
     next_cursor: str | None = None   # opaque; None when there is nothing more
 
 
+# Header names never stored with a webhook delivery (lower case, substrings): the
+# signatures (X-Hub-Signature[-256], X-Slack-Signature), Authorization, cookies, and
+# anything naming a token, secret or credential.
+_SECRET_HEADER_PARTS = ("signature", "authorization", "cookie", "token", "secret",
+                        "credential", "api-key", "apikey")
+
+
+def inbox_headers(headers: dict[str, Any] | None) -> dict[str, str]:
+    """The headers of a webhook delivery that the inbox may keep (see _SECRET_HEADER_PARTS)."""
+    return {str(k): str(v) for k, v in (headers or {}).items()
+            if not any(part in str(k).lower() for part in _SECRET_HEADER_PARTS)}
+
+
 @runtime_checkable
 class Store(Protocol):
     """What the engine and the CLI need from a backend.
@@ -95,7 +108,11 @@ class Store(Protocol):
       existing_ids(entity, ids) -> set[str]  which ids are stored
       inbox_put(delivery) -> bool  durable once it returns; False for a duplicate
         (same source and delivery_id). A delivery is {kind, source, delivery_id,
-        event, received_ts (epoch s), headers (never secrets), body (bytes)}.
+        event, received_ts (epoch s), headers, body (bytes)}. Headers that carry a
+        signature, token, secret, credential or cookie are dropped (inbox_headers),
+        whatever the caller passes.
+      inbox_put_many(deliveries) -> list[bool]  the same for several, one answer each
+        (SQLite: in one transaction, the server's group commit)
       inbox_claim(now_ts, limit, claim_s, owner) -> list[dict]  due pending ones,
         oldest first; a claim not finished within claim_s is taken again
       inbox_finish(outcomes) ; inbox_list(status=None, limit=100, failed=False)

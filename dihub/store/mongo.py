@@ -35,13 +35,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, OperationFailure
 
 from dihub.errors import LeaseHeld
 from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.models.state import Lease
-from dihub.store.base import QueryPage, UpsertResult
+from dihub.store.base import QueryPage, UpsertResult, inbox_headers
 from dihub.store.errors import LeaseLost
 from dihub.store.keyset import (
     DEFAULT_PAGE_SIZE,
@@ -739,43 +739,104 @@ class MongoStore:
         coll = self._db[WEBHOOK_INBOX]
         if WEBHOOK_INBOX not in self._ready:
             with self._ready_lock:
-                coll.create_index([("status", ASCENDING), ("next_attempt_ts", ASCENDING)])
-                coll.create_index([("seq", DESCENDING)])
-                self._ready.add(WEBHOOK_INBOX)
+                if WEBHOOK_INBOX not in self._ready:
+                    coll.create_index([("status", ASCENDING), ("next_attempt_ts", ASCENDING)])
+                    try:
+                        coll.create_index([("seq", ASCENDING)], name="seq_unique",
+                                          unique=True)
+                    except OperationFailure as exc:
+                        if exc.code != 11000:
+                            raise
+                        # numbers handed out twice by an older version on FerretDB:
+                        # new numbers are still above every stored one
+                        log.warning("webhook inbox: delivery numbers are not unique; "
+                                    "`dihub webhooks replay ID` may name two deliveries")
+                    self._db[WEBHOOK_CLAIMS].create_index([("ts", ASCENDING)])
+                    self._ready.add(WEBHOOK_INBOX)
         return coll
 
+    # Only the unique indexes are relied on for atomicity: FerretDB 1.x runs neither
+    # findAndModify nor an update with a filter atomically (two concurrent $inc returned
+    # one value; two workers claimed one delivery), but it never stores a duplicate key.
+
     def inbox_put(self, delivery: dict[str, Any]) -> bool:
+        """The delivery's number is one more than the highest stored (or handed out, the
+        floor in `meta` keeps numbers of purged deliveries from coming back); the unique
+        index on `seq` makes a concurrent writer that picked the same number try again."""
         coll = self._inbox_coll()
-        seq = self._db[META].find_one_and_update(
-            {"_id": "webhook_inbox_seq"}, {"$inc": {"value": 1}}, upsert=True,
-            return_document=ReturnDocument.AFTER)["value"]
-        doc = {"_id": f"{delivery['source']}:{delivery['delivery_id']}", "seq": seq,
-               "kind": delivery["kind"], "source": delivery["source"],
+        doc_id = f"{delivery['source']}:{delivery['delivery_id']}"
+        if coll.find_one({"_id": doc_id}, {"_id": 1}) is not None:
+            return False          # a retry: acknowledged, no delivery number spent
+        doc = {"_id": doc_id, "kind": delivery["kind"], "source": delivery["source"],
                "delivery_id": delivery["delivery_id"], "event": delivery.get("event"),
                "received_ts": delivery["received_ts"], "status": "pending", "attempts": 0,
                "next_attempt_ts": delivery["received_ts"], "processed_ts": None,
                "error": None, "claimed_until": None, "claimed_by": None,
-               "headers": delivery.get("headers") or {}, "body": bytes(delivery["body"])}
-        try:
-            coll.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+               "headers": inbox_headers(delivery.get("headers")),
+               "body": bytes(delivery["body"])}
+        meta = self._db[META]
+        for _ in range(_INBOX_PUT_ATTEMPTS):
+            top = coll.find_one({}, {"seq": 1}, sort=[("seq", DESCENDING)])
+            floor = meta.find_one({"_id": _INBOX_SEQ}) or {}
+            doc["seq"] = max(top["seq"] if top else 0, floor.get("value") or 0) + 1
+            try:
+                coll.insert_one(doc)
+            except DuplicateKeyError:
+                if coll.find_one({"_id": doc_id}, {"_id": 1}) is not None:
+                    return False  # the same delivery, stored by a concurrent request
+                continue          # the number was taken: the next one
+            meta.update_one({"_id": _INBOX_SEQ}, {"$max": {"value": doc["seq"]}}, upsert=True)
+            return True
+        raise OperationFailure("webhook inbox: no delivery number after "
+                               f"{_INBOX_PUT_ATTEMPTS} attempts (too many concurrent writers)")
+
+    def inbox_put_many(self, deliveries: list[dict[str, Any]]) -> list[bool]:
+        return [self.inbox_put(d) for d in deliveries]
 
     def inbox_claim(self, now_ts: float, limit: int, claim_s: float,
                     owner: str) -> list[dict[str, Any]]:
+        """Read up to `limit` due deliveries, then claim each by inserting a claim whose
+        `_id` names the delivery's state as read (attempts, due time, previous claim):
+        of two workers that read one state, exactly one inserts it (unique `_id`). A
+        claim that was won but never stamped on the delivery (the worker died in
+        between) is taken over in the next round once it has expired."""
         coll = self._inbox_coll()
-        claimed = []
-        for _ in range(limit):
-            doc = coll.find_one_and_update(
-                {"status": "pending", "next_attempt_ts": {"$lte": now_ts},
-                 "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now_ts}}]},
-                {"$set": {"claimed_until": now_ts + claim_s, "claimed_by": owner}},
-                sort=[("seq", ASCENDING)], return_document=ReturnDocument.AFTER)
-            if doc is None:
-                break
-            claimed.append(_inbox_doc(doc))
-        return claimed
+        claims = self._db[WEBHOOK_CLAIMS]
+        due = {"status": "pending", "next_attempt_ts": {"$lte": now_ts},
+               "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now_ts}}]}
+        seen = list(coll.find(due).sort("seq", ASCENDING).limit(limit))
+        until = now_ts + claim_s
+        states = [f"{d['seq']}:{d.get('attempts')}:{d.get('next_attempt_ts')!r}:"
+                  f"{d.get('claimed_until')!r}" for d in seen]
+        taken: set[int] = set()
+        if seen:           # round 0 of every claim in one round trip
+            try:
+                claims.insert_many([{"_id": f"{state}:0", "owner": owner, "until": until,
+                                     "ts": now_ts} for state in states], ordered=False)
+            except BulkWriteError as exc:
+                errors = (exc.details or {}).get("writeErrors", [])
+                if any(e.get("code") != 11000 for e in errors):
+                    raise
+                taken = {e["index"] for e in errors}
+        won = [d for i, d in enumerate(seen) if i not in taken]
+        for i in sorted(taken):       # held by another worker, or a claim left expired
+            for round_ in range(_INBOX_PUT_ATTEMPTS):
+                held = claims.find_one({"_id": f"{states[i]}:{round_}"})
+                if held is None:
+                    try:
+                        claims.insert_one({"_id": f"{states[i]}:{round_}", "owner": owner,
+                                           "until": until, "ts": now_ts})
+                        won.append(seen[i])
+                    except DuplicateKeyError:
+                        pass
+                    break
+                if (held.get("until") or 0) >= now_ts:
+                    break     # another worker holds it
+        won.sort(key=lambda d: d["seq"])
+        if won:
+            coll.bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": {
+                "claimed_until": until, "claimed_by": owner}}) for d in won], ordered=False)
+        return [_inbox_doc(d) for d in won]
 
     def inbox_finish(self, outcomes: list[dict[str, Any]]) -> None:
         coll = self._inbox_coll()
@@ -819,11 +880,16 @@ class MongoStore:
                 max(0.0, now_ts - oldest["received_ts"]) if oldest else 0.0}
 
     def inbox_purge(self, before_ts: float) -> int:
-        return self._inbox_coll().delete_many(
+        deleted = self._inbox_coll().delete_many(
             {"status": "done", "processed_ts": {"$lt": before_ts}}).deleted_count
+        self._db[WEBHOOK_CLAIMS].delete_many({"ts": {"$lt": before_ts}})
+        return deleted
 
 
 WEBHOOK_INBOX = "webhook_inbox"
+WEBHOOK_CLAIMS = "webhook_inbox_claims"   # one document per claim of a delivery
+_INBOX_SEQ = "webhook_inbox_seq"      # the highest delivery number handed out, in `meta`
+_INBOX_PUT_ATTEMPTS = 1000
 
 
 def _inbox_doc(doc: dict[str, Any], body: bool = True) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from typing import Any
 from dihub.errors import FatalError, LeaseHeld
 from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.models.state import Lease
-from dihub.store.base import QueryPage, UpsertResult
+from dihub.store.base import QueryPage, UpsertResult, inbox_headers
 from dihub.store.errors import CHECK_HINT, LeaseLost, StoreDamaged, sqlite_error
 from dihub.store.keyset import (
     DEFAULT_PAGE_SIZE,
@@ -671,17 +671,21 @@ class SQLiteStore:
     def inbox_put(self, delivery: dict[str, Any]) -> bool:
         """Store one verified delivery (durable when this returns). False when a delivery
         with the same (source, delivery_id) is already stored: a retry or a duplicate."""
+        return self.inbox_put_many([delivery])[0]
+
+    def inbox_put_many(self, deliveries: list[dict[str, Any]]) -> list[bool]:
+        """`inbox_put` of several deliveries in one transaction (one commit: the group
+        commit of the server's acknowledgements). One answer per delivery, in order."""
         with self._write() as conn:
             self._inbox(conn)
-            cur = conn.execute(
+            return [conn.execute(
                 "INSERT INTO webhook_inbox (kind, source, delivery_id, event, received_ts, "
                 "status, attempts, next_attempt_ts, headers, body) "
                 "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
                 "ON CONFLICT (source, delivery_id) DO NOTHING",
-                (delivery["kind"], delivery["source"], delivery["delivery_id"],
-                 delivery.get("event"), delivery["received_ts"], delivery["received_ts"],
-                 _dumps(delivery.get("headers") or {}), delivery["body"]))
-            return cur.rowcount == 1
+                (d["kind"], d["source"], d["delivery_id"], d.get("event"), d["received_ts"],
+                 d["received_ts"], _dumps(inbox_headers(d.get("headers"))), d["body"])
+            ).rowcount == 1 for d in deliveries]
 
     def inbox_claim(self, now_ts: float, limit: int, claim_s: float,
                     owner: str) -> list[dict[str, Any]]:

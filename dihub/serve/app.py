@@ -29,6 +29,7 @@ import hmac
 import json
 import logging
 import os
+import queue
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -73,6 +74,7 @@ class Server:
         # the inbox writes of the request handlers get a connection of their own, so an
         # acknowledgement never queues behind the worker's batch on one connection lock
         self.inbox_store = open_configured_store(cfg)
+        self.inbox_writer = InboxWriter(self.inbox_store)
         self.stats = Stats()
         self.sources = webhook_sources(cfg)
         self.token_hash = _token_hash(self.settings)
@@ -86,6 +88,7 @@ class Server:
         self.started = time.time()
 
     def start(self) -> None:
+        self.inbox_writer.start()
         if self.worker is not None:
             self.worker.start()
 
@@ -100,8 +103,69 @@ class Server:
             runner.stopped_by = "SIGTERM"
             runner._stop.set()          # stops at its next page, checkpointed
             thread.join(self.settings.timeout_s)
+        if self.inbox_writer.is_alive():
+            self.inbox_writer.stop()
         self.inbox_store.close()
         self.store.close()
+
+
+class InboxWriter(threading.Thread):
+    """Group commit of the acknowledgements: request handlers hand their delivery over
+    and await it; this thread writes every delivery waiting at that moment in one
+    transaction (`inbox_put_many`) and then answers each. A delivery is acknowledged
+    only after the commit that holds it, as before, but 500 deliveries a second cost a
+    few dozen commits instead of 500 (and as many waits for the write lock), with no
+    request thread parked on the store."""
+
+    MAX_BATCH = 256
+
+    def __init__(self, store: Any):
+        super().__init__(name="dihub-inbox-writer", daemon=True)
+        self.store = store
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+
+    async def put(self, delivery: dict[str, Any]) -> bool:
+        if self.ident is None:        # an app used without its lifespan (tests)
+            self.start()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.queue.put((delivery, loop, future))
+        return await future
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.join(30)
+
+    def run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.queue.put(None)      # stop after this batch
+                    break
+                batch.append(more)
+            try:
+                answers: list[Any] = self.store.inbox_put_many([d for d, _, _ in batch])
+            except Exception as exc:   # noqa: BLE001 - every waiting request gets it
+                answers = [exc] * len(batch)
+            for (_, loop, future), answer in zip(batch, answers, strict=True):
+                loop.call_soon_threadsafe(_settle, future, answer)
+
+
+def _settle(future: asyncio.Future, answer: Any) -> None:
+    if future.done():                 # the request was cancelled (client gone)
+        return
+    if isinstance(answer, BaseException):
+        future.set_exception(answer)
+    else:
+        future.set_result(answer)
 
 
 def _token_hash(settings: Any) -> str | None:
@@ -225,7 +289,7 @@ def create_app(cfg: Any, *, start_worker: bool = True) -> FastAPI:
                     "event": str(event or "")[:100], "received_ts": time.time(),
                     "headers": headers, "body": stored_body}
         try:
-            new = await run_in_threadpool(server.inbox_store.inbox_put, delivery)
+            new = await server.inbox_writer.put(delivery)
         except Exception as exc:   # noqa: BLE001 - not durable: the sender must retry
             log.error("webhook %s: cannot store the delivery: %s", kind, type(exc).__name__)
             return JSONResponse({"detail": "the store is unavailable; retry"}, status_code=503)

@@ -72,8 +72,10 @@ def _columns():
                 text.append(f"{done}/{int(task.total)} {f['unit']}", style="bold")
                 return text
             known = task.total is not None and not ended
-            text.append(f"{done:,}/{int(task.total):,}" if known else f"{done:,}",
-                        style="bold")
+            announced = f.get("announced")          # the total the upstream said, if any
+            count = (f"{done:,}/{int(task.total):,}" if known else
+                     f"{done:,}/{announced:,}" if announced is not None else f"{done:,}")
+            text.append(count, style="bold")
             text.append(f" {f['unit']}")
             speed = task.speed
             if known:
@@ -123,13 +125,13 @@ class RichProgress:
             if event == "start":
                 self._tasks[key] = self._progress.add_task(
                     key, total=None, unit=result.entity or "records", items=True,
-                    inserted=0, updated=0, status=None)
+                    inserted=0, updated=0, status=None, announced=None)
                 return
             task = self._tasks.get(key)
             if task is None:
                 return
             if event == "total":
-                self._progress.update(task, total=total)
+                self._progress.update(task, total=total, announced=total)
                 return
             self._progress.update(task, completed=result.records,
                                   inserted=result.written.inserted,

@@ -26,8 +26,10 @@ from dihub.connectors.github.limits import POLICY as LIMITS
 from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, PartitionSkipped
 from dihub.http import BearerAuth, HttpAuthError, HttpClient, NotFound, Response, etag_key
+from dihub.http.paging import LinkHeader, paginate
 
 PER_PAGE = 100
+LINK_PAGES = LinkHeader()
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
@@ -117,13 +119,13 @@ class GitHubClient:
         like any other; the caller decides whether paging goes on.
         """
         etags = etags or {}
-        next_url: str | None = url
-        next_params = params
-        while next_url:
-            key = self.key(next_url, next_params)
-            resp = self.get(next_url, next_params, etag=etags.get(key))
-            yield key, resp
-            next_url, next_params = resp.next_url, None
+        keys: list[str] = []
+
+        def get(page_url: str, page_params: Any) -> Response:
+            keys.append(self.key(page_url, page_params))
+            return self.get(page_url, page_params, etag=etags.get(keys[-1]))
+        for page in paginate(get, url, LINK_PAGES, params):
+            yield keys[-1], page.response
 
     def audit_requests(self, stream: str, entity: str, partition: str) -> None:
         if not self.calls:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -186,7 +187,8 @@ class SQLiteStore:
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
                 try:
-                    conn.execute("PRAGMA journal_mode = WAL")
+                    _while_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"),
+                                self.busy_timeout_s)
                 except sqlite3.OperationalError as exc:
                     # A read-only file (a restored backup) still serves reads in its
                     # own journal mode; writes fail later, naming the file.
@@ -805,3 +807,22 @@ _INBOX_FIELDS = ("id", "kind", "source", "delivery_id", "event", "received_ts", 
                  "attempts", "next_attempt_ts", "processed_ts", "error", "headers", "body")
 _INBOX_COLUMNS = ("seq, kind, source, delivery_id, event, received_ts, status, attempts, "
                   "next_attempt_ts, processed_ts, error, headers, body")
+
+
+def _while_busy(step, timeout_s: float):
+    """Run `step`, again while SQLite answers SQLITE_BUSY, for up to `timeout_s`.
+
+    Opening a WAL database whose last connection has closed makes the first opener
+    rebuild the WAL index under an exclusive lock; a second process opening it at that
+    moment gets SQLITE_BUSY at once, without the busy handler being called."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if ((exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_BUSY
+                    or time.monotonic() >= deadline):
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, OperationFailure
 
 from dihub.errors import LeaseHeld
@@ -834,8 +834,8 @@ class MongoStore:
                     break     # another worker holds it
         won.sort(key=lambda d: d["seq"])
         if won:
-            coll.bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": {
-                "claimed_until": until, "claimed_by": owner}}) for d in won], ordered=False)
+            coll.update_many({"_id": {"$in": [d["_id"] for d in won]}},
+                             {"$set": {"claimed_until": until, "claimed_by": owner}})
         return [_inbox_doc(d) for d in won]
 
     def inbox_finish(self, outcomes: list[dict[str, Any]]) -> None:

@@ -22,7 +22,7 @@ from dihub.http.errors import (
     NotFound,
 )
 from dihub.http.governor import Governor
-from dihub.http.paging import Fetched, JsonCursor, LinkHeader, Offset, paginate
+from dihub.http.paging import Fetched, JsonCursor, LinkHeader, Offset, PageNumber, paginate
 from dihub.http.policy import DEFAULT_POLICY, RateLimitPolicy
 from dihub.redact import (
     RedactingFilter,
@@ -34,7 +34,7 @@ from dihub.redact import (
 
 __all__ = [
     "DEFAULT_POLICY", "USER_AGENT", "BearerAuth", "CircuitBreaker", "ETagCache", "Fetched",
-    "Governor", "JsonCursor", "LinkHeader", "Offset", "paginate",
+    "Governor", "JsonCursor", "LinkHeader", "Offset", "PageNumber", "paginate",
     "HttpAuthError", "HttpClient", "HttpErrorInfo", "HttpFatalError", "HttpRateLimited",
     "HttpRetriableError", "MemoryMetaStore", "NotFound", "RateLimitPolicy", "RedactingFilter",
     "Response",

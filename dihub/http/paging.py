@@ -2,6 +2,7 @@
 
     for page in client.paginate("/items", LinkHeader(), {"per_page": 100}):
         page.items, page.response, page.next      # `next`: where the next page starts
+    page.data, page.size, ...                  # the response's attributes
 
 `paginate(get, path, paginator, params, start=...)` is the one paging loop: it asks
 the paginator for each request, sends it with `get(url, params)` (the client's GET,
@@ -14,6 +15,8 @@ last): a stream saves it in the page's checkpoint, and `start=` resumes there.
 * `JsonCursor(token, param)`: a next-page token in the body (dotted path `token`),
   sent back as the query parameter `param`; stops without one, or when the body's
   `last` field is true. The position is the token.
+* `PageNumber(param)`: numbered pages, until no `rel="next"` link or an empty page;
+  the position is the page number.
 * `Offset(param)`: an item offset (`startAt`, `offset`), advanced by the items of each
   page. Stop rules, any of `"is_last"` (the body's `last` field is true), `"total"`
   (the offset reached the body's `total`), `"empty"` (a page with no items); `done(body, items,
@@ -60,9 +63,12 @@ class Fetched:
     at: Any = None
     next: Any = None
 
-    @property
-    def data(self) -> Any:
-        return self.response.data
+    def __getattr__(self, name: str) -> Any:
+        """The response's attributes (`data`, `size`, `text`, `etag`, ...), so a page can
+        stand for its response (e.g. in `session.page(page.items, page)`)."""
+        if name == "response":          # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.response, name)
 
     @property
     def last(self) -> bool:
@@ -111,6 +117,34 @@ class JsonCursor:
         if not token or (self.last and dig(response.data, self.last) is True):
             return None
         return token
+
+
+class PageNumber:
+    """Numbered pages (`?page=N`, the first sent without it). Stop rules: `"link"` (no
+    `rel="next"` Link), `"empty"` (a page with no items); `done(body, items, n)` adds
+    one of the caller's. The position is the page number."""
+
+    def __init__(self, param: str = "page", *, items: str | None = None,
+                 stop: tuple[str, ...] = ("link", "empty"),
+                 done: Callable[[Any, list[Any], int], bool] | None = None):
+        unknown = set(stop) - {"link", "empty"}
+        if unknown:
+            raise ValueError(f"unknown stop rules {sorted(unknown)}; one of link, empty")
+        self.param, self._items, self.stop, self.done = param, items, tuple(stop), done
+
+    def request(self, path: str, params: dict[str, Any], at: Any) -> tuple[str, Any]:
+        return path, ({**params, self.param: at} if at and at > 1 else params)
+
+    def items(self, response: Any) -> list[Any]:
+        return items_at(response.data, self._items)
+
+    def after(self, response: Any, items: list[Any], at: Any) -> Any:
+        n = at or 1
+        if ("empty" in self.stop and not items) \
+                or ("link" in self.stop and not response.next_url) \
+                or (self.done is not None and self.done(response.data, items, n)):
+            return None
+        return n + 1
 
 
 STOP_RULES = ("is_last", "total", "empty")

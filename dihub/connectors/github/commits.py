@@ -46,10 +46,12 @@ from typing import Any
 from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
 from dihub.connectors.stream import Page
 from dihub.http import HttpFatalError, NotFound
+from dihub.http.paging import PageNumber, paginate
 from dihub.models import SyncState
 from dihub.timeutil import parse, to_iso
 
 BRANCH_KEY = "_dihub_branch"        # which branch a raw commit was listed from
+PAGES = PageNumber()                # `page=N` until an empty page or no rel="next"
 
 
 def committed_at(raw: dict[str, Any]) -> str | None:
@@ -144,31 +146,31 @@ class _Branch:
     def listing(self) -> Iterator[Page]:
         """The commits reachable from the head, newest first, from `since`."""
         pos = self.pos
-        while pos["page"] is not None:
-            params = _list_params(pos["head"], pos["since"], pos["page"])
-            resp = self.gh.get(self.url, params)
-            items = list(resp.data or [])
-            pos["page"] = pos["page"] + 1 if items and resp.next_url else None
-            yield self.page(items, resp)
+        if pos["page"] is None:
+            return
+        for fetched in paginate(self.gh.get, self.url, PAGES,
+                                _list_params(pos["head"], pos["since"], 1), start=pos["page"]):
+            pos["page"] = fetched.next
+            yield self.page(fetched.items, fetched.response)
 
     def compare(self) -> Iterator[Page]:
         """The commits reachable from head and not from base, oldest first."""
         pos = self.pos
+        if pos["page"] is None:
+            return
         url = f"/repos/{self.repo}/compare/{pos['base']}...{pos['head']}"
-        while pos["page"] is not None:
-            params: dict[str, Any] = {"per_page": PER_PAGE}
-            if pos["page"] > 1:
-                params["page"] = pos["page"]
-            resp = self.gh.get(url, params)
-            body = resp.data or {}
-            items = list(body.get("commits") or [])
+        # pages until one is empty or the commits read reach total_commits
+        pages = PageNumber(items="commits", stop=("empty",), done=lambda body, items, _: (
+            pos["got"] + len(items) >= int((body or {}).get("total_commits") or 0)))
+        for fetched in paginate(self.gh.get, url, pages, {"per_page": PER_PAGE},
+                                start=pos["page"]):
+            body = fetched.data or {}
             if self.partition is not None and isinstance(body.get("total_commits"), int):
                 self.ctx.progress_total(self.partition, body["total_commits"] - pos["got"])
                 self.partition = None           # once per run
-            pos["got"] += len(items)
-            done = not items or pos["got"] >= int(body.get("total_commits") or 0)
-            pos["page"] = None if done else pos["page"] + 1
-            yield self.page(items, resp)
+            pos["got"] += len(fetched.items)
+            pos["page"] = fetched.next
+            yield self.page(fetched.items, fetched.response)
 
     def page(self, items: list[dict], resp) -> Page:
         """`items` (none committed before start_date) as a page whose cursor is the

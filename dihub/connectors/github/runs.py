@@ -122,6 +122,9 @@ class _Pass:
 
     # -- the list -------------------------------------------------------------------------
     def list_pages(self) -> Iterator[Page]:
+        """The list's pages, newest first, down to the window's boundary. Bespoke paging,
+        not a dihub.http paginator: whether an unchanged (304) page has a next one comes
+        from the saved pages, not from the response, and the stop rule is the window."""
         yield from self.read_pending(self.next_page)     # left by a stopped pass
         n = self.next_page
         while n is not None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
 from dihub.connectors.stream import Page
+from dihub.http.paging import PageNumber, paginate
 from dihub.models import SyncState
 from dihub.timeutil import to_iso
 
@@ -81,30 +82,34 @@ def pull_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator
         first_key = gh.key(url, _pull_params(1))
         etag = (state.etags or {}).get(first_key)
         backfill = _pull_backfill(state)
-        page: int | None = 1
+        page = 1
         newest = cursor
         if backfill is not None:        # a stopped pass: on from the page it got to
             page, newest = backfill["page"], backfill.get("newest") or cursor
-        while page is not None:
-            params = _pull_params(page)
-            resp = gh.get(url, params, etag=etag if page == 1 else None)
+
+        def get(page_url: str, params: Any) -> Any:      # page 1 (no `page`) conditional
+            return gh.get(page_url, params, etag=etag if "page" not in params else None)
+
+        # on until an item the previous pass saw, or the end of the list
+        pager = PageNumber(done=lambda data, _, n: floor is not None and any(
+            _updated(p) < floor for p in data))
+        for fetched in paginate(get, url, pager, _pull_params(1), start=page):
+            resp = fetched.response
             if resp.not_modified:
                 break                   # page 1 unchanged: nothing was updated
-            if page == 1:
+            if fetched.at == 1:
                 etag = resp.etag
-            data = list(resp.data or [])
-            items = [_slim_pull(p) for p in data if floor is None or _updated(p) >= floor]
+            items = [_slim_pull(p) for p in fetched.items
+                     if floor is None or _updated(p) >= floor]
             for item in items:
                 newest = max(newest or "", _updated(item)) or None
-            # on until an item the previous pass saw, or the end of the list
-            page = page + 1 if data and len(items) == len(data) and resp.next_url else None
             etags = {first_key: etag} if etag else {}
-            if page is None:
+            if fetched.last:
                 yield ctx.page(items, resp, cursor={"updated": newest}, etags=etags)
                 return
-            yield ctx.page(items, resp, cursor={"updated": cursor,
-                                                "backfill": {"page": page, "newest": newest}},
-                           etags=etags)
+            yield ctx.page(items, resp, cursor={
+                "updated": cursor, "backfill": {"page": fetched.next, "newest": newest}},
+                etags=etags)
         yield Page([], cursor={"updated": newest}, etags={first_key: etag} if etag else {})
     finally:
         gh.audit_requests("pull_requests", "pull_requests", partition)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dihub.http.paging import JsonCursor, LinkHeader, Offset, paginate
+from dihub.http.paging import JsonCursor, LinkHeader, Offset, PageNumber, paginate
 
 
 @dataclass
@@ -66,3 +66,20 @@ def test_offset_counts_from_zero_and_takes_a_callers_rule():
     assert [s[1]["startAt"] for s in sent] == [0, 2] and [p.next for p in pages] == [2, None]
     with pytest.raises(ValueError):
         Offset(stop=("short",))
+
+
+def test_page_numbers_omit_the_first_and_stop_without_a_next_link():
+    get, sent = fake([Resp([1], "u?page=3"), Resp([2], None)])
+    pages = list(paginate(get, "/l", PageNumber(), {"per_page": 1}, start=2))
+    assert sent == [("/l", {"per_page": 1, "page": 2}), ("/l", {"per_page": 1, "page": 3})]
+    assert [(p.at, p.next) for p in pages] == [(2, 3), (3, None)]
+    get, sent = fake([Resp({"c": [1]}, "next"), Resp({"c": [2]}, "next")])
+    pages = list(paginate(get, "/c", PageNumber(items="c", stop=("empty",),
+                                                done=lambda d, items, n: n >= 2), {}))
+    assert sent == [("/c", {}), ("/c", {"page": 2})] and pages[-1].last
+
+
+def test_a_page_stands_for_its_response():
+    get, _ = fake([Resp({"v": [1]})])
+    page = next(paginate(get, "/x", JsonCursor("t", "t", items="v")))
+    assert page.data == {"v": [1]} and page.next_url is None and page.last

@@ -48,7 +48,7 @@ def _listing(ctx: SlackSession, client: SlackClient) -> Iterator[Any]:
     groups:read for private channels) is dropped with a warning naming the scope, so
     the other types still sync; if no type is left, the error stands."""
     types = list(ctx.config.channel_types)
-    while True:
+    while True:     # not paging (client.pages pages): the listing again, one type fewer
         pages = 0
         try:
             for resp in client.pages("conversations.list", {

@@ -40,7 +40,7 @@ from benchmarks.report import publish, table  # noqa: E402
 from tests.simulators.slack.testing import TOKEN, TOKEN_ENV, config_yaml  # noqa: E402
 
 DAY_US = 86_400 * 1_000_000
-# Slack's tiers (dihub.http.governor.SLACK_MIN_INTERVAL_S), without importing dihub here
+# Slack's tiers (dihub.connectors.slack.limits.MIN_INTERVAL_S), without importing dihub here
 TIER_INTERVAL_S = {"conversations.history": 1.2, "conversations.replies": 1.2,
                    "conversations.list": 3.0, "users.list": 3.0}
 

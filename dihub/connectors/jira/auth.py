@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from dihub import secrets
+from dihub.connectors.jira.limits import POLICY as JIRA_LIMITS
 from dihub.errors import AuthError, DihubError, TemporaryError
 from dihub.http.auth import BearerAuth
 
@@ -168,7 +169,7 @@ class JiraAuth:
         api = "/rest/api/3" if config.is_cloud else "/rest/api/2"
         client = HttpClient(config.base_url, source=source, auth=auth, settings=settings or
                             getattr(config, "http", None),
-                            rate_limit_style="jira", transport=self._transport,
+                            limits=JIRA_LIMITS, transport=self._transport,
                             auth_hint=login_hint(source, config))
         try:
             resp = client.get(f"{api}/myself", headers={"Accept": "application/json"})

@@ -22,6 +22,7 @@ from dihub.connectors.slack.client import (
     SlackClient,
     auth_hint,
 )
+from dihub.connectors.slack.limits import POLICY as SLACK_LIMITS
 from dihub.errors import AuthError, DihubError, TemporaryError
 from dihub.http import HttpClient
 from dihub.settings import HttpSettings, RateLimitSettings, RetrySettings
@@ -45,7 +46,7 @@ def auth_test(source: str, config: Any, token: str,
     settings = settings or HttpSettings(timeout_s=30,
                                         retry=RetrySettings(attempts=3, backoff_s=[1, 2]))
     with HttpClient(base, source=source, settings=settings, auth=BearerAuth(token),
-                    rate_limit_style="slack", auth_hint=auth_hint(source, config)) as http:
+                    limits=SLACK_LIMITS, auth_hint=auth_hint(source, config)) as http:
         resp = SlackClient(http, source).call("auth.test")
     data = resp.data
     scopes = resp.headers.get("x-oauth-scopes")

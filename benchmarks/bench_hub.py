@@ -101,7 +101,7 @@ def issues(n: int, span: timedelta, start: int = 0, total: int | None = None) ->
 
 
 def write(db: Path, records: list, stamp: str) -> None:
-    from dihub.engine.records import to_document
+    from dihub.models.documents import to_document
     from dihub.store.sqlite import SQLiteStore
 
     store = SQLiteStore(db)

@@ -90,7 +90,7 @@ def measure_writes(n: int, workdir: Path) -> dict:
 
 
 def _commit_docs(n: int, start: int):
-    from dihub.engine.records import signature
+    from dihub.models.documents import signature
     from dihub.timeutil import to_iso
 
     for i in range(start, min(start + 1000, n)):

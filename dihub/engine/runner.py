@@ -45,7 +45,6 @@ from typing import Any
 
 from dihub.connectors.stream import Context, Page, Stream
 from dihub.engine.counters import Counters
-from dihub.engine.records import as_records, to_document
 from dihub.errors import (
     DihubError,
     FatalError,
@@ -55,6 +54,7 @@ from dihub.errors import (
     TemporaryError,
 )
 from dihub.models import AuditEntry, RunMetrics, SyncState
+from dihub.models.documents import as_records, to_document
 from dihub.models.state import Lease
 from dihub.store.base import UpsertResult
 from dihub.store.errors import LeaseLost

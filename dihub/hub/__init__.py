@@ -94,7 +94,7 @@ def refresh(store: Any, settings: Any = None, *, full: bool = False) -> RefreshR
 def _refresh_people(store: Any, ds: Dataset, rules: IdentityRules,
                     changed: dict[str, list[dict[str, Any]]], full: bool,
                     started: str) -> dict[str, int]:
-    from dihub.engine.records import to_document
+    from dihub.models.documents import to_document
     from dihub.store.base import UpsertResult
 
     stored_people = {d["person_id"]: d for d in store.iter_records("people",
@@ -132,7 +132,7 @@ def _refresh_people(store: Any, ds: Dataset, rules: IdentityRules,
 def _refresh_links(store: Any, ds: Dataset, settings: Any,
                    changed: dict[str, list[dict[str, Any]]], full: bool,
                    started: str) -> tuple[dict[str, int], int]:
-    from dihub.engine.records import to_document
+    from dihub.models.documents import to_document
     from dihub.store.base import UpsertResult
 
     pending_doc = {} if full else (store.get_meta(PENDING_KEY) or {})

@@ -37,9 +37,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from dihub.engine.records import as_records, signature, to_document
 from dihub.errors import SkippableRecord
 from dihub.models import Build
+from dihub.models.documents import as_records, signature, to_document
 from dihub.timeutil import now_iso, to_iso
 
 log = logging.getLogger("dihub.serve")

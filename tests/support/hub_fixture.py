@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dihub.engine.records import to_document
+from dihub.models.documents import to_document
 from dihub.models.records import (
     Build,
     Commit,

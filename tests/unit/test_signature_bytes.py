@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from dihub.engine.records import signature, to_document
+from dihub.models.documents import signature, to_document
 from dihub.models.records import Commit
 
 

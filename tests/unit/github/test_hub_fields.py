@@ -13,7 +13,7 @@ from dihub.connectors.github.normalize import (
 )
 from dihub.connectors.github.reviews import normalize_review, review_partitions
 from dihub.connectors.stream import Context
-from dihub.engine.records import to_document
+from dihub.models.documents import to_document
 
 from .conftest import items, load
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dihub.config import parse_config
-from dihub.engine.records import to_document
+from dihub.models.documents import to_document
 from dihub.models.records import Record
 from dihub.store.sqlite import SQLiteStore
 

@@ -15,8 +15,8 @@ from dihub.connectors.slack.client import SlackClient, SlackSession
 from dihub.connectors.slack.errors import error_from_response
 from dihub.connectors.slack.streams import channel_partitions, messages
 from dihub.connectors.stream import Context
-from dihub.engine.records import as_records, to_document
 from dihub.models import SyncState
+from dihub.models.documents import as_records, to_document
 from tests.simulators.slack import DEFAULT_SCOPES, Workspace
 from tests.simulators.slack import api as sim_api
 

@@ -1,4 +1,7 @@
-"""Turn normalized models into stored documents: deterministic key + content signature."""
+"""Turn normalized models into stored documents: deterministic key + content signature.
+
+Below the engine, so that everything that writes records (the engine, `dihub serve`,
+the hub) signs them the same way."""
 
 from __future__ import annotations
 

@@ -80,6 +80,19 @@ class Login(Protocol):
         """Forget the stored credential; True when there was one."""
 
 
+def check_failure(exc: Exception) -> dict[str, Any]:
+    """What `Login.status(check=True)` reports when its one request failed: the host could
+    not be reached (a temporary error), refused the credential, or something else."""
+    from dihub.errors import AuthError, TemporaryError
+
+    if isinstance(exc, TemporaryError):
+        return {"state": "unreachable", "error": str(exc)}
+    if isinstance(exc, AuthError):
+        return {"state": "rejected", "error": str(exc),
+                "http_status": getattr(exc, "status", None)}
+    return {"state": "error", "error": str(exc)}
+
+
 @dataclass(frozen=True)
 class Entity:
     """An entity a plugin adds: `model` (a Record subclass naming its `entity`), `key` (the

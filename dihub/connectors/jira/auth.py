@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from dihub import secrets
+from dihub.connectors.base import check_failure
 from dihub.connectors.jira.limits import POLICY as JIRA_LIMITS
 from dihub.errors import AuthError, DihubError, TemporaryError
 from dihub.http.auth import BearerAuth
@@ -140,15 +141,8 @@ class JiraAuth:
             return result
         try:
             me = self._myself(source, config, auth, settings=_check_settings(timeout_s))
-        except TemporaryError as exc:
-            result.update(state="unreachable", error=str(exc))
-            return result
-        except AuthError as exc:
-            result.update(state="rejected", error=str(exc),
-                          http_status=getattr(exc, "status", None))
-            return result
         except DihubError as exc:
-            result.update(state="error", error=str(exc))
+            result.update(check_failure(exc))
             return result
         result.update(logged_in=True, user=_who(me), state="ok")
         return result

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dihub import secrets
+from dihub.connectors.base import check_failure
 from dihub.connectors.slack.client import (
     DEFAULT_BASE_URL,
     TOKEN_NAME,
@@ -23,7 +24,7 @@ from dihub.connectors.slack.client import (
     auth_hint,
 )
 from dihub.connectors.slack.limits import POLICY as SLACK_LIMITS
-from dihub.errors import AuthError, DihubError, TemporaryError
+from dihub.errors import AuthError, DihubError
 from dihub.http import HttpClient
 from dihub.settings import HttpSettings, RateLimitSettings, RetrySettings
 
@@ -118,15 +119,8 @@ class SlackAuth:
                                 rate_limit=RateLimitSettings(max_wait_s=0))
         try:
             info = auth_test(source, config, found.value, settings=settings)
-        except TemporaryError as exc:
-            result.update(state="unreachable", error=str(exc))
-            return result
-        except AuthError as exc:
-            result.update(state="rejected", error=str(exc),
-                          http_status=getattr(exc, "status", None))
-            return result
         except DihubError as exc:
-            result.update(state="error", error=str(exc))
+            result.update(check_failure(exc))
             return result
         result.update(logged_in=True, team=_named(info["team"], info["team_id"]),
                       bot_user=_named(info["bot_user"], info["bot_user_id"]),

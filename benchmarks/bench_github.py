@@ -60,8 +60,11 @@ def _sync(sim: SimulatorProcess, tmp: Path, name: str) -> tuple[Run, dict, int]:
     after = sim.ask("stats")
     delta = {k: after[k] - before[k] for k in ("requests", "not_modified", "quota_spent")}
     delta["faults"] = sum(after["faults"].values()) - sum(before["faults"].values())
-    found = re.findall(r"^run \S+: .*; (\d+) inserted, (\d+) updated", result.stderr, re.M)
-    written = int(found[-1][0]) + int(found[-1][1]) if found else -1
+    # the closing line counts per entity: "...; commits: 73 inserted, 0 updated, ...;
+    # users: 25 inserted, ..."
+    lines = re.findall(r"^run \S+: .*$", result.stderr, re.M)
+    found = re.findall(r"(\d+) inserted, (\d+) updated", lines[-1]) if lines else []
+    written = sum(int(i) + int(u) for i, u in found) if found else -1
     print(f"{name}: {result.wall_s:.1f} s, {delta}", file=sys.stderr)
     return result, delta, written
 

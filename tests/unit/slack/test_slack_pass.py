@@ -1,5 +1,6 @@
 """The `messages` pass of one channel (history + threads + look-back window), run
-in-process against the simulator's method functions (see _harness.py)."""
+by the engine into a SQLiteStore, answered in-process by the simulator's method
+functions (see tests/support/slack.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ import pytest
 
 from tests.simulators.slack import Workspace, us_of
 from tests.simulators.slack.testing import expected_events
-
-from ._harness import Harness
+from tests.support.slack import SlackSource
 
 DAY_US = 86_400 * 1_000_000
 
 
-def exact(h: Harness) -> None:
+def exact(h: SlackSource) -> None:
     want = expected_events(h.ws)
     have = h.events()
     assert h.live() == {k for k, v in want.items() if not v["deleted"]}
@@ -26,9 +26,9 @@ def exact(h: Harness) -> None:
             == (exp["deleted"], exp["text_sha256"], exp["reply_count"], exp["latest_reply"]), eid
 
 
-def test_first_pass_reads_every_reply_with_one_call_per_thread():
+def test_first_pass_reads_every_reply_with_one_call_per_thread(slack_source):
     ws = Workspace.generate(channels=2, messages=300, seed=1)
-    h = Harness(ws)
+    h = slack_source(ws)
     counts = h.sync()
     exact(h)
     assert counts["inserted"] == ws.counts()["events"]
@@ -36,9 +36,9 @@ def test_first_pass_reads_every_reply_with_one_call_per_thread():
     assert h.client.count("conversations.history") == 2
 
 
-def test_the_cursor_keeps_only_the_window_and_followed_threads():
+def test_the_cursor_keeps_only_the_window_and_followed_threads(slack_source):
     ws = Workspace.generate(channels=1, messages=2000, days=100, seed=2)
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     cursor = h.states["C00000001"].cursor
     hwm = us_of(cursor["hwm"])
@@ -55,21 +55,21 @@ def test_the_cursor_keeps_only_the_window_and_followed_threads():
     assert len(json.dumps(cursor)) < 50_000        # 2,000 messages, 200 threads: ~25 KB
 
 
-def test_threads_with_more_replies_than_a_page():
+def test_threads_with_more_replies_than_a_page(slack_source):
     ws = Workspace.generate(channels=1, messages=50, max_replies=30, seed=3)
-    h = Harness(ws, page_size=7)
+    h = slack_source(ws, page_size=7)
     h.sync()
     exact(h)
     assert h.client.count("conversations.history") == 8          # 50 messages / 7
 
 
-def test_a_crashed_first_sync_resumes_where_it_stopped():
+def test_a_crashed_first_sync_resumes_where_it_stopped(slack_source):
     ws = Workspace.generate(channels=1, messages=400, seed=4)
-    from_scratch = Harness(ws, page_size=50)
+    from_scratch = slack_source(ws, page_size=50)
     from_scratch.sync()
     full_cost = len(from_scratch.client.calls)          # 1 list + 8 history + 40 threads
 
-    h = Harness(ws, page_size=50)
+    h = slack_source(ws, page_size=50)
     h.client.fail_after = 30                # in the middle of history pages and threads
     with pytest.raises(KeyboardInterrupt):
         h.sync()
@@ -86,31 +86,31 @@ def test_a_crashed_first_sync_resumes_where_it_stopped():
     assert "resume" not in h.states["C00000001"].cursor
 
 
-def test_a_window_that_vanished_entirely_is_not_marked_deleted(caplog):
+def test_a_window_that_vanished_entirely_is_not_marked_deleted(slack_source, caplog):
     ws = Workspace.generate(channels=1, messages=100, seed=5)
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     ch = ws.channel("chan-01")
     hidden = list(ch.messages)
     ch.messages.clear()
     ch.keys.clear()                # e.g. a free workspace that no longer shows old history
-    with caplog.at_level(logging.WARNING, logger="dihub.test"):
+    with caplog.at_level(logging.WARNING, logger="dihub.slack"):
         h.sync()
     assert "not marking them deleted" in caplog.text
     assert not any(d["deleted"] for d in h.events().values())
     assert hidden
 
 
-def test_recheck_threads_catches_an_edited_reply():
+def test_recheck_threads_catches_an_edited_reply(slack_source):
     ws = Workspace.generate(channels=1, messages=200, days=20, seed=6)
     ch = ws.channel("chan-01")
     end = ch.keys[-1]
     parent = next(m for m in reversed(ch.messages) if m.get("reply_count")
                   and us_of(m["ts"]) > end - 3 * DAY_US)
     reply = ch.threads[parent["ts"]][0]
-    plain = Harness(ws)
+    plain = slack_source(ws)
     plain.sync()
-    checked = Harness(ws, recheck_threads=True)
+    checked = slack_source(ws, recheck_threads=True)
     checked.sync()
     ws.edit("chan-01", reply["ts"], "an edited reply")
     plain.sync()
@@ -121,9 +121,9 @@ def test_recheck_threads_catches_an_edited_reply():
     assert checked.last["updated"] == 1
 
 
-def test_start_date_bounds_the_first_sync():
+def test_start_date_bounds_the_first_sync(slack_source):
     ws = Workspace.generate(channels=1, messages=200, days=60, start="2026-01-01", seed=7)
-    h = Harness(ws, start_date="2026-02-01")
+    h = slack_source(ws, start_date="2026-02-01")
     h.sync()
     floor = us_of("1769904000")                                  # 2026-02-01T00:00:00Z
     tops = {eid for eid, d in h.events().items() if d["thread_ts"] in (None, d["ts"])}
@@ -132,11 +132,11 @@ def test_start_date_bounds_the_first_sync():
     assert tops == want
 
 
-def test_a_broadcast_reply_reveals_a_thread_the_cursor_does_not_follow():
+def test_a_broadcast_reply_reveals_a_thread_the_cursor_does_not_follow(slack_source):
     ws = Workspace.generate(channels=1, messages=200, days=60, seed=8)
     ch = ws.channel("chan-01")
     end = ch.keys[-1]
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     old = next(m for m in ch.messages if m.get("reply_count")
                and us_of(m["latest_reply"]) < end - 30 * DAY_US)
@@ -147,18 +147,18 @@ def test_a_broadcast_reply_reveals_a_thread_the_cursor_does_not_follow():
     assert f"{ch.id}:{quiet['ts']}" in h.live() and f"{ch.id}:{loud['ts']}" in h.live()
 
 
-def test_full_refresh_rereads_everything_and_writes_nothing_new():
+def test_full_refresh_rereads_everything_and_writes_nothing_new(slack_source):
     ws = Workspace.generate(channels=1, messages=150, seed=9)
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     counts = h.sync(full_refresh=True)
     assert counts["inserted"] == counts["updated"] == 0
     assert counts["unchanged"] == ws.counts()["events"]
 
 
-def test_zero_lookback_still_gets_new_messages_and_replies_to_the_newest():
+def test_zero_lookback_still_gets_new_messages_and_replies_to_the_newest(slack_source):
     ws = Workspace.generate(channels=1, messages=100, seed=10)
-    h = Harness(ws, lookback_days=0)
+    h = slack_source(ws, lookback_days=0)
     h.sync()
     last = ws.channel("chan-01").messages[-1]
     ws.add_message("chan-01")
@@ -168,13 +168,13 @@ def test_zero_lookback_still_gets_new_messages_and_replies_to_the_newest():
     assert counts["inserted"] == 2
 
 
-def test_deleted_replies_and_thread_parents():
+def test_deleted_replies_and_thread_parents(slack_source):
     ws = Workspace.generate(channels=1, messages=200, days=30, seed=8)
     ch = ws.channel("chan-01")
     end = ch.keys[-1]
     one, two = [m for m in ch.messages if m.get("reply_count", 0) >= 2
                 and us_of(m["ts"]) > end - 6 * DAY_US][:2]
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     reply = ch.threads[one["ts"]][0]["ts"]
     ws.delete("chan-01", reply)                 # a reply: its thread is re-read
@@ -193,7 +193,7 @@ def test_deleted_replies_and_thread_parents():
     assert h.events()[f"{ch.id}:{two['ts']}"]["deleted"] is True
 
 
-def test_replies_to_quiet_threads_wait_for_the_thread_scan():
+def test_replies_to_quiet_threads_wait_for_the_thread_scan(slack_source):
     """A plain reply to a thread whose parent and latest reply are older than
     lookback_days is invisible in history. The periodic re-read of
     thread_lookback_days finds it (its parent's latest_reply changed); older than that,
@@ -206,7 +206,7 @@ def test_replies_to_quiet_threads_wait_for_the_thread_scan():
              < end - 10 * DAY_US]
     ancient = [m for m in ch.messages if m.get("reply_count")
                and us_of(m["latest_reply"]) < end - 45 * DAY_US]
-    h = Harness(ws, thread_scan_every_hours=24)
+    h = slack_source(ws, thread_scan_every_hours=24)
     h.sync()
     r1 = ws.add_reply("chan-01", quiet[0]["ts"])
     r2 = ws.add_reply("chan-01", ancient[0]["ts"])
@@ -223,13 +223,13 @@ def test_replies_to_quiet_threads_wait_for_the_thread_scan():
     exact(h)
 
 
-def test_lookback_days_is_what_catches_an_old_edit():
+def test_lookback_days_is_what_catches_an_old_edit(slack_source):
     ws = Workspace.generate(channels=1, messages=150, days=60, seed=12)
     ch = ws.channel("chan-01")
     end = ch.keys[-1]
     target = next(m for m in ch.messages if "thread_ts" not in m
                   and end - 20 * DAY_US < us_of(m["ts"]) < end - 12 * DAY_US)
-    week, month = Harness(ws, lookback_days=7), Harness(ws, lookback_days=30)
+    week, month = slack_source(ws, lookback_days=7), slack_source(ws, lookback_days=30)
     week.sync()
     month.sync()
     ws.edit("chan-01", target["ts"], "changed much later")
@@ -241,9 +241,9 @@ def test_lookback_days_is_what_catches_an_old_edit():
     exact(month)
 
 
-def test_followed_threads_cost_a_longer_history_page_not_a_call_each():
+def test_followed_threads_cost_a_longer_history_page_not_a_call_each(slack_source):
     ws = Workspace.generate(channels=1, messages=2000, days=60, seed=13)
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     cursor = h.states["C00000001"].cursor
     floor = us_of(cursor["hwm"]) - 7 * DAY_US
@@ -262,12 +262,12 @@ def test_followed_threads_cost_a_longer_history_page_not_a_call_each():
     assert f"C00000001:{reply['ts']}" in h.live()
 
 
-def test_sparse_history_is_not_worth_reading_back_for_one_old_thread():
+def test_sparse_history_is_not_worth_reading_back_for_one_old_thread(slack_source):
     ws = Workspace.generate(channels=1, messages=3000, days=30, thread_ratio=0, seed=14)
     ch = ws.channel("chan-01")
     old = ch.messages[5]                                # ~30 days old, far behind the window
     ws.add_reply("chan-01", old["ts"])                  # recent reply: the thread is followed
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     ws.add_reply("chan-01", old["ts"])
     h.client.calls.clear()
@@ -283,14 +283,17 @@ def test_sparse_history_is_not_worth_reading_back_for_one_old_thread():
     (("users:read", "users:read.email"), "user1@example.com"),
 ])
 def test_users_carry_an_email_only_with_the_email_scope(scopes, email):
+    from dihub.connectors.slack import SlackConfig
+    from dihub.connectors.slack.client import SlackSession
     from dihub.connectors.slack.streams import users
-
-    from ._harness import FakeClient, answered_by
+    from dihub.connectors.stream import Context
+    from tests.support.slack import FakeClient, answered_by
 
     ws = Workspace.generate(channels=1, messages=1, users=3)
-    h = Harness(ws)
     client = FakeClient(ws, scopes=scopes)
-    ctx = h.ctx()
+    config = SlackConfig.model_validate({"connector": "slack"})
+    ctx = SlackSession(Context(source="slack", config=config, run_id="test",
+                               log=logging.getLogger("dihub.slack")))
     with answered_by(client):
         raws = [raw for page in users.fetch(ctx, "*", None) for raw in page.items]
     got = [users.normalize(raw, ctx, "*") for raw in raws]

@@ -1,6 +1,6 @@
 """What an incremental `messages` pass costs when thread activity is spread over months
 (threads whose parent is months old keep getting replies), and how a stopped pass
-resumes. In-process against the simulator's method functions (see _harness.py)."""
+resumes. In-process against the simulator's method functions (see tests/support/slack.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import random
 import pytest
 
 from tests.simulators.slack import Workspace, us_of
+from tests.support.slack import SlackSource
 
-from ._harness import Harness
 from .test_slack_pass import exact
 
 DAY_US = 86_400 * 1_000_000
@@ -32,19 +32,19 @@ def old_and_active(ws: Workspace, ch) -> list[dict]:
             and us_of(m["latest_reply"]) > end - 7 * DAY_US]
 
 
-def by_method(h: Harness) -> dict[str, int]:
+def by_method(h: SlackSource) -> dict[str, int]:
     out: dict[str, int] = {}
     for method, _ in h.client.calls:
         out[method] = out.get(method, 0) + 1
     return out
 
 
-def test_a_no_change_resync_costs_channels_not_threads():
+def test_a_no_change_resync_costs_channels_not_threads(slack_source):
     ws = six_months()
     n = len(ws.channels)
     for ch in ws.channels.values():                   # the shape the issue describes
         assert len(old_and_active(ws, ch)) >= 3, ch.id
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     exact(h)
     h.client.calls.clear()
@@ -58,10 +58,10 @@ def test_a_no_change_resync_costs_channels_not_threads():
     exact(h)
 
 
-def test_new_replies_to_old_threads_cost_one_call_each_and_are_all_found():
+def test_new_replies_to_old_threads_cost_one_call_each_and_are_all_found(slack_source):
     ws = six_months(seed=32)
     n = len(ws.channels)
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     new, changed = [], 0
     for ch in ws.channels.values():
@@ -93,11 +93,11 @@ def test_new_replies_to_old_threads_cost_one_call_each_and_are_all_found():
     assert len(h.client.calls) <= n + 2 * n + 1
 
 
-def test_the_thread_map_is_bounded(monkeypatch):
+def test_the_thread_map_is_bounded(slack_source, monkeypatch):
     """Compact marks go back only to the oldest followed parent, at most MAX_OLD_MARKS of
     them; past the cap the oldest followed threads cost a replies call, still exact."""
     ws = six_months(channels=1, messages=2000, seed=33)
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
     cursor = h.states["C00000001"].cursor
     hwm = us_of(cursor["hwm"])
@@ -113,7 +113,7 @@ def test_the_thread_map_is_bounded(monkeypatch):
     assert len(json.dumps(cursor)) < 60_000
 
     monkeypatch.setattr(slack_messages, "MAX_OLD_MARKS", 5)
-    capped = Harness(ws)
+    capped = slack_source(ws)
     capped.sync()
     cursor = capped.states["C00000001"].cursor
     compact = [p for p, m in cursor["threads"].items() if len(m) == 2]
@@ -130,15 +130,15 @@ def test_the_thread_map_is_bounded(monkeypatch):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_pass_stopped_again_and_again_reads_every_thread_once(seed):
+def test_a_pass_stopped_again_and_again_reads_every_thread_once(slack_source, seed):
     """Stopped at random calls until done: the store is exact, no thread is read twice,
     and each stop costs at most the listing and one history page again."""
     ws = Workspace.generate(channels=1, messages=800, days=90, long_threads=0.2, seed=seed)
-    clean = Harness(ws, page_size=60)
+    clean = slack_source(ws, page_size=60)
     clean.sync()
     full = len(clean.client.calls)
 
-    h = Harness(ws, page_size=60)
+    h = slack_source(ws, page_size=60)
     rng = random.Random(seed)
     stops = 0
     while True:
@@ -164,14 +164,16 @@ def test_a_pass_stopped_again_and_again_reads_every_thread_once(seed):
     assert mine == theirs
 
 
-def test_a_cursor_saved_before_known_from_and_its_old_resume_still_work():
+def test_a_cursor_saved_before_known_from_and_its_old_resume_still_work(slack_source):
     ws = Workspace.generate(channels=1, messages=600, days=180, long_threads=0.2, seed=34)
-    h = Harness(ws)
+    h = slack_source(ws)
     h.sync()
-    cursor = h.states["C00000001"].cursor
+    state = h.states["C00000001"]
+    cursor = state.cursor
     del cursor["known_from"]                     # as the previous version saved it
     cursor["resume"] = {"start": "0.000000", "top": None, "latest": None, "seen": [],
                         "threads": {}}           # and its resume format: dropped
+    h.put_state(state)
     ch = ws.channel("chan-01")
     parent = old_and_active(ws, ch)[0]
     reply = ws.add_reply("chan-01", parent["ts"])

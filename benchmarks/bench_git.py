@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import dihub_argv, dihub_env, machine, run  # noqa: E402
+from benchmarks.measure import SYNC_ONLY, dihub_argv, dihub_env, machine, run  # noqa: E402
 from benchmarks.report import publish, table  # noqa: E402
 from tests.support.gitrepo import generate, rev_count  # noqa: E402
 
@@ -31,7 +31,7 @@ def measure(n_commits: int) -> tuple[list, float, int, list[float]]:
         gen_s = time.perf_counter() - t0
         commits = rev_count(repo, "--branches", "--remotes", "--tags")
         cfg = tmp / "dihub.yaml"
-        cfg.write_text(f"sources:\n  git:\n    connector: git\n    repo: {repo}\n")
+        cfg.write_text(f"{SYNC_ONLY}sources:\n  git:\n    connector: git\n    repo: {repo}\n")
         env = dihub_env(tmp / "store.db", tmp)
         dihub = dihub_argv(sys.executable, "--config", str(cfg))
 

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import (  # noqa: E402
+    SYNC_ONLY,
     Run,
     SimulatorProcess,
     dihub_argv,
@@ -51,7 +52,8 @@ def _sync(sim: SimulatorProcess, tmp: Path, name: str) -> tuple[Run, dict, int]:
     cfg = tmp / "dihub.yaml"
     tmp.mkdir(exist_ok=True)
     if not cfg.exists():
-        cfg.write_text(github_config(sim.api_url, http="  retry: {backoff_s: [0.2, 0.5, 1]}\n"))
+        cfg.write_text(SYNC_ONLY + github_config(
+            sim.api_url, http="  retry: {backoff_s: [0.2, 0.5, 1]}\n"))
     env = dihub_env(tmp / "store.db", tmp, {TOKEN_ENV: TOKEN})
     before = sim.ask("stats")
     result = run([*dihub_argv(sys.executable, "--config", str(cfg)), "sync", "github", "--all"],

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import Run, dihub_env, machine, run  # noqa: E402
+from benchmarks.measure import SYNC_ONLY, Run, dihub_env, machine, run  # noqa: E402
 from benchmarks.report import publish, table  # noqa: E402
 
 TOKEN, EMAIL, TOKEN_ENV = "bench-token-5d1e9a77c3", "bench@example.com", "JIRA_BENCH_TOKEN"
@@ -66,8 +66,9 @@ def sync(tmp: Path, sim: Simulator, name: str, *args: str, top: str = "") -> tup
     work = tmp / name
     work.mkdir(exist_ok=True)
     cfg = work / "dihub.yaml"
-    cfg.write_text(f"{top}sources:\n  jira:\n    connector: jira\n    base_url: {sim.url}\n"
-                   f"    deployment: cloud\n    email: {EMAIL}\n    token_env: {TOKEN_ENV}\n")
+    cfg.write_text(f"{SYNC_ONLY}{top}sources:\n  jira:\n    connector: jira\n"
+                   f"    base_url: {sim.url}\n    deployment: cloud\n    email: {EMAIL}\n"
+                   f"    token_env: {TOKEN_ENV}\n")
     env = dihub_env(work / "store.db", work, {TOKEN_ENV: TOKEN},
                     base={k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")})
     result = run([sys.executable, "-m", "dihub", "--config", str(cfg), "-q", "sync", "jira",

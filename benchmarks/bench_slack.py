@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import (  # noqa: E402
+    SYNC_ONLY,
     SimulatorProcess,
     dihub_env,
     machine,
@@ -141,7 +142,7 @@ def _label(name: str, stats: dict) -> str:
 
 def sync(sim: SimulatorProcess, tmp: Path, name: str, *args: str, extra: str = ""):
     cfg = tmp / f"{name}.yaml"
-    cfg.write_text(config_yaml(sim.api_url, extra=extra))
+    cfg.write_text(SYNC_ONLY + config_yaml(sim.api_url, extra=extra))
     env = dihub_env(tmp / f"{name}.db", tmp, {TOKEN_ENV: TOKEN})
     sim.ask("reset")
     result = run([sys.executable, "-m", "dihub", "--config", str(cfg), "-q", "sync", "slack",

@@ -130,3 +130,8 @@ def obey(conn, commands: Mapping[str, Callable[[], Any]]) -> None:
     while (cmd := conn.recv()) != "stop":
         conn.send(commands[cmd]())
     conn.send(None)
+
+
+# The connector benchmarks measure the sync itself: the hub's refresh after a sync
+# (people and links, on by default) has its own benchmark, bench_hub.py.
+SYNC_ONLY = "hub:\n  refresh_after_sync: false\n"

@@ -1,6 +1,6 @@
 """Loading the recorded GitHub payloads the simulator's data is derived from.
 
-The files under `fixtures/` are verbatim copies of `../shared/fixtures/github/...`
+The files under `fixtures/` are verbatim copies of recorded GitHub payloads
 (see tests/simulators/README.md for the source of each). Callers get deep copies,
 so a template can be edited freely.
 """

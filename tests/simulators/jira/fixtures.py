@@ -1,5 +1,5 @@
 """Shapes the simulator copies: the recorded Jira payloads in tests/data/jira
-(byte copies of ../shared/fixtures/jira; see its PROVENANCE.md).
+(their sources are listed in tests/data/jira/README.md).
 
 Every generated object starts as a deep copy of a fixture object, and only its
 identity and values are overwritten, so keys the connector ignores stay there.

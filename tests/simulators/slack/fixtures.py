@@ -1,7 +1,7 @@
 """The recorded Slack payloads the simulator's data is derived from.
 
-They are the byte-for-byte copies of `../shared/fixtures/slack/` kept in
-`tests/data/slack/` (see its README.md for provenance and licences). Callers
+They are the recorded payloads kept in `tests/data/slack/` (see its README.md
+for provenance and licences). Callers
 get deep copies, so a template can be edited freely.
 """
 

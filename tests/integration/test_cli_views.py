@@ -7,14 +7,13 @@ import csv
 import io
 import json
 import os
-import pty
 import re
-import subprocess
 
 import pytest
 
 from tests.integration.conftest import git_config
 from tests.support.gitrepo import generate
+from tests.support.tty import run_on_tty
 
 
 @pytest.fixture
@@ -126,21 +125,8 @@ def test_connector_from_another_package(dihub, tmp_path):
 def test_progress_bar_on_a_terminal_plain_lines_otherwise(dihub, tmp_path):
     repo = generate(tmp_path / "repo", 120)
     dihub.write_config(git_config(repo, batch_size=50))
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(dihub.argv("sync", "git", "commits"), env=dihub.env,
-                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    assert proc.wait() == 0
+    code, out = run_on_tty(dihub.argv("sync", "git", "commits"), dihub.env)
+    assert code == 0
     text = out.decode(errors="replace")
     assert "git/commits" in text and "commits" in text and "\x1b[" in text  # rich live display
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)

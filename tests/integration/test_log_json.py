@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.conftest import git_config
 from tests.support.gitrepo import generate
+from tests.support.tty import run_on_tty
 
 
 def json_lines(stderr: str) -> list[dict]:
@@ -127,30 +128,12 @@ def test_fetch_cursor_and_broken_plugin_warning_are_json(dihub, repo, tmp_path):
     assert "git" in {c["connector"] for c in json.loads(p.stdout)}
 
 
-
 def test_json_on_a_terminal_has_no_live_display(dihub, repo):
     """On a TTY the text format shows rich's live display; JSON mode logs lines instead."""
-    import os
-    import pty
-    import subprocess
-
     dihub.write_config(git_config(repo, batch_size=10))
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(dihub.argv("--log-format", "json", "sync", "git", "commits"),
-                            env=dihub.env, stdin=subprocess.DEVNULL, stdout=slave,
-                            stderr=slave)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    assert proc.wait() == 0
+    code, out = run_on_tty(dihub.argv("--log-format", "json", "sync", "git", "commits"),
+                           dihub.env)
+    assert code == 0
     text = out.decode().replace("\r\n", "\n")
     assert "\x1b[" not in text
     docs = json_lines(text)

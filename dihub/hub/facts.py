@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 
 FACTS_VERSION = 1
 ENTITIES = ("commits", "builds", "issues", "sprints", "pull_requests", "reviews", "users")
-SKEW_MARGIN = timedelta(minutes=2)      # re-read: writes stamped this long before the mark
 ISSUE_REF = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b|(?<![\w&])#\d+\b")
 
 

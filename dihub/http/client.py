@@ -138,6 +138,7 @@ class HttpClient:
         self.settings = settings or HttpSettings()
         self.limits = resolve(limits, rate_limit_style)
         self._auth = auth
+        self._quota: str | None = None      # the governor's quota scope (`with_credential`)
         self._auth_hint = auth_hint
         self._sleep = sleep
         self._clock = clock
@@ -171,6 +172,20 @@ class HttpClient:
         clone = object.__new__(HttpClient)
         clone.__dict__.update(self.__dict__)
         clone.recorder = self.recorder.bind(counters=counters, audit=audit)
+        clone._owns_http = False
+        return clone
+
+    def with_credential(self, auth: httpx.Auth | None, *, quota: str | None,
+                        auth_hint: str | None = None) -> HttpClient:
+        """A view sending `auth` instead of this client's credential, whose requests spend
+        the governor's `quota` scope: for an upstream that gives each credential a rate
+        limit of its own. It shares connections, breaker, governor and accounting; the
+        credential still goes only to the base URL's origin."""
+        clone = object.__new__(HttpClient)
+        clone.__dict__.update(self.__dict__)
+        clone._auth, clone._quota = auth, quota
+        if auth_hint is not None:
+            clone._auth_hint = auth_hint
         clone._owns_http = False
         return clone
 
@@ -277,7 +292,7 @@ class HttpClient:
 
     # -- one attempt -----------------------------------------------------------------------
     def _attempt(self, call: _Call) -> Response:
-        decision = self.governor.decide(call.rel)
+        decision = self.governor.decide(call.rel, self._quota)
         if decision.defer:
             raise self._rate_limited(call, decision.reason, decision.reset_at,
                                      decision.wait_s, None, decision.detail)
@@ -287,7 +302,8 @@ class HttpClient:
                                extra=decision.detail)
             self._sleep(decision.wait_s)
         r = self._send(call)
-        remaining = self.governor.observe(call.rel, r.status_code, r.headers, decision.charged)
+        remaining = self.governor.observe(call.rel, r.status_code, r.headers, decision.charged,
+                                          self._quota)
         self.recorder.quota(remaining)
         if r.status_code in call.allow_status:
             return self._response(r, call, strict=False)
@@ -363,7 +379,7 @@ class HttpClient:
         extra = {"rate_limit_reason": r.headers.get("ratelimit-reason")} \
             if r.headers.get("ratelimit-reason") else {}
         if v.kind in (c.RETRY, c.DEFER) and v.rate_limited and v.reset_at is not None:
-            self.governor.block(call.rel, v.reset_at, v.reason)
+            self.governor.block(call.rel, v.reset_at, v.reason, self._quota)
         if v.kind == c.DEFER:
             raise self._rate_limited(call, v.reason, v.reset_at, v.wait_s, v.status, extra)
         if v.kind in (c.RETRY, c.GIVE_UP):

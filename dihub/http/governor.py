@@ -15,6 +15,9 @@ It learns the quota from responses (`observe`) and from rate-limit answers
 
 Which quota (bucket) a path spends and the per-method intervals come from the
 connector's `RateLimitPolicy` (dihub.http.policy); the governor names no upstream.
+Where an upstream gives each credential a quota of its own (one client sending several
+credentials, e.g. one per installation of an app), each call names its `quota` scope and
+the buckets are kept per scope: `<quota>/<bucket>`; exhausting one never holds another.
 
 Any wait longer than `max_wait_s` becomes `defer`; the governor never sleeps
 itself (the client does, through its injectable sleeper). A 304 is not counted
@@ -71,19 +74,22 @@ class Governor:
         self._lock = threading.Lock()
 
     # -- which quota a path uses --------------------------------------------------------
-    def bucket_name(self, path: str) -> str:
-        return self.policy.bucket(path)
+    def bucket_name(self, path: str, quota: str | None = None) -> str:
+        """The bucket `path` spends; with a `quota` scope, that scope's own bucket."""
+        name = self.policy.bucket(path)
+        return f"{quota}/{name}" if quota else name
 
-    def _bucket(self, path: str) -> _Bucket:
-        return self._buckets.setdefault(self.bucket_name(path), _Bucket())
+    def _bucket(self, path: str, quota: str | None = None) -> _Bucket:
+        return self._buckets.setdefault(self.bucket_name(path, quota), _Bucket())
 
     # -- before a request ---------------------------------------------------------------
-    def decide(self, path: str) -> Decision:
-        """How long to hold a request to `path` (relative to the base URL)."""
+    def decide(self, path: str, quota: str | None = None) -> Decision:
+        """How long to hold a request to `path` (relative to the base URL), spending the
+        `quota` scope's bucket."""
         max_wait = self.settings.max_wait_s
         with self._lock:
             now = self._clock()
-            b = self._bucket(path)
+            b = self._bucket(path, quota)
             if b.reset_at is not None and now >= b.reset_at:
                 b.remaining, b.reset_at, b.next_slot = None, None, 0.0   # a new window
             wait, reason, reset_at, audited = 0.0, None, None, True
@@ -113,7 +119,7 @@ class Governor:
                 if method_start - now > wait:
                     wait, reason, audited = method_start - now, f"pacing {method}", False
                     reset_at = method_start
-            detail = {"bucket": self.bucket_name(path), "remaining": b.remaining}
+            detail = {"bucket": self.bucket_name(path, quota), "remaining": b.remaining}
             if wait > max_wait:
                 return Decision(wait, reason, reset_at or now + wait, defer=True,
                                 detail=detail)
@@ -129,11 +135,11 @@ class Governor:
 
     # -- after a response ---------------------------------------------------------------
     def observe(self, path: str, status: int, headers: Mapping[str, str],
-                charged: bool = False) -> int | None:
+                charged: bool = False, quota: str | None = None) -> int | None:
         """Learn the quota from a response; returns the remaining estimate, if known."""
         with self._lock:
             now = self._clock()
-            b = self._bucket(path)
+            b = self._bucket(path, quota)
             q = ratelimit.quota(headers, now)
             if status == 304:                 # conditional hit: no quota spent
                 if charged and b.remaining is not None:
@@ -153,16 +159,17 @@ class Governor:
                 b.limit = q.limit
             return b.remaining
 
-    def block(self, path: str, until: float, reason: str | None = None) -> None:
+    def block(self, path: str, until: float, reason: str | None = None,
+              quota: str | None = None) -> None:
         """Hold every request to `path`'s quota until `until` (a 429 / secondary limit)."""
         with self._lock:
-            b = self._bucket(path)
+            b = self._bucket(path, quota)
             if until > b.blocked_until:
                 b.blocked_until, b.block_reason = until, reason
 
-    def state(self, path: str = "/") -> dict:
+    def state(self, path: str = "/", quota: str | None = None) -> dict:
         with self._lock:
-            b = self._bucket(path)
-            return {"bucket": self.bucket_name(path), "remaining": b.remaining,
+            b = self._bucket(path, quota)
+            return {"bucket": self.bucket_name(path, quota), "remaining": b.remaining,
                     "limit": b.limit, "reset_at": b.reset_at,
                     "blocked_until": b.blocked_until or None}

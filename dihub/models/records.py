@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     entity: ClassVar[str] = ""
     # fields left out of the stored document while None or empty, so that records synced
@@ -126,7 +126,7 @@ class PullRequest(Record):
 
 
 class Transition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     from_status: str | None = None
     to_status: str | None = None
     author_id: str | None = None
@@ -136,7 +136,7 @@ class Transition(BaseModel):
 class SprintChange(BaseModel):
     """A change of an issue's Sprint field (from the changelog): the sprint ids before and
     after, so the sprints an issue was in at any time can be replayed."""
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     from_sprint_ids: list[str] = []
     to_sprint_ids: list[str] = []
     timestamp: str
@@ -144,7 +144,7 @@ class SprintChange(BaseModel):
 
 class Issue(Record):
     entity: ClassVar[str] = "issues"
-    omit_when_empty: ClassVar[tuple[str, ...]] = ("assignee_ids", "state_reason")
+    omit_when_empty: ClassVar[tuple[str, ...]] = ("assignee_ids", "state_reason", "milestone")
     issue_id: str
     project_key: str | None = None
     summary: str = ""
@@ -163,6 +163,7 @@ class Issue(Record):
     sprint_changes: list[SprintChange] = []
     assignee_ids: list[str] = []        # every assignee; assignee_id is the first
     state_reason: str | None = None     # GitHub: completed, not_planned, reopened
+    milestone: str | None = None        # GitLab: the milestone's title
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()
@@ -254,7 +255,7 @@ class Review(Record):
 class Account(BaseModel):
     """One account of a person: the user record `<source>:users:<user_id>`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     source: str
     user_id: str
     login: str | None = None

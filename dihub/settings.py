@@ -154,6 +154,19 @@ class ServeSettings(_Strict):
         return v.strip().lower() if v else v
 
 
+class QueueSettings(_Strict):
+    """`queue:`: scale out with `dihub worker` (README "Scaling out"). Without `url`,
+    passes run in-process, as always; with it, `dihub sync --enqueue` and `dihub serve`
+    hand work to the queue (Dramatiq on Redis) and `dihub worker` runs it."""
+    url: str | None = None                  # redis://host:6379/0 (no password here)
+    password_env: str | None = None         # env var holding the Redis password
+    name: str = Field("dihub", pattern=r"^[A-Za-z0-9_.-]+$")   # queue and key prefix
+    threads: int = Field(4, ge=1, le=64)    # jobs one `dihub worker` runs at once
+    redelivery_s: float = Field(60, gt=0)   # a killed worker's jobs are redelivered after
+    max_retries: int = Field(20, ge=0)      # a job that failed temporarily (exit 75)
+    retry_backoff_s: list[float] = [15, 900]   # its first and longest delay
+
+
 class DeploymentSettings(_Strict):
     """Which CI runs are deployments: a successful run of one of these workflows (by name,
     id or path; empty: any workflow whose name contains "deploy") on one of `branches`."""
@@ -236,4 +249,5 @@ class Settings(_Strict):
     hub: HubSettings = HubSettings()
     metrics: MetricsSettings = MetricsSettings()
     lease_ttl_s: float = Field(600, gt=0)
+    queue: QueueSettings = QueueSettings()
     sources: dict[str, Any] = {}       # name -> raw body; see Config.sources for the models

@@ -158,6 +158,8 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(store_cmd.app, name="store")
 __import__("dihub.cli.serve", fromlist=["register"]).register(app)   # serve, webhooks
 __import__("dihub.cli.hub", fromlist=["register"]).register(app)     # hub, identities
+_command("worker", __import__("dihub.cli.worker", fromlist=["worker"]).worker,
+         "Run queued passes and webhook batches (queue mode).", EPILOG)
 
 
 def _global_options_everywhere(typer_app: typer.Typer) -> None:

@@ -21,6 +21,9 @@ def sync(
     concurrency: int = typer.Option(None, "--concurrency", min=1, max=32,
                                     help="Partitions (e.g. repositories) synced at once. "
                                          "Default: http.concurrency (4)."),
+    enqueue: bool = typer.Option(False, "--enqueue",
+                                 help="Queue one job per stream and partition for "
+                                      "`dihub worker` (queue.url) instead of running them."),
 ) -> None:
     """Sync SOURCE's streams into the store: `dihub sync github commits`, `dihub sync github --all`.
 
@@ -31,6 +34,10 @@ def sync(
     from dihub.cli.summary import print_summary
     from dihub.engine.sync import SyncOptions, run_sync
 
+    if enqueue:
+        _enqueue(source, streams, all_streams=all_streams, full_refresh=full_refresh,
+                 dry_run=dry_run)
+        return
     options = SyncOptions(full_refresh=full_refresh, dry_run=dry_run, concurrency=concurrency,
                           all_streams=all_streams)
     cfg = state.config()
@@ -48,4 +55,33 @@ def sync(
             f"{'terminated (SIGTERM)' if term else 'interrupted'}: what was read is written "
             "and checkpointed, the leases are released; the next run continues from there"),
             exit_code=code)
+    raise typer.Exit(code)
+
+
+def _enqueue(source: str, streams: list[str] | None, *, all_streams: bool,
+             full_refresh: bool, dry_run: bool) -> None:
+    """`--enqueue`: one job per (source, stream, partition); exit 0 once they are queued
+    (75 if a stream's partitions could not be listed: the next cron run tries again)."""
+    from dihub.errors import EXIT_TEMPFAIL, UsageError
+    from dihub.queue.broker import describe
+    from dihub.queue.enqueue import enqueue_sync
+
+    if dry_run:
+        raise UsageError("--enqueue and --dry-run do not go together",
+                         hint="A dry run runs in this process: drop --enqueue.")
+    cfg = state.config()
+    report = enqueue_sync(cfg, source, streams, full_refresh=full_refresh,
+                          all_streams=all_streams)
+    code = 0
+    for stream, err in report.failed:
+        from dihub.cli.state import print_error
+
+        err_code = getattr(err, "exit_code", 1)
+        print_error(err, label=f"{source}/{stream}", exit_code=err_code)
+        code = code or (EXIT_TEMPFAIL if err_code == EXIT_TEMPFAIL else 1)
+    if not state.quiet:
+        typer.echo(f"queued {len(report.queued)} job(s) for {source} "
+                   f"({', '.join(report.streams)}) on {describe(cfg.settings)}"
+                   + (f"; {len(report.waiting)} already waiting" if report.waiting else ""),
+                   err=True)
     raise typer.Exit(code)

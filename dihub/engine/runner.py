@@ -16,6 +16,14 @@ Every state write and checkpoint carries the partition's lease (owner and
 generation): once the lease has passed to another run (it expired while this run
 was slow), the store refuses the write (LeaseLost, exit 75) and the partition
 stops without writing more, so a stale cursor never replaces the new holder's.
+Records are written only after the lease was renewed for that batch (the renewal is
+fenced the same way), so a run that lost its lease writes no record either. A
+heartbeat thread renews the lease every `lease_ttl_s / 3` while the pass runs, also
+through long waits (a rate-limit pause longer than the TTL); when a renewal finds the
+lease passed on, the pass stops at its next page. A lease held by a process that is
+gone is taken over at once on the same host, and once it expires (`lease_ttl_s`,
+by the store's clock) from any other host. The host is the machine's name, or
+$DIHUB_HOSTNAME when set (containers that share a name, tests).
 
 The run's connector session (`Connector.open(run)`, see dihub/connectors/session.py)
 is opened at the first stream and closed when the run ends: `Runner.run(streams)` and
@@ -98,8 +106,64 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
+def hostname() -> str:
+    """The host named in lease owners: $DIHUB_HOSTNAME, else the machine's name."""
+    return os.environ.get("DIHUB_HOSTNAME") or socket.gethostname()
+
+
 def lease_owner(run_id: str) -> str:
-    return f"{socket.gethostname()} pid {os.getpid()} run {run_id}"
+    return f"{hostname()} pid {os.getpid()} run {run_id}"
+
+
+class Heartbeat:
+    """Renews one partition's lease every `ttl_s / 3` from a thread while its pass runs,
+    so a long wait (a rate-limit pause, a slow upstream) does not let it expire. `box[0]`
+    is the current lease; renewals replace it. Once a renewal finds the lease passed on
+    (LeaseLost), `lost` is set and renewals stop: the pass stops at its next page. A
+    store that fails to answer is asked again at the next beat (the lease lasts ttl_s)."""
+
+    def __init__(self, store: Any, box: list[Lease | None], ttl_s: float, label: str):
+        self.store, self.box, self.ttl_s, self.label = store, box, ttl_s, label
+        self.lost: LeaseLost | None = None
+        self.beats = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()      # one renewal at a time (beat or write)
+        self._thread = threading.Thread(target=self._run, name=f"dihub-lease {label}",
+                                        daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        if self.box[0] is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def renew(self) -> Lease:
+        """Renew now (also from the pass, before it writes records); LeaseLost if lost."""
+        with self._lock:
+            if self.lost is not None:
+                raise self.lost
+            try:
+                self.box[0] = self.store.renew_lease(self.box[0], self.ttl_s)
+            except LeaseLost as lost:
+                self.lost = lost
+                raise
+            return self.box[0]
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.05, self.ttl_s / 3)):
+            try:
+                self.renew()
+                self.beats += 1
+            except LeaseLost as lost:
+                log.warning("%s", lost)
+                return
+            except Exception as exc:   # noqa: BLE001 - the store is down: try at the next beat
+                log.warning("%s: the lease was not renewed (%s: %s); trying again",
+                            self.label, type(exc).__name__, exc)
 
 
 class Runner:
@@ -216,7 +280,23 @@ class Runner:
                           outcome=outcome, timestamp=now_iso(), **kw)
 
     # -- one stream ----------------------------------------------------------
-    def run_stream(self, stream: Stream) -> list[PartitionResult]:
+    def stop(self, signal_name: str = "SIGTERM") -> None:
+        """Stop every running partition at its next page, from any thread (a queue
+        worker shutting down): what was read is written and checkpointed."""
+        self.stopped_by = self.stopped_by or signal_name
+        self._stop.set()
+
+    def list_partitions(self, stream: Stream) -> list[str]:
+        """The stream's partitions, as a pass would run them (opens the run's session)."""
+        ctx = Context(source=self.source, config=self.source_config, run_id=self.run_id,
+                      store=self.store, metrics=Counters(), audit=self.audit,
+                      log=logging.getLogger(f"dihub.{self.source}"), settings=self.settings,
+                      secrets=self.secrets)
+        return list(stream.partitions(self._session(ctx)))
+
+    def run_stream(self, stream: Stream,
+                   partitions: list[str] | None = None) -> list[PartitionResult]:
+        """One pass of `stream`: of every partition, or of those given (a queue job)."""
         counters = Counters()
         def report_total(partition: str, total: int) -> None:
             result = self._running.get((stream.name, partition))
@@ -231,7 +311,8 @@ class Runner:
         started, t0 = now_iso(), time.monotonic()
         try:
             ctx = self._session(ctx)    # partitions, fetch and normalize get the session
-            partitions = stream.partitions(ctx)
+            if partitions is None:
+                partitions = stream.partitions(ctx)
         except DihubError as err:
             results = [PartitionResult(self.source, stream.name, "*", "failed", error=err,
                                        entity=stream.entity)]
@@ -343,7 +424,9 @@ class Runner:
         state = self.store.get_state(self.source, stream.name, partition) or SyncState(
             source=self.source, stream=stream.name, partition=partition)
         try:
-            self._pass(ctx, stream, partition, state, result, lease)
+            with Heartbeat(self.store, lease, self.options.lease_ttl_s,
+                           result.label) as heartbeat:
+                self._pass(ctx, stream, partition, state, result, lease, heartbeat)
         except BaseException as exc:   # noqa: BLE001 - every failure is recorded, then judged
             with self._shielded():
                 err = _as_dihub_error(exc, result, self.stopped_by)
@@ -387,8 +470,13 @@ class Runner:
                                             self.options.lease_ttl_s)
 
     def _pass(self, ctx: Context, stream: Stream, partition: str, state: SyncState,
-              result: PartitionResult, lease: list[Lease | None]) -> None:
-        """`lease[0]` is the partition's lease (None on a dry run); renewals replace it."""
+              result: PartitionResult, lease: list[Lease | None],
+              heartbeat: Heartbeat | None = None) -> None:
+        """`lease[0]` is the partition's lease (None on a dry run); renewals replace it.
+        `heartbeat` renews it (see Heartbeat); every batch of records is written only
+        after a renewal that confirmed the lease is still this run's."""
+        heartbeat = heartbeat or Heartbeat(self.store, lease, self.options.lease_ttl_s,
+                                           result.label)
         opts = self.options
         dry = opts.dry_run
         fetch_state = state.model_copy(deep=True)
@@ -400,11 +488,10 @@ class Runner:
 
         buffer: dict[str, dict[str, Any]] = {}
         pending: list[Page] = []
-        lease_renewed = time.monotonic()
         store_failed = False
 
         def flush() -> None:
-            nonlocal buffer, pending, lease_renewed, store_failed
+            nonlocal buffer, pending, store_failed
             if not pending:
                 return
             docs = list(buffer.values())
@@ -417,8 +504,10 @@ class Runner:
                 self.progress("batch", result=result, records=len(docs))
 
         def write(docs: list[dict[str, Any]]) -> None:
-            nonlocal lease_renewed, store_failed
+            nonlocal store_failed
             try:
+                # fencing: no record is written once the lease has passed on
+                heartbeat.renew()
                 # one write per entity, so the summary can count each (commits, users)
                 by_entity: dict[str, list[dict[str, Any]]] = {}
                 for doc in docs:
@@ -447,19 +536,15 @@ class Runner:
                 unchanged=written.unchanged,
                 payload_size=sum(p.raw_size for p in pending),
                 detail={"pages": len(pending)}))
-            if time.monotonic() - lease_renewed > opts.lease_ttl_s / 3:
-                try:
-                    lease[0] = self.store.renew_lease(lease[0], opts.lease_ttl_s)
-                except LeaseLost:
-                    store_failed = True
-                    raise
-                lease_renewed = time.monotonic()
 
         ingested_at = now_iso()
         try:
             for page in stream.fetch(ctx, partition, fetch_state):
                 if self._stop.is_set():
                     raise _stop_error(self.stopped_by)
+                if heartbeat.lost is not None:
+                    store_failed = True    # write nothing more: the lease is another's
+                    raise heartbeat.lost
                 for raw in page.items:
                     try:
                         models = as_records(stream.normalize(raw, ctx, partition))
@@ -509,7 +594,7 @@ def _holder_is_dead(holder: str) -> bool:
     """True when the holder is a process on this host that has exited (a killed cron run)."""
     host, _, rest = holder.partition(" pid ")
     pid = rest.split(" ", 1)[0]
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != hostname() or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)

@@ -10,6 +10,13 @@ put back by `dihub webhooks replay ID`. Processed deliveries are deleted after
 `retention_days`; a Slack delivery's body is dropped once processed when the
 source does not `store_text`. Records are written before a delivery is marked
 done, so a crash at any point processes it again (idempotently), never loses it.
+
+With a queue configured (`queue.url`, see dihub/queue), the thread hands each
+claimed batch to the queue instead (one job with the deliveries' ids) and a
+`dihub worker` processes it the same way (`process_batch`). The hand-off claim
+lasts `max(claim_s, 10 * queue.redelivery_s)`: a job lost with its worker is
+delivered again by the queue within that time; should the queue lose it, the
+claim expires and the batch is handed over again.
 """
 
 from __future__ import annotations
@@ -68,7 +75,13 @@ class InboxWorker(threading.Thread):
         self.cfg, self.store, self.stats = cfg, store, stats
         self.settings = cfg.settings.serve.inbox
         self.processor = Processor(cfg, store)
-        self.owner = f"{socket.gethostname()} pid {os.getpid()}"
+        self.owner = f"{os.environ.get('DIHUB_HOSTNAME') or socket.gethostname()} pid {os.getpid()}"
+        self._handoff: Any = None          # the queue's inbox actor, in queue mode
+        if getattr(getattr(cfg.settings, "queue", None), "url", None):
+            from dihub.queue import INBOX_ACTOR
+            from dihub.queue.broker import declare, make_broker
+
+            self._handoff = declare(make_broker(cfg.settings))[INBOX_ACTOR]
         self.run_id = "serve-" + new_run_id()
         self.stopping = threading.Event()
         self.idle = threading.Event()
@@ -101,9 +114,20 @@ class InboxWorker(threading.Thread):
 
     def process_once(self) -> int:
         s = self.settings
+        if self._handoff is not None:
+            claim_s = max(s.claim_s, 10 * self.cfg.settings.queue.redelivery_s)
+            batch = self.store.inbox_claim(time.time(), s.batch, claim_s, self.owner)
+            if batch:
+                self._handoff.send([d["id"] for d in batch])
+            return len(batch)
         batch = self.store.inbox_claim(time.time(), s.batch, s.claim_s, self.owner)
         if not batch:
             return 0
+        return self.process_batch(batch)
+
+    def process_batch(self, batch: list[dict[str, Any]]) -> int:
+        """Process claimed deliveries: records, audit, outcomes. Returns len(batch)."""
+        s = self.settings
         upserts: dict[str, dict[str, Any]] = {}
         insert_only: dict[str, dict[str, Any]] = {}
         done, failures = [], []

@@ -7,7 +7,10 @@ redaction) is dihub.http's; this module only knows GitHub's URLs and quirks:
   partition thread, so the governor and breaker see all traffic (a secondary-limit
   block holds every thread); each stream's session view counts its own requests;
 * the token comes from `GitHubAuth.token` (env var named by `token_env`, keyring,
-  opt-in file) and is sent only to the base URL's origin;
+  opt-in file) and is sent only to the base URL's origin; with `app:` (a GitHub App,
+  see app.py) each partition's requests carry the token of the installation on the
+  repository's owner and spend that installation's quota (`GitHubClient(session,
+  partition)`), through a view of the same client;
 * after a 401 the source is stopped: later requests of the run raise the same
   error without calling GitHub, so one revoked token is one message, not hundreds;
 * repository ids and default branches (GET /repos/{o}/{r}) and organization
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dihub.connectors.github.app import GitHubApp
 from dihub.connectors.github.auth import GitHubAuth
 from dihub.connectors.github.limits import POLICY as LIMITS
 from dihub.connectors.session import Once, Session
@@ -49,6 +53,7 @@ class GitHubSession(Session):
         self.repos: dict[str, RepoInfo] = {}             # lower-cased full name -> info
         self.partitions: Once[list[str]] = Once()
         self.auth_error: Once[HttpAuthError] = Once()
+        self.app: Once[GitHubApp] = Once()
 
     def stopped(self) -> None:
         """Raise the run's 401 again (a copy) if the source was stopped by one."""
@@ -58,13 +63,43 @@ class GitHubSession(Session):
 
     def open_http(self) -> HttpClient:
         self.stopped()
+        if self.config.app is not None:       # credentials per installation: http_for
+            return self.build_http(self.config.base_url, limits=LIMITS, headers=API_HEADERS,
+                                   auth_hint=_auth_hint(self))
         token = GitHubAuth().token(self.source, self.config)
         return self.build_http(self.config.base_url, auth=BearerAuth(token),
                                limits=LIMITS, headers=API_HEADERS,
                                auth_hint=_auth_hint(self))
 
+    def github_app(self) -> GitHubApp | None:
+        """The run's GitHub App (None without `app:`), built once: its key read and
+        checked, its installations listed at first use."""
+        if self.config.app is None:
+            return None
+        self.stopped()
+        return self.app.get(lambda: GitHubApp(self.source, self.config,
+                                              self._client.get(self.open_http),
+                                              audit=self.audit_event))
+
+    def http_for(self, owner: str, *, needed_for: str | None = None) -> HttpClient:
+        """The client for requests about `owner`'s repositories: this stream's view of the
+        run's client, with `app:` on the token and quota of the installation on `owner`
+        (ConfigError when the app is not installed there)."""
+        app = self.github_app()
+        if app is None:
+            return self.http
+        try:
+            return app.client_for(self.http, owner, needed_for=needed_for)
+        except HttpAuthError as err:          # the app's JWT was rejected: stop the source
+            first = self.auth_error.setdefault(err)
+            raise (err if first is err else _copy(first)) from None
+
 
 def _auth_hint(ctx: GitHubSession) -> str:
+    if getattr(ctx.config, "app", None) is not None:
+        return (f"GitHub rejected the GitHub App's credentials: run `dihub auth status "
+                f"{ctx.source} --check`. Nothing after the last checkpoint was lost; the next "
+                "run continues from there.")
     env = getattr(ctx.config, "token_env", None)
     also = f", or put a valid token in ${env}" if env else ""
     return (f"GitHub rejected the token (revoked, expired or wrong): run `dihub auth "
@@ -80,13 +115,17 @@ def _copy(err: HttpAuthError) -> HttpAuthError:
 class GitHubClient:
     """The requests of one stream pass over one partition (or of partition discovery).
 
+    `label` is the partition (owner/repo) or the organization the requests are about;
+    with `app:` they use the token and quota of the installation on its owner.
     Counts its calls and 304s, which `audit_requests` writes to the audit log.
     """
 
     def __init__(self, session: GitHubSession, label: str | None = None):
         self.session = session
         self.label = label
-        self.http = session.http
+        owner = label.split("/", 1)[0] if label else None
+        self.http = session.http_for(owner, needed_for=label if label != owner else None) \
+            if owner else session.http
         self.calls = 0
         self.not_modified = 0
 
@@ -161,10 +200,12 @@ def repo_info(ctx: GitHubSession, gh: GitHubClient, partition: str) -> RepoInfo:
     try:
         resp = gh.get(f"/repos/{partition}", etag=saved.get("etag") if saved.get("id") else None)
     except NotFound:
+        access = ("that the GitHub App's installation on its owner has access to it"
+                  if ctx.config.app is not None else
+                  "that the token has the `repo` scope (or access to that repository)")
         raise PartitionSkipped(
             f"{ctx.source}: repository {partition} not found, or the token cannot see it",
-            hint="Check the name under `repos:` and that the token has the `repo` scope "
-                 "(or access to that repository).") from None
+            hint=f"Check the name under `repos:` and {access}.") from None
     if resp.not_modified:
         info = RepoInfo(int(saved["id"]), saved["full_name"], saved.get("default_branch"))
     else:
@@ -212,10 +253,12 @@ def repo_partitions(ctx: GitHubSession) -> list[str]:
 
     def discover() -> list[str]:
         names = list(ctx.config.repos)
-        if ctx.config.orgs:
-            gh = GitHubClient(ctx)
-            for org in ctx.config.orgs:
-                names += org_repos(ctx, gh, org)
+        app = ctx.github_app()
+        if app is not None:                 # every repository's owner has the app: say so now
+            for name in names:
+                ctx.http_for(name.split("/", 1)[0], needed_for=name)
+        for org in ctx.config.orgs:
+            names += org_repos(ctx, GitHubClient(ctx, org), org)
         seen: set[str] = set()
         return [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
     return list(ctx.partitions.get(discover))

@@ -191,7 +191,7 @@ class _Branch:
 
 
 def commit_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
-    gh = GitHubClient(ctx)
+    gh = GitHubClient(ctx, partition)
     try:
         repo = repo_info(ctx, gh, partition)
         branches = ctx.config.branches or [repo.default_branch or "main"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dihub.connectors.base import SourceConfig, parse_start_date
 
@@ -13,12 +13,45 @@ _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
+class GitHubAppConfig(BaseModel):
+    """`app:`: authenticate as a GitHub App, one installation token per organization.
+
+    The private key (PEM) comes from the variable named by `private_key_env`, else the
+    file `private_key_file`, else the keyring (`dihub auth <source> --private-key-file`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    app_id: str = Field(min_length=1)          # the app ID, or its client ID (Iv1..., Iv23...)
+    private_key_env: str | None = None
+    private_key_file: str | None = None
+    # an installation token is replaced when less than this is left of it (GitHub issues
+    # them for an hour); never more than half the token's lifetime
+    refresh_margin_s: float = Field(300, ge=0)
+
+    @field_validator("app_id", mode="before")
+    @classmethod
+    def _app_id(cls, v: object) -> object:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        if isinstance(v, str) and not re.fullmatch(r"[0-9]+|Iv[A-Za-z0-9._-]+", v.strip()):
+            raise ValueError("must be the app's numeric ID or its client ID (Iv...)")
+        return v.strip() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> GitHubAppConfig:
+        if self.private_key_env and self.private_key_file:
+            raise ValueError("set `private_key_env` or `private_key_file`, not both")
+        return self
+
+
 class GitHubConfig(SourceConfig):
     base_url: str = "https://api.github.com"   # GHES: https://HOST/api/v3
     repos: list[str] = []                      # owner/repo
     orgs: list[str] = []                       # every repository of these organizations
     branches: list[str] | None = None          # commits: default branch when unset
     token_env: str | None = None               # env var holding a token (CI, cron)
+    app: GitHubAppConfig | None = None         # a GitHub App instead of a token
     client_id: str | None = None               # OAuth app for `dihub auth <source>`
     scopes: str | list[str] | None = None      # device-flow scopes; default "repo read:org"
     start_date: str | None = None              # nothing updated before this is fetched
@@ -66,4 +99,6 @@ class GitHubConfig(SourceConfig):
     def _something_to_sync(self) -> GitHubConfig:
         if not self.repos and not self.orgs:
             raise ValueError("set `repos: [owner/repo, ...]` and/or `orgs: [org, ...]`")
+        if self.app is not None and self.token_env:
+            raise ValueError("`app` and `token_env` are two ways to authenticate: keep one")
         return self

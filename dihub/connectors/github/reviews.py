@@ -47,7 +47,7 @@ def review_partitions(ctx: GitHubSession) -> list[str]:
 
 
 def review_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
-    gh = GitHubClient(ctx)
+    gh = GitHubClient(ctx, partition)
     try:
         repo = repo_info(ctx, gh, partition)
         cursor = state.cursor.get("updated") if isinstance(state.cursor, dict) else None

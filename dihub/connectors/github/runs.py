@@ -246,7 +246,7 @@ class _Pass:
 
 
 def run_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
-    gh = GitHubClient(ctx)
+    gh = GitHubClient(ctx, partition)
     try:
         run_pass = _Pass(ctx, gh, repo_info(ctx, gh, partition), state)
         yield from run_pass.list_pages()

@@ -73,7 +73,7 @@ def _pull_backfill(state: SyncState) -> dict[str, Any] | None:
 
 
 def pull_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
-    gh = GitHubClient(ctx)
+    gh = GitHubClient(ctx, partition)
     try:
         repo = repo_info(ctx, gh, partition)
         url = f"/repos/{repo.full_name}/pulls"
@@ -129,7 +129,7 @@ def _earliest(a: str | None, b: str | None) -> str | None:
 
 
 def issue_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator[Page]:
-    gh = GitHubClient(ctx)
+    gh = GitHubClient(ctx, partition)
     try:
         repo = repo_info(ctx, gh, partition)
         url = f"/repos/{repo.full_name}/issues"

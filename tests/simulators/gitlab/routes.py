@@ -1,0 +1,472 @@
+"""API v4 GET endpoints: path → (route template, handler), and the handlers.
+
+Paths are matched as sent (still percent-encoded): a project is `:id` = its numeric id
+or its `%2F`-encoded path; `group/project` with a raw slash matches no route (404), as on
+GitLab. Handlers return a Reply whose body is JSON-able; the server encodes it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from ..common import Reply
+from .data import WEB, Dataset, ProjectData, canon, iso_z, parse_ts
+from .paging import (
+    ApiError,
+    Linker,
+    Params,
+    bad_param,
+    commits_page,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+    offset_page,
+)
+
+PROJECT_TYPE_KEYSET = "Project"
+KEYSET_UNAVAILABLE = "Keyset pagination is not yet available for this type of request"
+
+
+@dataclass
+class Ctx:
+    """What a handler may use besides the dataset."""
+
+    dataset: Dataset
+    base_url: str              # http://127.0.0.1:N
+    path: str                  # the request path as sent (for Link URLs)
+    params: Params
+    username: str | None       # the token's user, if known
+    token: Any                 # the auth Token, or None
+    count_limit: int
+    offset_limit: int
+
+    def linker(self, path_id: str | None) -> Linker:
+        return Linker(self.base_url, self.path, self.params, path_id)
+
+
+Handler = Callable[..., Reply]
+_ROUTES: list[tuple[re.Pattern[str], str, Handler]] = []
+_SEG = r"[^/]+"
+
+
+def route(pattern: str, template: str):
+    def register(fn: Handler) -> Handler:
+        _ROUTES.append((re.compile(f"^{pattern}$"), template, fn))
+        return fn
+    return register
+
+
+def route_of(path: str) -> str:
+    """The route template of an API path (after /api/v4), for stats."""
+    for pattern, template, _ in _ROUTES:
+        if pattern.match(path):
+            return "/api/v4" + template
+    return "?"
+
+
+def dispatch(path: str, ctx: Ctx) -> Reply:
+    for pattern, _, fn in _ROUTES:
+        hit = pattern.match(path)
+        if hit:
+            try:
+                return fn(ctx, **hit.groupdict())
+            except ApiError as exc:
+                return Reply(exc.status, exc.body)
+    return not_found()
+
+
+def not_found(what: str | None = None) -> Reply:
+    return Reply(404, {"message": f"404 {what} Not Found" if what else "404 Not Found"})
+
+
+def _project(ctx: Ctx, ident: str) -> ProjectData:
+    try:
+        return ctx.dataset.project(unquote(ident))
+    except KeyError:
+        raise ApiError(404, {"message": "404 Project Not Found"}) from None
+
+
+def _time(params: Params, key: str) -> str | None:
+    value = params.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return canon(value)
+    except ValueError:
+        raise bad_param(key) from None
+
+
+def _no_keyset(ctx: Ctx) -> None:
+    if ctx.params.get("pagination") == "keyset":
+        raise ApiError(405, {"error": KEYSET_UNAVAILABLE})
+
+
+# -- user and token -------------------------------------------------------------------
+@route(r"/user", "/user")
+def get_user(ctx: Ctx) -> Reply:
+    people = ctx.dataset.people
+    person = people[0]
+    if ctx.username:
+        try:
+            person = ctx.dataset.person(ctx.username)
+        except KeyError:
+            pass
+    user = person.user()
+    user.update({"locked": False, "created_at": "2018-03-14T09:26:53.000Z", "bio": "",
+                 "location": "", "public_email": None, "linkedin": "", "twitter": "",
+                 "website_url": "", "organization": "", "job_title": "", "pronouns": None,
+                 "bot": False, "work_information": None, "local_time": None,
+                 "last_sign_in_at": "2026-11-02T08:12:45.000Z",
+                 "confirmed_at": "2018-03-14T09:27:10.000Z",
+                 "last_activity_on": "2026-11-16", "email": f"{person.username}@example.com",
+                 "theme_id": 1, "color_scheme_id": 1, "projects_limit": 100000,
+                 "current_sign_in_at": "2026-11-16T07:58:01.000Z", "identities": [],
+                 "can_create_group": True, "can_create_project": True,
+                 "two_factor_enabled": True, "external": False, "private_profile": False,
+                 "commit_email": person.email})
+    return Reply(200, user)
+
+
+@route(r"/personal_access_tokens/self", "/personal_access_tokens/self")
+def get_token_self(ctx: Ctx) -> Reply:
+    token = ctx.token
+    if token is None or token.kind != "personal":
+        return not_found()
+    expires = token.expires_at
+    if isinstance(expires, int | float):
+        expires = iso_z(_utc(expires))[:10]
+    person = ctx.dataset.people[0]
+    if token.username:
+        try:
+            person = ctx.dataset.person(token.username)
+        except KeyError:
+            pass
+    return Reply(200, {"id": token.id, "name": token.name, "revoked": token.revoked,
+                       "created_at": token.created_at, "description": None,
+                       "scopes": list(token.scopes), "user_id": person.id,
+                       "last_used_at": token.created_at, "active": True,
+                       "expires_at": expires})
+
+
+def _utc(epoch: float):
+    from datetime import UTC, datetime
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+# -- projects and groups --------------------------------------------------------------
+@route(rf"/projects/(?P<pid>{_SEG})", "/projects/:id")
+def get_project(ctx: Ctx, pid: str) -> Reply:
+    return Reply(200, _project(ctx, pid).info)
+
+
+@route(rf"/groups/(?P<gid>{_SEG})", "/groups/:id")
+def get_group(ctx: Ctx, gid: str) -> Reply:
+    try:
+        return Reply(200, ctx.dataset.group(unquote(gid)))
+    except KeyError:
+        return not_found("Group")
+
+
+@route(rf"/groups/(?P<gid>{_SEG})/projects", "/groups/:id/projects")
+def list_group_projects(ctx: Ctx, gid: str) -> Reply:
+    """include_subgroups, archived, order_by, sort; offset paging refused past the
+    offset limit (keyset is available for projects), keyset with order_by=id."""
+    try:
+        group = ctx.dataset.group(unquote(gid))
+    except KeyError:
+        return not_found("Group")
+    params = ctx.params
+    full = group["full_path"]
+    subgroups = params.bool("include_subgroups") or False
+    archived = params.bool("archived")
+    rows = [p for p in ctx.dataset.projects.values()
+            if (p.group_path == full or (subgroups and p.group_path.startswith(full + "/")))
+            and (archived is None or p.archived == archived)]
+    if params.get("pagination") == "keyset":
+        if params.get("order_by", "id") != "id":
+            raise ApiError(405, {"error": KEYSET_UNAVAILABLE})
+        desc = params.choice("sort", ("asc", "desc"), "asc") == "desc"
+        rows.sort(key=lambda p: p.id, reverse=desc)
+        after, before = params.int("id_after", 0), params.int("id_before", 0)
+        if after:
+            rows = [p for p in rows if p.id > after]
+        if before:
+            rows = [p for p in rows if p.id < before]
+        key = "id_before" if desc else "id_after"
+        linker = ctx.linker(unquote(gid))
+        linker.params = {k: v for k, v in linker.params.items()
+                         if k not in ("id_after", "id_before")}
+        chunk, headers = keyset_page(rows, params, linker, cursor_param=key,
+                                     make_cursor=lambda p: {key: p.id})
+        return Reply(200, [p.info for p in chunk], headers)
+    order = params.choice("order_by", ("id", "name", "path", "created_at", "updated_at",
+                                       "last_activity_at", "similarity", "star_count"),
+                          "created_at")
+    desc = params.choice("sort", ("asc", "desc"), "desc") == "desc"
+    field_of = {"id": "id", "name": "name", "path": "path", "created_at": "created_at",
+                "updated_at": "last_activity_at", "last_activity_at": "last_activity_at",
+                "similarity": "id", "star_count": "star_count"}[order]
+    rows.sort(key=lambda p: (p.info[field_of], p.id), reverse=desc)
+    page, per_page = params.page()
+    if ctx.offset_limit > 0 and page * per_page > ctx.offset_limit:
+        raise ApiError(405, {"error": (
+            f"Offset pagination has a maximum allowed offset of {ctx.offset_limit} for "
+            f"requests that return objects of type {PROJECT_TYPE_KEYSET}. Remaining "
+            "records can be retrieved using keyset pagination.")})
+    chunk, headers = offset_page(rows, params, ctx.linker(unquote(gid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, [p.info for p in chunk], headers)
+
+
+# -- repository -----------------------------------------------------------------------
+@route(rf"/projects/(?P<pid>{_SEG})/repository/commits", "/projects/:id/repository/commits")
+def list_commits(ctx: Ctx, pid: str) -> Reply:
+    """ref_name (branch, or a SHA), since/until on the committer date compared in UTC
+    (inclusive), all, first_parent, order=default|topo. Never counted."""
+    p = _project(ctx, pid)
+    params = ctx.params
+    since, until = _time(params, "since"), _time(params, "until")
+    order = params.choice("order", ("default", "topo"), "default")
+    linker = ctx.linker(unquote(pid))
+    if not p.commits:
+        chunk, headers = commits_page([], params, linker)
+        return Reply(200, chunk, headers)
+    if params.bool("all"):
+        heads = list(p.branches.values())
+        shas = sorted({s for h in heads for s in p.reachable(h)},
+                      key=lambda s: p.commit_epoch[s], reverse=True)
+    else:
+        head = p.resolve(params.get("ref_name") or None)
+        if head is None:
+            chunk, headers = commits_page([], params, linker)
+            return Reply(200, chunk, headers)
+        shas = p.topo(head) if order == "topo" else p.reachable(head)
+        if params.bool("first_parent"):
+            chain, sha = [], head
+            while sha:
+                chain.append(sha)
+                parents = p.commit_index[sha]["parent_ids"]
+                sha = parents[0] if parents else None
+            keep = set(chain)
+            shas = [s for s in shas if s in keep]
+    if since or until:
+        lo = parse_ts(since).timestamp() if since else float("-inf")
+        hi = parse_ts(until).timestamp() if until else float("inf")
+        shas = [s for s in shas if lo <= p.commit_epoch[s] <= hi]
+    chunk, headers = commits_page(shas, params, linker)
+    return Reply(200, [p.commit_index[s] for s in chunk], headers)
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/repository/commits/(?P<sha>{_SEG})",
+       "/projects/:id/repository/commits/:sha")
+def get_commit(ctx: Ctx, pid: str, sha: str) -> Reply:
+    p = _project(ctx, pid)
+    full = p.resolve(unquote(sha))
+    if full is None:
+        return not_found("Commit")
+    c = dict(p.commit_index[full])
+    n = int(full[:6], 16)
+    c.update({"web_url": f"{WEB}/{p.path}/-/commit/{full}", "last_pipeline": None,
+              "stats": {"additions": n % 90 + 1, "deletions": n % 37, "total":
+                        n % 90 + 1 + n % 37},
+              "status": None, "project_id": p.id})
+    return Reply(200, c)
+
+
+def _branch(p: ProjectData, name: str) -> dict[str, Any]:
+    head = p.branches[name]
+    commit = dict(p.commit_index[head])
+    commit["web_url"] = f"{WEB}/{p.path}/-/commit/{head}"
+    default = name == p.default_branch
+    merged = not default and head in set(p.reachable(p.branches[p.default_branch]))
+    return {"name": name, "commit": commit, "merged": merged, "protected": default,
+            "developers_can_push": False, "developers_can_merge": False, "can_push": True,
+            "default": default, "web_url": f"{WEB}/{p.path}/-/tree/{name}"}
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/repository/branches", "/projects/:id/repository/branches")
+def list_branches(ctx: Ctx, pid: str) -> Reply:
+    p = _project(ctx, pid)
+    search = ctx.params.get("search")
+    names = sorted(n for n in p.branches if not search or search in n)
+    chunk, headers = offset_page(names, ctx.params, ctx.linker(unquote(pid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, [_branch(p, n) for n in chunk], headers)
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/repository/branches/(?P<name>{_SEG})",
+       "/projects/:id/repository/branches/:branch")
+def get_branch(ctx: Ctx, pid: str, name: str) -> Reply:
+    p = _project(ctx, pid)
+    name = unquote(name)
+    if name not in p.branches:
+        return not_found("Branch")
+    return Reply(200, _branch(p, name))
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/repository/compare", "/projects/:id/repository/compare")
+def compare(ctx: Ctx, pid: str) -> Reply:
+    """Commits reachable from `to` and not from `from`, oldest first; `diffs` stays
+    empty (the simulator holds no trees). `compare_commits_limit` is not applied:
+    GitLab documents no cap on the commits of a comparison."""
+    p = _project(ctx, pid)
+    missing = [k for k in ("from", "to") if not ctx.params.get("from" if k == "from" else k)]
+    if missing:
+        raise ApiError(400, {"error": ", ".join(f"{k} is missing" for k in missing)})
+    ref_from, ref_to = ctx.params.get("from") or "", ctx.params.get("to") or ""
+    head_from, head_to = p.resolve(ref_from), p.resolve(ref_to)
+    if head_from is None or head_to is None:
+        return not_found("Ref")
+    base = set(p.reachable(head_from))
+    shas = [s for s in p.reachable(head_to) if s not in base]
+    commits = [p.commit_index[s] for s in reversed(shas)]
+    return Reply(200, {"commit": commits[-1] if commits else None, "commits": commits,
+                       "diffs": [], "compare_timeout": False,
+                       "compare_same_ref": ref_from == ref_to,
+                       "web_url": f"{WEB}/{p.path}/-/compare/{ref_from}...{ref_to}"})
+
+
+# -- merge requests and issues ----------------------------------------------------------
+def _filter_sort(rows: list[dict[str, Any]], params: Params, states: tuple[str, ...],
+                 orders: tuple[str, ...]) -> tuple[list[dict[str, Any]], str, bool]:
+    state = params.choice("state", states, "all")
+    if state != "all":
+        rows = [r for r in rows if r["state"] == state]
+    for key, field, op in (("updated_after", "updated_at", "ge"),
+                           ("updated_before", "updated_at", "le"),
+                           ("created_after", "created_at", "ge"),
+                           ("created_before", "created_at", "le")):
+        bound = _time(params, key)
+        if bound is not None:
+            rows = [r for r in rows if (r[field] >= bound if op == "ge" else r[field] <= bound)]
+    iids = params.all("iids[]") + params.all("iids")
+    if iids:
+        try:
+            wanted = {int(i) for i in iids}
+        except ValueError:
+            raise bad_param("iids") from None
+        rows = [r for r in rows if r["iid"] in wanted]
+    labels = params.get("labels")
+    if labels:
+        need = {x.strip() for x in labels.split(",") if x.strip()}
+        rows = [r for r in rows if need <= set(r["labels"])]
+    author = params.get("author_username")
+    if author:
+        rows = [r for r in rows if r["author"]["username"] == author]
+    order = params.choice("order_by", orders, "created_at")
+    desc = params.choice("sort", ("asc", "desc"), "desc") == "desc"
+    rows = sorted(rows, key=lambda r: (r[order] or "", r["id"]), reverse=desc)
+    return rows, order, desc
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/merge_requests", "/projects/:id/merge_requests")
+def list_mrs(ctx: Ctx, pid: str) -> Reply:
+    p = _project(ctx, pid)
+    _no_keyset(ctx)
+    rows, _, _ = _filter_sort(p.merge_requests, ctx.params,
+                              ("all", "opened", "closed", "locked", "merged"),
+                              ("created_at", "updated_at", "merged_at", "title"))
+    for key in ("source_branch", "target_branch"):
+        value = ctx.params.get(key)
+        if value:
+            rows = [r for r in rows if r[key] == value]
+    chunk, headers = offset_page(rows, ctx.params, ctx.linker(unquote(pid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, chunk, headers)
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/merge_requests/(?P<iid>\d+)",
+       "/projects/:id/merge_requests/:merge_request_iid")
+def get_mr(ctx: Ctx, pid: str, iid: str) -> Reply:
+    try:
+        return Reply(200, _project(ctx, pid).mr(int(iid)))
+    except KeyError:
+        return not_found("Merge Request")
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/issues", "/projects/:id/issues")
+def list_issues(ctx: Ctx, pid: str) -> Reply:
+    """Offset paging, or keyset (GitLab 18.3+) with order_by created_at / updated_at /
+    id and a `cursor` in the next link."""
+    p = _project(ctx, pid)
+    orders = ("created_at", "updated_at", "id", "due_date", "title", "weight",
+              "relative_position", "priority", "popularity", "label_priority",
+              "milestone_due")
+    params = ctx.params
+    rows, order, desc = _filter_sort(p.issues, params, ("all", "opened", "closed"), orders)
+    linker = ctx.linker(unquote(pid))
+    if params.get("pagination") == "keyset":
+        if order not in ("created_at", "updated_at", "id"):
+            raise ApiError(405, {"error": KEYSET_UNAVAILABLE})
+        cursor = params.get("cursor")
+        if cursor:
+            pos = decode_cursor(cursor)
+            mark = (pos.get(order) or "", int(pos.get("id", 0)))
+            keys = [((r[order] or "", r["id"]), r) for r in rows]
+            rows = [r for k, r in keys if (k < mark if desc else k > mark)]
+        chunk, headers = keyset_page(
+            rows, params, linker, cursor_param="cursor",
+            make_cursor=lambda r: {"cursor": encode_cursor({order: r[order], "id": r["id"]})})
+        return Reply(200, chunk, headers)
+    chunk, headers = offset_page(rows, params, linker, count_limit=ctx.count_limit)
+    return Reply(200, chunk, headers)
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/issues/(?P<iid>\d+)", "/projects/:id/issues/:issue_iid")
+def get_issue(ctx: Ctx, pid: str, iid: str) -> Reply:
+    try:
+        return Reply(200, _project(ctx, pid).issue(int(iid)))
+    except KeyError:
+        return not_found()
+
+
+# -- pipelines ------------------------------------------------------------------------
+LIST_KEYS = ("id", "iid", "project_id", "status", "source", "ref", "sha", "name", "web_url",
+             "created_at", "updated_at")
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/pipelines", "/projects/:id/pipelines")
+def list_pipelines(ctx: Ctx, pid: str) -> Reply:
+    """updated_after/_before, status, ref, sha, source, order_by id (default) / status /
+    ref / updated_at / user_id, sort (default desc). Items in the list fixture's shape."""
+    p = _project(ctx, pid)
+    _no_keyset(ctx)
+    params = ctx.params
+    rows = list(p.pipelines)
+    for key, field, op in (("updated_after", "updated_at", "ge"),
+                           ("updated_before", "updated_at", "le"),
+                           ("created_after", "created_at", "ge"),
+                           ("created_before", "created_at", "le")):
+        bound = _time(params, key)
+        if bound is not None:
+            rows = [r for r in rows if (r[field] >= bound if op == "ge" else r[field] <= bound)]
+    for key in ("status", "ref", "sha", "source"):
+        value = params.get(key)
+        if value:
+            rows = [r for r in rows if r[key] == value]
+    scope = params.get("scope")
+    if scope in ("running", "pending", "finished"):
+        finished = {"success", "failed", "canceled", "skipped"}
+        rows = [r for r in rows if (r["status"] in finished if scope == "finished"
+                                    else r["status"] == scope)]
+    order = params.choice("order_by", ("id", "status", "ref", "updated_at", "user_id"), "id")
+    desc = params.choice("sort", ("asc", "desc"), "desc") == "desc"
+    keyf = {"user_id": lambda r: (r["user"]["id"], r["id"])}.get(
+        order, lambda r: (r[order], r["id"]))
+    rows.sort(key=keyf, reverse=desc)
+    chunk, headers = offset_page(rows, params, ctx.linker(unquote(pid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, [{k: r[k] for k in LIST_KEYS} for r in chunk], headers)
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/pipelines/(?P<pipeline_id>\d+)",
+       "/projects/:id/pipelines/:pipeline_id")
+def get_pipeline(ctx: Ctx, pid: str, pipeline_id: str) -> Reply:
+    try:
+        return Reply(200, _project(ctx, pid).pipeline(int(pipeline_id)))
+    except KeyError:
+        return not_found()

@@ -28,6 +28,11 @@ def auth(
              "where each credential comes from and contacts no one."),
     timeout: float = typer.Option(5.0, "--timeout", min=0.1, max=120,
                                   help="With status --check: seconds per host."),
+    app_id: str = typer.Option(None, "--app-id",
+                               help="GitHub App: the app's ID (as in the source's `app:`)."),
+    private_key_file: str = typer.Option(
+        None, "--private-key-file",
+        help="GitHub App: check this private key (.pem) and store it in the keyring."),
 ) -> None:
     """`dihub auth github` logs in (OAuth device flow, or --with-token);
     `dihub auth status [SOURCE] [--check]`; `dihub auth logout SOURCE`.
@@ -78,6 +83,20 @@ def auth(
     if conn.auth is None:
         typer.echo(f"{target}: the {conn.name} connector needs no login")
         return
+    if app_id is not None or private_key_file is not None:
+        if not private_key_file or not hasattr(conn.auth, "login_app"):
+            raise UsageError("--app-id and --private-key-file log a GitHub source in as a "
+                             "GitHub App; give both (--app-id is optional when the config "
+                             "has `app.app_id`)")
+        from pathlib import Path
+        try:
+            pem = Path(private_key_file).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {private_key_file} ({type(exc).__name__})") from None
+        who = conn.auth.login_app(target, src, private_key=pem, app_id=app_id,
+                                  allow_file=insecure_store_file)
+        typer.echo(f"{target}: logged in as {who}; the key is stored, bound to its host")
+        return
     token = None
     if with_token:
         token = sys.stdin.readline().strip()
@@ -123,7 +142,8 @@ def _statuses(todo, *, check: bool, timeout: float) -> int:
     return failed
 
 
-_SHOWN = ("via", "host", "user", "team", "bot_user", "scopes", "deployment")
+_SHOWN = ("via", "host", "user", "team", "bot_user", "scopes", "deployment", "app",
+          "installations")
 
 
 def _print_status(name: str, info: dict, *, check: bool = False) -> None:

@@ -10,6 +10,10 @@ GitHub Enterprise Server serves the same endpoints on its web host.
 Tokens are kept by `dihub.secrets` (env var named by `token_env`, keyring, or the
 opt-in 0600 file), bound to the API host they were checked against (api.github.com, or
 the GHES host), and never appear in an exception, a status dict or a repr.
+
+With `app:` (a GitHub App, app.py) the credential is the app's private key: `login_app`
+checks it (GET /app with a JWT) and stores it like a token; `status` says where the key
+comes from and, with `check`, the app and its installations.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from dihub import secrets
-from dihub.errors import AuthError, TemporaryError
+from dihub.connectors.github import app as ghapp
+from dihub.errors import AuthError, ConfigError, TemporaryError, UsageError
 
 DEFAULT_API = "https://api.github.com"
 DEFAULT_SCOPES = "repo read:org"        # private repos need `repo`; org repo listing `read:org`
@@ -164,6 +169,8 @@ class GitHubAuth:
         result: dict[str, Any] = {"source": source, "api": api, "host": host,
                                   "logged_in": False, "via": None, "user": None,
                                   "scopes": None, "error": None, "state": "missing"}
+        if getattr(config, "app", None) is not None:
+            return _app_status(result, source, config, http, check=check, timeout_s=timeout_s)
         try:
             found = secrets.get_secret(source, TOKEN_NAME, host=host,
                                        env_var=getattr(config, "token_env", None))
@@ -192,9 +199,38 @@ class GitHubAuth:
         return result
 
     def logout(self, source: str) -> bool:
-        """Forget the stored token, for every host (keyring and file); an env var is left
-        alone."""
-        return secrets.delete_secret(source, TOKEN_NAME)
+        """Forget the stored token and app key, for every host (keyring and file); env
+        vars and key files are left alone."""
+        token = secrets.delete_secret(source, TOKEN_NAME)
+        key = secrets.delete_secret(source, ghapp.KEY_NAME)
+        return token or key
+
+    def login_app(self, source: str, config: Any, *, private_key: str,
+                  app_id: str | None = None, allow_file: bool = False,
+                  http: httpx.Client | None = None) -> str:
+        """Check a GitHub App's private key (GET /app with its JWT) and store it in the
+        keyring (or the opt-in file), bound to the base_url's host. Returns "app <slug>"."""
+        app = getattr(config, "app", None)
+        if app is None:
+            raise ConfigError(f"source '{source}' has no `app:` section",
+                              key=f"sources.{source}.app",
+                              hint=f"Add `app: {{app_id: {app_id or 'APP_ID'}}}` under "
+                                   f"sources.{source} in the config, then run this again.")
+        if app_id is not None and str(app_id).strip() != app.app_id:
+            raise UsageError(f"--app-id {app_id} is not the app_id of sources.{source}.app "
+                             f"({app.app_id})",
+                             hint="Fix `app.app_id` in the config or the --app-id option.")
+        pem = private_key.strip()
+        ghapp.register_key(pem)
+        key = ghapp.signing_key(pem, source, config)
+        secrets.check_storable(source, ghapp.KEY_NAME, allow_file=allow_file)
+        api = _api_base(config)
+        with _client(http, self._timeout) as client:
+            info = _app_get(client, api, "/app", ghapp.AppJWT(app.app_id, key)(), source,
+                            config)
+        secrets.set_secret(source, ghapp.KEY_NAME, pem, allow_file=allow_file,
+                           host=secrets.host_of(api))
+        return f"app {info.get('slug') or app.app_id}"
 
     def token(self, source: str, config: Any) -> str:
         """The token for the configured API host: `token_env`, else the login stored for
@@ -205,6 +241,74 @@ class GitHubAuth:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _app_status(result: dict[str, Any], source: str, config: Any,
+                http: httpx.Client | None, *, check: bool, timeout_s: float) -> dict[str, Any]:
+    """`status` of a GitHub App source: where the key comes from; with `check`, the app's
+    slug and its installations (account and id). Never the key or a JWT."""
+    result["app"] = config.app.app_id
+    try:
+        pem, result["via"] = ghapp.load_private_key(source, config)
+        key = ghapp.signing_key(pem, source, config)
+    except AuthError as exc:
+        result["error"] = str(exc)
+        return result
+    result["state"] = "present"
+    if not check:
+        return result
+    token = ghapp.AppJWT(config.app.app_id, key)()
+    api = _api_base(config)
+    try:
+        with _client(http, timeout_s) as client:
+            info = _app_get(client, api, "/app", token, source, config)
+            installs = _app_get(client, api, "/app/installations?per_page=100", token,
+                                source, config)
+    except TemporaryError as exc:
+        result.update(state="unreachable", error=str(exc))
+        return result
+    except AuthError as exc:
+        code = getattr(exc, "status", None) or 0
+        state = "rejected" if code == 401 else "unreachable" if code >= 500 else "error"
+        result.update(state=state, error=str(exc), http_status=code or None)
+        return result
+    result["installations"] = [f"{(i.get('account') or {}).get('login')} ({i.get('id')})"
+                               for i in installs if isinstance(i, dict)] \
+        if isinstance(installs, list) else []
+    result.update(logged_in=True, user=f"app {info.get('slug') or config.app.app_id}",
+                  state="ok")
+    return result
+
+
+def _app_get(http: httpx.Client, api: str, path: str, jwt_token: str, source: str,
+             config: Any) -> Any:
+    url = f"{api}{path}"
+    try:
+        resp = http.get(url, headers={"Authorization": f"Bearer {jwt_token}",
+                                      "Accept": "application/vnd.github+json"})
+    except httpx.HTTPError as exc:
+        raise TemporaryError(f"could not reach {api}{path.split('?')[0]} "
+                             f"({type(exc).__name__})",
+                             hint="Check the network and the source's `base_url`.") from None
+    if resp.status_code != 200:
+        try:
+            message = str(resp.json().get("message") or "")
+        except (ValueError, AttributeError):
+            message = ""
+        said = f': "{message}"' if message else ""
+        err = AuthError(f"GitHub rejected the JWT of app {config.app.app_id} for source "
+                        f"'{source}' (GET {path.split('?')[0]} -> HTTP {resp.status_code}{said})",
+                        hint="The private key is not this app's, or was deleted, or `app_id` "
+                             "is wrong: generate a private key in the app's settings and run "
+                             f"`{ghapp.fix_command(source, config)}`. Also check this host's "
+                             "clock.")
+        err.status = resp.status_code
+        raise err
+    try:
+        return resp.json()
+    except ValueError:
+        raise AuthError(f"GET {url} did not return JSON",
+                        hint="Check that `base_url` points at the GitHub API.") from None
 
 
 def _api_base(config: Any) -> str:

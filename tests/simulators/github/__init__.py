@@ -11,9 +11,10 @@ See tests/simulators/README.md.
 
 from ..common.faults import KINDS as FAULT_KINDS
 from ..common.faults import PASS, Faults, Script
+from .apps import App, generate_keys
 from .auth import DeviceFlow, TokenAuth
 from .data import Dataset, RepoData
 from .server import GitHubSimulator
 
-__all__ = ["Dataset", "DeviceFlow", "FAULT_KINDS", "Faults", "GitHubSimulator", "PASS",
-           "RepoData", "Script", "TokenAuth"]
+__all__ = ["App", "Dataset", "DeviceFlow", "FAULT_KINDS", "Faults", "GitHubSimulator", "PASS",
+           "RepoData", "Script", "TokenAuth", "generate_keys"]

@@ -3,6 +3,8 @@ GitHub's paging, rate-limit headers, ETags, token checks, device flow and faults
 
 Order of checks for an API request: scripted response → random fault → token →
 primary quota (403 when exhausted) → route → ETag (304) → spend one unit on 200.
+With a GitHub App (`app=App(...)`, apps.py), /app endpoints take its JWT, and an
+installation token reaches its account's repositories on its installation's quota.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..common import Faults, Record, Reply, SimHandler, SimulatorServer
 from . import fixtures, routes
+from .apps import App, owner_of
 from .auth import DeviceFlow, TokenAuth, bearer, oauth_params
 from .common import API, error_body
 from .data import Dataset
@@ -47,6 +50,7 @@ class GitHubSimulator(SimulatorServer):
                  and anonymous requests (/user then answers as the first user)
     device_flow  DeviceFlow(...) or a list of outcomes for /login/oauth/access_token
     retry_after  Retry-After seconds of 429 / secondary 403 (Faults has its own)
+    app          App(...): a GitHub App with its installations (apps.py)
     port         0 = an ephemeral port
     api_prefix   serve the API under this path, like GitHub Enterprise Server's "/api/v3"
                  (`sim.api_url`); /login/... stays at the root (the web host)
@@ -62,8 +66,10 @@ class GitHubSimulator(SimulatorServer):
                  *, auth: TokenAuth | None = None,
                  device_flow: DeviceFlow | list[str] | tuple[str, ...] | None = None,
                  retry_after: float = 1, rate_window_s: float = 3600, port: int = 0,
-                 scopes: str = "repo, read:org", api_prefix: str = ""):
+                 scopes: str = "repo, read:org", api_prefix: str = "",
+                 app: App | None = None):
         super().__init__(port, faults)
+        self.app = app
         self.dataset = dataset
         self.api_prefix = api_prefix.rstrip("/")
         self.quota = Quota(rate_limit, rate_window_s)
@@ -128,16 +134,33 @@ class GitHubSimulator(SimulatorServer):
     def _api(self, method: str, path: str, query: str, headers: dict[str, str],
              charge: bool) -> tuple[Reply, bool]:
         token = bearer(headers.get("authorization"))
-        if self.auth is not None:
+        quota, installation = self.quota, None
+        if self.app is not None:
+            if self.app.handles(path):
+                with self.dataset.lock:
+                    return self.app.respond(method, path, query, token, self.dataset,
+                                            self.api_url), False
+            installation = self.app.installation_of(token)
+            if installation == -1:
+                return Reply(401, error_body("Bad credentials", 401)), False
+            if installation is None and token and self.app.check_jwt(token) is None:
+                return Reply(401, error_body("A JSON web token is accepted only on the app's "
+                                             "endpoints", 401)), False
+        if installation is not None:
+            owner = owner_of(path, self.dataset)
+            if owner is not None and self.app.installations.get(owner.lower()) != installation:
+                return Reply(404, error_body("Not Found", 404)), False
+            quota = self.app.quota(installation)
+        elif self.auth is not None:
             refused = self.auth.check(token)
             if refused is not None:
                 return refused, False
         if method not in ("GET", "HEAD"):
             return Reply(404, error_body("Not Found", 404)), False
-        if path != "/rate_limit" and self.quota.exhausted():
+        if path != "/rate_limit" and quota.exhausted():
             return Reply(403, fixtures.body(fixtures.RATE_PRIMARY), exhausted=True), False
         with self.dataset.lock:
-            reply = routes.dispatch(path, self._ctx(query, token))
+            reply = routes.dispatch(path, self._ctx(query, token, quota))
             if reply.status == 200:
                 reply.body = self._encode(reply.body)
         if reply.status != 200 or path == "/rate_limit" or not charge:
@@ -148,12 +171,20 @@ class GitHubSimulator(SimulatorServer):
             # GitHub: a 304 costs nothing when the request was authorized.
             spend = token is None
             if spend:
-                self.quota.spend()
+                quota.spend()
             return Reply(304, None, {"etag": etag, **_keep(reply.headers)}), spend
-        self.quota.spend()
+        quota.spend()
         return reply, True
 
-    def _ctx(self, query: str, token: str | None) -> routes.Ctx:
+    def _quota_of(self, headers: dict[str, str]) -> Quota:
+        """The quota a request's credential spends: its installation's, or the one quota."""
+        if self.app is not None:
+            issued = self.app.tokens.get(bearer(headers.get("authorization")) or "")
+            if issued is not None:
+                return self.app.quota(issued.installation)
+        return self.quota
+
+    def _ctx(self, query: str, token: str | None, quota: Quota | None = None) -> routes.Ctx:
         login = None
         if token is not None:
             login = self.auth.login_for(token) if self.auth else None
@@ -161,7 +192,7 @@ class GitHubSimulator(SimulatorServer):
             login = login or self.dataset.users.humans[0]["login"]
         return routes.Ctx(self.dataset, self.api_url,
                           Params(parse_qsl(query, keep_blank_values=True)), login,
-                          self.quota.snapshot())
+                          (quota or self.quota).snapshot())
 
     def _encode(self, body: Any) -> bytes:
         data = json.dumps(body, separators=(",", ":")).encode()
@@ -169,7 +200,7 @@ class GitHubSimulator(SimulatorServer):
 
     def _decorate(self, reply: Reply, headers: dict[str, str]) -> None:
         """Headers every API response carries (the reply's own headers win)."""
-        base = {**API_HEADERS, **self.quota.headers(exhausted=reply.exhausted),
+        base = {**API_HEADERS, **self._quota_of(headers).headers(exhausted=reply.exhausted),
                 "x-github-request-id": f"SIM:{next(self._request_ids):08X}"}
         if headers.get("authorization"):
             base["x-oauth-scopes"] = self.scopes

@@ -582,7 +582,8 @@ class Runner:
         self.audit(self._entry(
             stream, r.partition, "sync", outcome, records=r.records,
             inserted=r.written.inserted, updated=r.written.updated,
-            unchanged=r.written.unchanged, error=str(r.error) if r.error else None))
+            unchanged=r.written.unchanged, error=str(r.error) if r.error else None,
+            detail={"owner": self.owner}))    # which host and process ran the pass
 
 
 def _close_sessions(sessions: list[Any]) -> None:

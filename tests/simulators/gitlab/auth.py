@@ -21,7 +21,6 @@ JSON bodies with HTTP 400 (invalid_client: 401). `grant_type=refresh_token` is s
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from collections import deque
@@ -32,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..common import Reply
+from ..github.auth import oauth_params as form_params  # noqa: F401  (shared parser)
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5
@@ -191,22 +191,6 @@ def token_of(headers: dict[str, str], query: str) -> str | None:
         if key in ("private_token", "access_token"):
             return value
     return None
-
-
-def form_params(query: str, raw: bytes, content_type: str) -> dict[str, str]:
-    """Parameters from the query string and a form or JSON body (the body wins)."""
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    if raw:
-        if "json" in (content_type or ""):
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                data = {}
-            if isinstance(data, dict):
-                params.update({k: str(v) for k, v in data.items()})
-        else:
-            params.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    return params
 
 
 def oauth_error(code: str) -> Reply:

@@ -385,19 +385,22 @@ class Dataset:
             return mr
 
     def add_mrs(self, path: str, n: int = 1) -> list[dict[str, Any]]:
-        """Open `n` merge requests (next iids)."""
+        """Open `n` merge requests (the next iids)."""
         from .generate import make_mr
+        return self._add_numbered(path, n, "merge_requests", "mr", make_mr)
+
+    def _add_numbered(self, path: str, n: int, key: str, kind: str,
+                      make: Any) -> list[dict[str, Any]]:
         with self.lock:
             p = self.projects[path]
-            out = []
+            rows, out = getattr(p, key), []
             for _ in range(n):
                 now = self.now
                 self.tick()
-                iid = len(p.merge_requests) + 1
-                mr = make_mr(p, self, self._rng, iid, now, "opened")
-                mr["id"] = self.next_id("mr")
-                p.merge_requests.append(mr)
-                out.append(mr)
+                row = make(p, self, self._rng, len(rows) + 1, now, "opened")
+                row["id"] = self.next_id(kind)
+                rows.append(row)
+                out.append(row)
             return out
 
     def update_issue(self, path: str, iid: int, **changes: Any) -> dict[str, Any]:
@@ -422,18 +425,9 @@ class Dataset:
             return issue
 
     def add_issues(self, path: str, n: int = 1) -> list[dict[str, Any]]:
+        """Open `n` issues (the next iids)."""
         from .generate import make_issue
-        with self.lock:
-            p = self.projects[path]
-            out = []
-            for _ in range(n):
-                now = self.now
-                self.tick()
-                issue = make_issue(p, self, self._rng, len(p.issues) + 1, now, "opened")
-                issue["id"] = self.next_id("issue")
-                p.issues.append(issue)
-                out.append(issue)
-            return out
+        return self._add_numbered(path, n, "issues", "issue", make_issue)
 
     def retry_pipeline(self, path: str, pipeline_id: int, status: str = "success"
                        ) -> dict[str, Any]:

@@ -100,6 +100,18 @@ def _time(params: Params, key: str) -> str | None:
         raise bad_param(key) from None
 
 
+def _time_filters(rows: list[dict[str, Any]], params: Params) -> list[dict[str, Any]]:
+    """updated_after / updated_before / created_after / created_before, inclusive."""
+    for key, field, op in (("updated_after", "updated_at", "ge"),
+                           ("updated_before", "updated_at", "le"),
+                           ("created_after", "created_at", "ge"),
+                           ("created_before", "created_at", "le")):
+        bound = _time(params, key)
+        if bound is not None:
+            rows = [r for r in rows if (r[field] >= bound if op == "ge" else r[field] <= bound)]
+    return rows
+
+
 def _no_keyset(ctx: Ctx) -> None:
     if ctx.params.get("pagination") == "keyset":
         raise ApiError(405, {"error": KEYSET_UNAVAILABLE})
@@ -336,13 +348,7 @@ def _filter_sort(rows: list[dict[str, Any]], params: Params, states: tuple[str, 
     state = params.choice("state", states, "all")
     if state != "all":
         rows = [r for r in rows if r["state"] == state]
-    for key, field, op in (("updated_after", "updated_at", "ge"),
-                           ("updated_before", "updated_at", "le"),
-                           ("created_after", "created_at", "ge"),
-                           ("created_before", "created_at", "le")):
-        bound = _time(params, key)
-        if bound is not None:
-            rows = [r for r in rows if (r[field] >= bound if op == "ge" else r[field] <= bound)]
+    rows = _time_filters(rows, params)
     iids = params.all("iids[]") + params.all("iids")
     if iids:
         try:
@@ -437,13 +443,7 @@ def list_pipelines(ctx: Ctx, pid: str) -> Reply:
     _no_keyset(ctx)
     params = ctx.params
     rows = list(p.pipelines)
-    for key, field, op in (("updated_after", "updated_at", "ge"),
-                           ("updated_before", "updated_at", "le"),
-                           ("created_after", "created_at", "ge"),
-                           ("created_before", "created_at", "le")):
-        bound = _time(params, key)
-        if bound is not None:
-            rows = [r for r in rows if (r[field] >= bound if op == "ge" else r[field] <= bound)]
+    rows = _time_filters(rows, params)
     for key in ("status", "ref", "sha", "source"):
         value = params.get(key)
         if value:

@@ -71,7 +71,9 @@ class Config:
     def __init__(self, settings: Settings, sources: dict[str, Any], path: Path | None,
                  raw: dict[str, Any]):
         self.settings = settings
-        self.sources = sources          # name -> connector config model
+        # name -> connector config model; a SourceRef each when loaded with
+        # `connectors=False` (the connector's name only, its keys not validated)
+        self.sources = sources
         self.path = path
         self.raw = raw
         self._root: Any = None          # the YAML node tree, composed again on first need
@@ -221,15 +223,30 @@ def decode_config(raw: bytes, shown: str = "<config>") -> str:
                                "(e.g. `iconv -f latin1 -t utf-8`).") from None
 
 
-def load_config(explicit: str | os.PathLike | None = None) -> Config:
+class SourceRef:
+    """A source of a config loaded with `connectors=False`: the name of its connector, its
+    other keys not validated (no connector module was imported for it)."""
+
+    def __init__(self, connector: str):
+        self.connector = connector
+
+    def __repr__(self) -> str:
+        return f"SourceRef(connector={self.connector!r})"
+
+
+def load_config(explicit: str | os.PathLike | None = None, *,
+                connectors: bool = True) -> Config:
+    """The config, every source validated with its connector's model. `connectors=False`
+    checks the file, the core sections and each source's name and `connector:` key, but
+    imports no connector: for commands that only read the store (`dihub fetch`)."""
     path = find_config(explicit)
     text = read_config_text(path) if path else ""
-    return parse_config(text, path)
+    return parse_config(text, path, connectors=connectors)
 
 
 # --- parsing and validation ---------------------------------------------------------------
 
-def parse_config(text: str, path: Path | None = None) -> Config:
+def parse_config(text: str, path: Path | None = None, *, connectors: bool = True) -> Config:
     shown = str(path) if path else "<config>"
     root, data = _parse_yaml(text, shown)
     if data is None:
@@ -259,7 +276,7 @@ def parse_config(text: str, path: Path | None = None) -> Config:
     if isinstance(raw_sources, dict):
         base_dir = path.parent if path else Path.cwd()
         for name, body in raw_sources.items():
-            model = _source(name, body, problems, base_dir)
+            model = _source(name, body, problems, base_dir, connectors)
             if model is not None:
                 sources[name] = model
     problems.raise_if_any()
@@ -271,9 +288,8 @@ def parse_config(text: str, path: Path | None = None) -> Config:
     return Config(settings, sources, path, data)
 
 
-def _source(name: Any, body: Any, problems: _Problems, base_dir: Path):
-    from dihub.connectors.registry import load_connector
-
+def _source(name: Any, body: Any, problems: _Problems, base_dir: Path,
+            connectors: bool = True):
     prefix = ("sources", name)
     if not isinstance(name, str) or not SOURCE_NAME.fullmatch(name):
         problems.add(prefix, f"source name {name!r} must start with a lower-case letter, "
@@ -287,6 +303,10 @@ def _source(name: Any, body: Any, problems: _Problems, base_dir: Path):
     if not isinstance(connector_name, str):
         problems.add((*prefix, "connector"), "must be a connector name (see `dihub connectors`)")
         return None
+    if not connectors:
+        return SourceRef(connector_name)
+    from dihub.connectors.registry import load_connector
+
     key = (*prefix, "connector")
     try:
         # the line is found only on error: looking it up for every source is quadratic

@@ -59,20 +59,25 @@ def fetch(
     if entity not in ENTITIES:
         raise UsageError(f"unknown entity {entity!r}",
                          hint=f"Entities: {', '.join(ENTITIES)}")
-    cfg = state.config()
+    cfg = _config()
+    connector_name = None
     if source == "hub":     # people and links, computed by `dihub hub refresh`
         __import__("dihub.cli.hub", fromlist=["check_hub_entity"]).check_hub_entity(entity)
     else:
-        _check_entity(source, cfg.source(source).connector, entity)
-    chosen = _fields(fields, entity)
-    since_iso, until_iso = _when(since, "--since"), _when(until, "--until")
-    filters = dict(_where(w, entity) for w in where or [])
-    capped = fmt == "table" and limit is None
-    if capped:
-        limit = TABLE_MAX
-    store = state.store()
-    pager = _Pager(store, entity, source, since_iso, until_iso, filters, cursor, limit)
+        connector_name = cfg.source(source).connector
+    from dihub.store import open_configured_store
+
+    store = open_configured_store(cfg)
     try:
+        if connector_name is not None and not _has_records(store, entity, source):
+            _check_entity(source, connector_name, entity)
+        chosen = _fields(fields, entity)
+        since_iso, until_iso = _when(since, "--since"), _when(until, "--until")
+        filters = dict(_where(w, entity) for w in where or [])
+        capped = fmt == "table" and limit is None
+        if capped:
+            limit = TABLE_MAX
+        pager = _Pager(store, entity, source, since_iso, until_iso, filters, cursor, limit)
         records = output.project(pager, chosen)
         out = sys.stdout
         if fmt == "jsonl":
@@ -108,6 +113,23 @@ def fetch(
                        f"{pager.next_cursor}")
         if not log.emit("info", "more_records", message, cursor=pager.next_cursor):
             print(message, file=sys.stderr)
+
+
+def _config():
+    """The config as fetch needs it: the store and each source's connector name. No
+    connector is imported (fetch reads the store), unless the full config was loaded
+    already (to resolve a plugin's entity)."""
+    if state._config is not None:
+        return state._config
+    from dihub.config import load_config
+
+    return load_config(state.config_path, connectors=False)
+
+
+def _has_records(store, entity: str, source: str) -> bool:
+    """Whether the store holds any `entity` record of `source`: then the source's connector
+    produces it, and need not be imported to say so."""
+    return bool(store.query(entity, source=source, limit=1).records)
 
 
 def _check_entity(source: str, connector_name: str, entity: str) -> None:

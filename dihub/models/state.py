@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 class SyncState(BaseModel):
     """Where a (source, stream, partition) stands. `cursor` is stream-defined JSON."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     source: str
     stream: str
@@ -46,7 +46,7 @@ class Lease:
 
 
 class AuditEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     run_id: str
     source: str
@@ -69,7 +69,7 @@ class AuditEntry(BaseModel):
 class RunMetrics(BaseModel):
     """Per run and stream. Latencies are in milliseconds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     run_id: str
     source: str

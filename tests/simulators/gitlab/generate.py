@@ -202,6 +202,10 @@ def make_mr(p: ProjectData, data: Dataset, rng: random.Random, iid: int, created
 def build_mrs(p: ProjectData, data: Dataset, rng: random.Random, n: int,
               merges: list[tuple], linear: list[str], t0: datetime, t1: datetime) -> None:
     states = [_pick(rng, MR_STATES) for _ in range(n)]
+    if n >= 10:                    # every state shows up, even in a small project
+        for k, (state, _) in enumerate(MR_STATES):
+            if state not in states:
+                states[k] = state
     merged = [i for i, s in enumerate(states) if s == "merged"]
     ff_count = max(len(merged) - len(merges), round(len(merged) * 0.15))
     ff_pool = rng.sample(linear, min(ff_count, len(linear)))

@@ -68,8 +68,8 @@ class RedisServer:
                 self.proc.wait()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path):
+def running(tmp_path: Path):
+    """A generator for a fixture: starts a server, yields it, stops it (or skips)."""
     if shutil.which(BINARY) is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server; "
                     ".ci/run installs it): the queue tests need a real Redis")
@@ -78,3 +78,8 @@ def redis_server(tmp_path: Path):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path):
+    yield from running(tmp_path)

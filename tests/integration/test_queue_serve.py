@@ -53,7 +53,7 @@ def test_the_inbox_hands_deliveries_to_the_queue_and_a_worker_processes_them(
         assert [d["status"] for d in store.inbox_list()] == ["done", "done"]
         issue = json.loads((DATA / "issues.opened.json").read_text())["issue"]
         [stored] = list(store.iter_records("issues", "gh"))
-        assert stored["title"] == issue["title"]
+        assert stored["summary"] == issue["title"]
         assert store.count("pull_requests") == 1
     finally:
         store.close()

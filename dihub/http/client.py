@@ -23,7 +23,6 @@ ever reaches a host the config did not name, whatever httpx's own redirect rules
 
 from __future__ import annotations
 
-import json as _json
 import random as _random
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -52,6 +51,7 @@ from dihub.http.policy import RateLimitPolicy, resolve
 from dihub.http.retry import BackoffWait, Transient, retrying
 from dihub.http.urls import etag_key as _etag_key
 from dihub.http.urls import merge_params
+from dihub.jsoncodec import decode_json
 from dihub.redact import redact, register_authorization, safe_path
 from dihub.settings import HttpSettings
 from dihub.timeutil import to_iso
@@ -91,11 +91,16 @@ class Response:
     url: str
     headers: httpx.Headers
     data: Any = None
-    text: str = ""
     etag: str | None = None
     not_modified: bool = False
     size: int = 0                  # bytes of the body (for Page.raw_size)
     links: dict[str, dict[str, str]] = field(default_factory=dict)
+    raw: httpx.Response | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The body as text, decoded only when asked for (raw payloads, error messages)."""
+        return self.raw.text if self.raw is not None else ""
 
     @property
     def next_url(self) -> str | None:
@@ -409,14 +414,15 @@ class HttpClient:
         looks_json = "json" in ctype or content[:1] in (b"{", b"[")
         if content.strip() and looks_json:
             try:
-                data = _json.loads(content)
+                data = decode_json(content)
             except ValueError:
                 if strict:
                     raise Transient(f"{r.status_code}: truncated or malformed JSON body "
                                     f"({len(content)} bytes)", status=r.status_code,
                                     reason="malformed JSON") from None
-        return Response(r.status_code, str(r.url), r.headers, data=data, text=r.text,
-                        etag=r.headers.get("etag"), size=len(content), links=dict(r.links))
+        return Response(r.status_code, str(r.url), r.headers, data=data,
+                        etag=r.headers.get("etag"), size=len(content), links=dict(r.links),
+                        raw=r)
 
     # -- accounting and errors ---------------------------------------------------------------
     def _on_retry(self, call: _Call, rs: RetryCallState) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from dihub.jsoncodec import decode_json
 from dihub.models import Record
 
 # Fields the store or engine owns; they never take part in the signature.
@@ -73,6 +74,21 @@ def _same_as_json(value: Any) -> bool:
 
 
 _STR_ONLY = frozenset((str,))
+
+
+def encode_document(doc: dict[str, Any]) -> str:
+    """A stored document's JSON text: the bytes of `json.dumps(doc, separators=(",", ":"),
+    ensure_ascii=False)`, keys in the document's order. orjson writes them when
+    `_same_as_json` says its bytes are the same (nearly always), json otherwise."""
+    if _same_as_json(doc):
+        try:
+            return orjson.dumps(doc).decode("utf-8")
+        except orjson.JSONEncodeError:      # an int beyond 64 bits, a lone surrogate
+            pass
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+decode_document = decode_json       # a stored document read back
 
 
 def to_document(record: Record, ingested_at: str) -> dict[str, Any]:

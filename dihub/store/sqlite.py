@@ -28,6 +28,7 @@ from typing import Any
 
 from dihub.errors import FatalError, LeaseHeld
 from dihub.models import AuditEntry, RunMetrics, SyncState
+from dihub.models.documents import decode_document, encode_document
 from dihub.models.state import Lease
 from dihub.store.base import QueryPage, UpsertResult, inbox_headers
 from dihub.store.errors import CHECK_HINT, LeaseLost, StoreDamaged, sqlite_error
@@ -276,7 +277,7 @@ class SQLiteStore:
 
     def _loads(self, doc: str) -> Any:
         try:
-            return json.loads(doc)
+            return decode_document(doc)
         except (TypeError, ValueError) as exc:
             raise StoreDamaged(
                 f"the embedded store {self.path} holds a document that is not JSON ({exc})",
@@ -323,7 +324,8 @@ class SQLiteStore:
                 else:
                     result.updated += 1
                 writes.append((key[0], key[1], doc.get("source"), doc.get("updated_at") or "",
-                               doc.get("raw_signature"), doc.get("ingested_at"), _dumps(doc)))
+                               doc.get("raw_signature"), doc.get("ingested_at"),
+                               encode_document(doc)))
             conn.executemany(_UPSERT, writes)
         return result
 

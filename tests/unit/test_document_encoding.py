@@ -1,0 +1,81 @@
+"""The embedded store's documents are written by orjson where it gives the bytes json.dumps
+gives (compact, ensure_ascii=False, keys in the document's order), and by json otherwise;
+they are read back by orjson, or json for what only json reads. Either way the text and
+the values are those of the json module."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+
+from dihub.models.documents import decode_document, encode_document
+from tests.unit.test_signature_bytes import _ODD, _key, _value
+
+
+def _reference(doc: dict) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def _same(a, b) -> bool:
+    """Equal values, NaN equal to NaN."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return type(a) is type(b) and a == b
+
+
+def test_documents_are_the_bytes_json_writes_and_read_back_as_json_reads_them():
+    rng = random.Random(61)
+    checked = 0
+    for _ in range(5000):
+        doc = {_key(rng): _value(rng) for _ in range(rng.randint(0, 12))}
+        try:
+            expected = _reference(doc)
+        except (TypeError, ValueError) as exc:
+            with pytest.raises(type(exc)):
+                encode_document(doc)
+            continue
+        text = encode_document(doc)
+        assert text == expected, doc
+        assert _same(decode_document(text), json.loads(expected)), doc
+        checked += 1
+    assert checked > 1000
+
+
+@pytest.mark.parametrize("value", _ODD + ["\ud800 lone surrogate", 2**70, -2**64])
+def test_each_odd_value(value):
+    doc = {"v": value, "w": [value], "x": {"y": value}}
+    try:
+        expected = _reference(doc)
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            encode_document(doc)
+        return
+    assert encode_document(doc) == expected
+    assert _same(decode_document(expected), json.loads(expected))
+
+
+def test_decode_refuses_what_is_not_json():
+    with pytest.raises(ValueError):
+        decode_document('{"a": 1')
+    with pytest.raises(TypeError):
+        decode_document(None)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"id": 18446744073709551616, "n": -9223372036854775809}',   # beyond 64 bits
+    b'{"x": NaN, "y": [Infinity]}',
+    b'{"s": "\\ud800"}',
+    '{"a": [1, 2.5e-7, "\u00e9"]}'.encode("utf-16"),
+    b'[{"sha": "1234567890123456789012345"}, 1e400]',
+])
+def test_response_bodies_decode_as_json_decodes_them(body):
+    from dihub.jsoncodec import decode_json
+
+    assert _same(decode_json(body), json.loads(body))

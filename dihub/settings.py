@@ -95,7 +95,9 @@ def _mongodb_uri_problem(uri: str) -> str | None:
 
 class RetrySettings(_Strict):
     attempts: int = Field(5, ge=1, le=20)
-    backoff_s: list[float] = [1, 2, 4, 8, 16]
+    # the first retry of a 5xx or a dropped connection goes out fast, the next ones
+    # further apart: an upstream blip costs ~0.1 s, an outage is ridden out for ~20 s
+    backoff_s: list[float] = [0.1, 1, 4, 16]
     jitter: float = Field(0.5, ge=0, le=1)     # up to this fraction of a delay is random
 
 

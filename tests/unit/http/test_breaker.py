@@ -35,7 +35,8 @@ def test_opens_after_n_failed_calls_and_persists_across_clients(make_rig):
     assert store.get_meta(KEY)["state"] == "closed" and store.get_meta(KEY)["failures"] == 1
     fail_calls(first, 1)
     doc = store.get_meta(KEY)
-    assert doc["state"] == "open" and doc["failures"] == 2 and doc["opened_at"] == T0 + 2
+    assert doc["state"] == "open" and doc["failures"] == 2
+    assert doc["opened_at"] == pytest.approx(T0 + 0.2)           # after one fast retry
     assert doc["cooldown"] == 900
     assert ("breaker", "warning") in first.actions()
 

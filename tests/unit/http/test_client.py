@@ -67,7 +67,7 @@ def test_backoff_sequence_then_retries_exhausted(make_rig):
     with pytest.raises(RetriableError) as err:
         rig.client.get("/repos/o/r/commits", params={"since": "2024-01-01"})
     assert isinstance(err.value, HttpRetriableError) and err.value.exit_code == 75
-    assert rig.clock.sleeps == [1, 2, 4, 8]               # 5 attempts: 4 waits
+    assert rig.clock.sleeps == [0.1, 1, 4, 16]            # 5 attempts: 4 waits, fast first
     assert len(rig.script.requests) == 5
     msg = str(err.value)
     assert msg.startswith("github: GET /repos/o/r/commits failed (5 attempts): 503")
@@ -75,7 +75,7 @@ def test_backoff_sequence_then_retries_exhausted(make_rig):
     assert rig.counters.retries == 4 and rig.counters.failures == 1
     assert rig.counters.rate_limit_waits == 0             # backoff is not a rate-limit wait
     assert rig.actions() == [("retry", "retried")] * 4 + [("request", "failed")]
-    assert [a.detail["wait_s"] for a in rig.audits[:4]] == [1, 2, 4, 8]
+    assert [a.detail["wait_s"] for a in rig.audits[:4]] == [0.1, 1, 4, 16]
 
 
 def test_backoff_repeats_last_value_and_applies_jitter(make_rig):
@@ -90,14 +90,14 @@ def test_truncated_json_is_retried_then_succeeds(make_rig):
                                headers={"Content-Type": "application/json"})
     rig = make_rig(truncated, ok([{"sha": "a"}]))
     assert rig.client.get("/repos/o/r/commits").data == [{"sha": "a"}]
-    assert rig.clock.sleeps == [1]
+    assert rig.clock.sleeps == [0.1]
     assert rig.audits[0].detail["reason"] == "malformed JSON"
 
 
 def test_dropped_connection_is_retried(make_rig):
     rig = make_rig(httpx.ConnectError, httpx.ReadTimeout, ok({"id": 1}))
     assert rig.client.get("/x").data == {"id": 1}
-    assert rig.clock.sleeps == [1, 2]
+    assert rig.clock.sleeps == [0.1, 1]
     assert rig.counters.requests == 3 and rig.counters.retries == 2
     assert "ConnectError" in rig.audits[0].error
 
@@ -199,3 +199,9 @@ def test_bind_shares_connections_but_accounts_elsewhere(make_rig):
     assert other.requests == 1 and rig.counters.requests == 1
     bound.close()                     # does not close the shared pool
     assert not rig.client._http.is_closed
+
+
+def test_default_first_retry_is_fast_with_jitter(make_rig):
+    rig = make_rig(httpx.Response(502), httpx.ConnectError, ok(), rand=lambda: 0.5)
+    assert rig.client.get("/x").status == 200
+    assert rig.clock.sleeps == [0.075, 0.75]     # 0.1 then 1, each less a random share

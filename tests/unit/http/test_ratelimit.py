@@ -236,3 +236,14 @@ def test_a_plugin_brings_its_own_policy(make_rig):
     assert rig.client.governor.bucket_name("/bulk/x") == "bulk"
     g = Governor(RateLimitSettings(), policy=policy, clock=lambda: T0)
     assert g.state("/other")["bucket"] == "api"
+
+
+def test_a_429_on_one_slack_method_holds_only_that_method():
+    from dihub.connectors.slack.limits import POLICY
+    from dihub.http.governor import Governor
+    from dihub.settings import RateLimitSettings
+
+    gov = Governor(RateLimitSettings(), policy=POLICY.with_intervals({}), clock=lambda: 100.0)
+    gov.block("/api/conversations.replies", 130.0, "rate limited")
+    assert gov.decide("/api/conversations.replies").wait_s == 30.0    # exactly Retry-After
+    assert gov.decide("/api/conversations.history").wait_s == 0.0

@@ -100,7 +100,7 @@ def test_a_partition_needing_three_quota_windows_finishes_in_three_runs(tmp_path
 @pytest.mark.slow
 def test_sigkill_at_20_random_requests_then_rerun_equals_an_uninterrupted_run(tmp_path):
     # 80 issues, one a page (20 of them edited in the same minute), 4 with changelogs
-    # longer than a search embeds (up to 3 more requests each, part of their page)
+    # longer than a search embeds (completed by a bulk changelog read, part of its page)
     ds = Dataset.generate(80, sprints=3, seed=23, bulk_edit=20, long_changelogs=0.05)
     assert sum(len(i.histories) > 40 for i in ds.issues) >= 3
     with JiraSimulator(ds, credentials=credentials()) as sim:
@@ -112,6 +112,11 @@ def test_sigkill_at_20_random_requests_then_rerun_equals_an_uninterrupted_run(tm
 
         rng = random.Random(8)                # one point in each 20th of the requests
         points = [rng.randint(1 + total * k // 20, total * (k + 1) // 20) for k in range(20)]
+        # and, in its 20th, the first bulk changelog read: a kill while one is under way
+        bulk = [n for n, r in enumerate(sim.stats.log, 1) if r.route.endswith("/bulkfetch")]
+        assert bulk
+        points = [bulk[0] if 1 + total * k // 20 <= bulk[0] <= total * (k + 1) // 20 else p
+                  for k, p in enumerate(points)]
         results = []
         for n in points:
             sim.stats.reset()
@@ -130,14 +135,14 @@ def test_sigkill_at_20_random_requests_then_rerun_equals_an_uninterrupted_run(tm
     print(f"\nclean: {total} requests\n{table}")
     assert len(set(points)) == 20 and total >= 80
     assert all(rc == -9 and len(k) == 1 for _, k, rc, *_ in results), table
-    assert any(k == ["changelog"] for _, k, *_ in results), table
+    assert any(k == ["bulkfetch"] for _, k, *_ in results), table     # during a bulk read
     assert all(rc2 == 0 and same for *_, rc2, _, same in results), table
     assert all(req <= total * 1.05 for *_, req, _ in results), table
 
 
 def test_sigterm_and_ctrl_c_at_a_page_resume_there(tmp_path):
-    # as above, smaller: SIGTERM in the minute 15 issues share, Ctrl-C while an issue's
-    # changelog is read (its page is redone, nothing else)
+    # as above, smaller: SIGTERM in the minute 15 issues share, Ctrl-C while a bulk
+    # changelog read is under way (its pages are redone, nothing else)
     ds = Dataset.generate(40, sprints=3, seed=29, bulk_edit=15, long_changelogs=0.1)
     with JiraSimulator(ds, credentials=credentials()) as sim:
         clean = _dihub(tmp_path, "clean", sim, 1)
@@ -149,7 +154,7 @@ def test_sigterm_and_ctrl_c_at_a_page_resume_there(tmp_path):
         bulk_at = ds.end - timedelta(days=2)              # see Dataset._bulk_edit
         assert sum(i.updated == bulk_at for i in ds.issues) == 15
         bulk = searches[sum(i.updated < bulk_at for i in ds.issues) + 7]   # its 8th page
-        changelog = routes.index("changelog") + 2        # the second changelog request
+        changelog = routes.index("bulkfetch") + 2        # the second bulk changelog request
         for n, sig, code in ((bulk, signal.SIGTERM, 143),
                              (changelog, signal.SIGINT, 130)):
             sim.stats.reset()

@@ -8,8 +8,11 @@ issues  Cursor, between passes: the newest `updated` read, as UTC ISO. Each pass
         ASC, 100 issues a request with `expand=changelog` and only the fields the
         record needs. Issues re-read inside the overlap normalize to the same
         signature, so they are not written again. Changelogs Jira truncated in the
-        search are completed from the issue's changelog endpoint (those requests only),
-        a few at a time, before the page is handed over: they are part of its page.
+        search are completed before their page is handed over (they are part of it):
+        on Cloud with the bulk changelog endpoint, one read for the truncated issues
+        of a run of consecutive pages (see _completed_in_bulk), asking only for the
+        changes of the fields the records read; on Data Center from each issue, a few
+        at a time.
         During a pass the cursor is {"updated": <newest so far>, "resume": {...}}: the
         next request of the pass (Cloud: the query's lower bound and nextPageToken;
         Data Center: the restarted query's lower bound, startAt and the issues it would
@@ -33,7 +36,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from dihub.connectors.jira.client import JiraClient, JiraSession, SearchPage, Site, StaleToken
+from dihub.connectors.jira.client import (
+    BULK_ISSUES,
+    BULK_PAGE,
+    JiraClient,
+    JiraSession,
+    SearchPage,
+    Site,
+    StaleToken,
+)
 from dihub.connectors.jira.jql import lower_bound, search_jql
 from dihub.connectors.jira.normalize import (
     changelog_is_truncated,
@@ -50,6 +61,7 @@ from dihub.models import SyncState
 from dihub.timeutil import parse, to_iso
 
 UNKNOWN_ZONE_MARGIN = timedelta(hours=14)     # the widest UTC offset in use
+MAX_HELD_PAGES = 10       # search pages that may wait for one bulk changelog read
 SKIP = "_dihub_skip"
 
 
@@ -82,11 +94,14 @@ def issue_pages(ctx: JiraSession, partition: str, state: SyncState) -> Iterator[
     saved_site = site.to_json(cfg)
     workers = max(1, client.http.settings.concurrency)
     with ThreadPoolExecutor(workers, thread_name_prefix="jira-changelog") as pool:
+        if client.cloud:
+            pages = _completed_in_bulk(ctx, client, pages, pool, _changelog_fields(site))
         for n, (page, nxt) in enumerate(pages):
             data = page.response.data if n == 0 else None
             if isinstance(data, dict) and isinstance(data.get("total"), int):  # Data Center
                 ctx.progress_total(partition, data["total"] - int(data.get("startAt") or 0))
-            _complete_changelogs(client, page, pool)
+            if not client.cloud:
+                _complete_changelogs(client, page.issues, pool)
             newest = max((u for i in page.issues if (u := _updated_iso(i))), default=None)
             if newest and (cursor is None or newest > cursor):
                 cursor = newest
@@ -158,10 +173,112 @@ def _updated_iso(issue: dict[str, Any]) -> str | None:
         return None
 
 
-def _complete_changelogs(client: JiraClient, page: SearchPage, pool: ThreadPoolExecutor
-                         ) -> None:
-    """Fetch the rest of every changelog the search truncated (in place)."""
-    truncated = [i for i in page.issues if changelog_is_truncated(i.get("changelog"))]
+def _changelog_fields(site: Site) -> list[str] | None:
+    """The fields whose changes the records read (status transitions, sprint changes):
+    what a bulk changelog request asks for. None (every field) when the site has no
+    Sprint field, since sprint changes are then recognized by the field's name."""
+    return ["status", site.sprint_field] if site.sprint_field else None
+
+
+def _completed_in_bulk(ctx: JiraSession, client: JiraClient,
+                       pages: Iterator[tuple[SearchPage, Any]], pool: ThreadPoolExecutor,
+                       fields: list[str] | None
+                       ) -> Iterator[tuple[SearchPage, Any]]:
+    """Cloud: the search pages, in order, each once the changelogs the search truncated
+    are complete, read with the bulk changelog endpoint.
+
+    Consecutive pages with truncated changelogs share one bulk read (a group): up to
+    BULK_ISSUES issues, and until the histories expected (what the searches say is
+    missing, times the share of it that earlier bulk reads returned with `fields`) fill
+    a bulk page. A page without truncated changelogs ends the group before it, so no
+    page is held back that needs nothing. A group's pages are handed over together,
+    after its bulk read, each with its own cursor: a run stopped during a bulk read
+    resumes at the group's first page and reads the group again.
+    """
+    held: list[tuple[SearchPage, Any, list[dict[str, Any]]]] = []
+    share = [1.0]           # histories returned / histories the searches said were missing
+
+    def expected() -> float:
+        return share[0] * sum(_missing(i) for _, _, truncated in held for i in truncated)
+
+    def flush() -> Iterator[tuple[SearchPage, Any]]:
+        issues = [i for _, _, truncated in held for i in truncated]
+        if issues:
+            returned = _complete_in_bulk(ctx, client, issues, pool, fields)
+            missing = sum(_missing(i) for i in issues)
+            if missing and fields:
+                share[0] = min(1.0, max(0.05, returned / missing))
+        out = [(page, nxt) for page, nxt, _ in held]
+        held.clear()
+        yield from out
+
+    for page, nxt in pages:
+        truncated = [i for i in page.issues if changelog_is_truncated(i.get("changelog"))]
+        count = sum(len(t) for _, _, t in held)
+        if held and (not truncated or count + len(truncated) > BULK_ISSUES):
+            yield from flush()
+        if not truncated:
+            yield page, nxt
+            continue
+        held.append((page, nxt, truncated))
+        if expected() >= BULK_PAGE or len(held) >= MAX_HELD_PAGES:
+            yield from flush()
+    yield from flush()
+
+
+def _missing(issue: dict[str, Any]) -> int:
+    """Histories of `issue` its search did not embed."""
+    log = issue.get("changelog") or {}
+    total = log.get("total")
+    return max(0, total - len(log.get("histories") or [])) if isinstance(total, int) else 0
+
+
+def _complete_in_bulk(ctx: JiraSession, client: JiraClient, issues: list[dict[str, Any]],
+                      pool: ThreadPoolExecutor, fields: list[str] | None) -> int:
+    """Complete the changelogs of `issues` (in place) with one bulk read; returns how
+    many histories it returned. An issue the answer leaves out although its embedded
+    changelog holds a change of `fields` (deleted meanwhile, or out of reach) is read
+    on its own, which tells a deleted issue (404) from one without older changes."""
+    ids = [str(i.get("id") or i.get("key")) for i in issues]
+    try:
+        found = client.bulk_changelogs(ids, fields)
+    except HttpFatalError as err:
+        if err.status not in (404, 405):
+            raise
+        ctx.log.info("%s: %s %s -> %d; reading the truncated changelogs one issue at a "
+                     "time", ctx.source, err.method, err.path, err.status)
+        _complete_changelogs(client, issues, pool)
+        return 0
+    alone = []
+    for issue, iid in zip(issues, ids, strict=True):
+        rest = found.get(iid)
+        if rest is None and _has_change_of(issue.get("changelog"), fields):
+            alone.append(issue)
+            continue
+        _set_histories(issue, [rest or []])
+    _complete_changelogs(client, alone, pool)
+    return sum(len(h) for h in found.values())
+
+
+def _has_change_of(changelog: dict[str, Any] | None, fields: list[str] | None) -> bool:
+    histories = (changelog or {}).get("histories") or []
+    if fields is None:
+        return bool(histories)
+    return any(item.get("fieldId") in fields for h in histories
+               for item in h.get("items") or [] if isinstance(item, dict))
+
+
+def _set_histories(issue: dict[str, Any], extra_pages: list[list[dict[str, Any]]]) -> None:
+    histories = merge_changelog(issue.get("changelog"), extra_pages)
+    issue["changelog"] = {"startAt": 0, "maxResults": len(histories),
+                          "total": len(histories), "histories": histories}
+
+
+def _complete_changelogs(client: JiraClient, issues: list[dict[str, Any]],
+                         pool: ThreadPoolExecutor) -> None:
+    """Fetch the rest of every changelog the search truncated (in place), one issue at
+    a time, a few at once (Data Center; Cloud for what a bulk read left out)."""
+    truncated = [i for i in issues if changelog_is_truncated(i.get("changelog"))]
 
     def complete(issue: dict[str, Any]) -> None:
         rest = client.changelog(str(issue.get("id") or issue.get("key")),
@@ -170,9 +287,7 @@ def _complete_changelogs(client: JiraClient, page: SearchPage, pool: ThreadPoolE
             issue[SKIP] = (f"Jira issue {issue.get('key')} disappeared (404) while its "
                            "changelog was read: deleted or moved out of reach")
             return
-        histories = merge_changelog(issue.get("changelog"), [rest])
-        issue["changelog"] = {"startAt": 0, "maxResults": len(histories),
-                              "total": len(histories), "histories": histories}
+        _set_histories(issue, [rest])
 
     list(pool.map(complete, truncated))
 

@@ -11,7 +11,8 @@ or none to accept any request. With `--control`, test-only endpoints drive it:
     POST /_sim/change?count=20&store=PATH  change `count` issues, spread evenly, one minute
                                            apart from a minute after the issues cursor in
                                            that dihub SQLite store (or `after=ISO`)
-    POST /_sim/faults?rate=0.05&seed=3     inject faults from now on (rate=0: none)
+    POST /_sim/faults?rate=0.05&seed=3     inject faults from now on (rate=0: none);
+                                           &retry_after=1: the Retry-After of a 429
     GET  /_sim/verify?store=PATH           differences between a dihub SQLite store and
                                            the dataset: {"problems": [...]}
 
@@ -85,7 +86,9 @@ def control(sim: JiraSimulator):
             return Reply(200, {"changed": [i.key for i in picked]})
         if path == "/_sim/faults" and method == "POST":
             rate = float(q.get("rate", 0))
-            sim.faults = jira_faults(rate, seed=int(q.get("seed", 1))) if rate else None
+            sim.faults = jira_faults(rate, seed=int(q.get("seed", 1)),
+                                     retry_after=float(q.get("retry_after", 0))) \
+                if rate else None
             return Reply(200, {})
         if path == "/_sim/verify":
             from dihub.store.sqlite import SQLiteStore

@@ -35,6 +35,7 @@ ROUTES = [
     ("search_jql", re.compile(r"^/rest/api/(?P<v>3)/search/jql$")),
     ("search", re.compile(r"^/rest/api/(?P<v>[23])/search$")),
     ("changelog", re.compile(r"^/rest/api/(?P<v>[23])/issue/(?P<issue>[^/]+)/changelog$")),
+    ("changelog_bulk", re.compile(r"^/rest/api/(?P<v>3)/changelog/bulkfetch$")),
     ("issue", re.compile(r"^/rest/api/(?P<v>[23])/issue/(?P<issue>[^/]+)$")),
     ("users_search", re.compile(r"^/rest/api/(?P<v>3)/users/search$")),
     ("user_search", re.compile(r"^/rest/api/(?P<v>2)/user/search$")),
@@ -44,6 +45,7 @@ ROUTES = [
 TEMPLATES = {"myself": "/rest/api/{v}/myself", "field": "/rest/api/{v}/field",
              "search_jql": "/rest/api/3/search/jql", "search": "/rest/api/{v}/search",
              "changelog": "/rest/api/{v}/issue/{id}/changelog",
+             "changelog_bulk": "/rest/api/3/changelog/bulkfetch",
              "issue": "/rest/api/{v}/issue/{id}", "users_search": "/rest/api/3/users/search",
              "user_search": "/rest/api/2/user/search", "boards": "/rest/agile/1.0/board",
              "board_sprints": "/rest/agile/1.0/board/{id}/sprint"}
@@ -60,6 +62,12 @@ def route_of(path: str) -> str:
     return path
 
 
+POST_ROUTES = {"changelog_bulk"}      # every other route answers GET only
+BULK_ISSUES = 1000                   # issueIdsOrKeys per bulk changelog request
+BULK_FIELDS = 10                     # fieldIds per bulk changelog request
+BULK_PAGE = 1000                     # histories per bulk changelog page (default and most)
+
+
 @dataclass
 class Ctx:
     ds: Dataset
@@ -67,6 +75,8 @@ class Ctx:
     embed_max: int
     caller: dict[str, Any]
     now: datetime
+    method: str = "GET"
+    body: bytes = b""
 
     def int(self, name: str, default: int, top: int) -> int:
         try:
@@ -90,6 +100,8 @@ def dispatch(path: str, ctx: Ctx) -> Reply:
         if (name in ("search_jql", "users_search") and not cloud) or (
                 name == "user_search" and cloud):
             break
+        if (ctx.method == "POST") != (name in POST_ROUTES):
+            return error(405, "Method Not Allowed")
         return globals()["_" + name](ctx, **{k: x for k, x in m.groupdict().items()
                                               if k != "v"})
     return Reply(404, {"message": f"null for uri: {fx.SITE}{path}", "status-code": 404})
@@ -240,6 +252,64 @@ def _changelog(ctx: Ctx, issue: str) -> Reply:
     if not body["isLast"]:
         body["nextPage"] = f"{url}?&startAt={start + len(values)}&maxResults={limit}"
     return Reply(200, body)
+
+
+def _changelog_bulk(ctx: Ctx) -> Reply:
+    """POST /rest/api/3/changelog/bulkfetch: the histories of up to 1,000 issues, oldest
+    first across all of them (by `created`, then issue id, then history id), `maxResults`
+    histories a page (default and most 1,000), with only the items of `fieldIds` (up to
+    10; histories without such an item are left out). A page groups its histories by
+    issue; an issue's histories may continue on the next page. `nextPageToken` holds the
+    position and is tied to the request's issue list and fields: with another list it
+    is refused (400). Unknown or invisible issues are left out."""
+    try:
+        body = json.loads(ctx.body or b"null")
+    except ValueError:
+        return error(400, "Invalid request payload. Refer to the REST API documentation "
+                          "and try again.")
+    if not isinstance(body, dict):
+        return error(400, "Invalid request payload. Refer to the REST API documentation "
+                          "and try again.")
+    ids, fields = body.get("issueIdsOrKeys"), body.get("fieldIds")
+    if not isinstance(ids, list) or not 1 <= len(ids) <= BULK_ISSUES:
+        return error(400, f"issueIdsOrKeys must contain between 1 and {BULK_ISSUES} "
+                          "issue ids or keys.")
+    if fields is not None and (not isinstance(fields, list) or len(fields) > BULK_FIELDS):
+        return error(400, f"fieldIds must contain at most {BULK_FIELDS} field ids.")
+    limit = body.get("maxResults", BULK_PAGE)
+    limit = max(1, min(limit, BULK_PAGE)) if isinstance(limit, int) else BULK_PAGE
+    wanted = set(fields) if fields else None
+    digest = hashlib.sha256(json.dumps([ids, fields]).encode()).hexdigest()[:12]
+    start = 0
+    token = body.get("nextPageToken")
+    if token:
+        try:
+            state = json.loads(base64.urlsafe_b64decode(str(token).encode()))
+            assert state["q"] == digest
+            start = int(state["at"])
+        except Exception:   # noqa: BLE001 - any bad token gets Jira's answer
+            return error(400, "The provided next page token is invalid or expired.")
+    by_id = {str(i.id): i for i in ctx.ds.issues}
+    found = {i.id: i for i in (by_id.get(str(x)) or ctx.ds.by_key.get(str(x).upper())
+                               for x in ids) if i is not None}
+    rows = []
+    for issue in found.values():
+        for h, at in zip(issue.histories, issue.history_times, strict=True):
+            items = h["items"] if wanted is None else \
+                [it for it in h["items"] if it.get("fieldId") in wanted]
+            if items:
+                rows.append((at, issue.id, int(h["id"]), {**h, "items": items}))
+    rows.sort(key=lambda r: r[:3])
+    page = rows[start:start + limit]
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for _, issue_id, _, h in page:
+        grouped.setdefault(issue_id, []).append(h)
+    out: dict[str, Any] = {"issueChangeLogs": [
+        {"issueId": str(k), "changeHistories": v} for k, v in grouped.items()]}
+    if start + len(page) < len(rows):
+        out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(
+            {"q": digest, "at": start + len(page)}).encode()).decode()
+    return Reply(200, out)
 
 
 # -- users -------------------------------------------------------------------------------

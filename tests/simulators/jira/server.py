@@ -138,6 +138,8 @@ class JiraSimulator(SimulatorServer):
         self.embed_max = embed_max
         # called with each Record once its reply is ready (e.g. to edit data between pages)
         self.after_request: Callable[[Record], None] | None = None
+        # the JSON bodies of the POST requests answered (the bulk changelog's), oldest first
+        self.posted: list[tuple[str, Any]] = []
         # (method, path, query) -> Reply for /_sim/ paths (see __main__.py); None: no such paths
         self.control: Callable[[str, str, str], Reply] | None = None
 
@@ -168,13 +170,20 @@ class JiraSimulator(SimulatorServer):
         return fault_reply(kind, self.faults.retry_after if self.faults else 0)
 
     def respond(self, rec: Record, raw: bytes) -> Reply:
-        return self._api(rec.method, rec.path, rec.query, rec.headers)
+        reply = self._api(rec.method, rec.path, rec.query, rec.headers, raw)
+        if rec.method == "POST" and reply.status == 200:
+            try:
+                self.posted.append((rec.path, json.loads(raw)))
+            except ValueError:
+                pass
+        return reply
 
     def finish(self, reply: Reply, rec: Record) -> None:
         if self.after_request is not None:
             self.after_request(rec)
 
-    def _api(self, method: str, path: str, query: str, headers: dict[str, str]) -> Reply:
+    def _api(self, method: str, path: str, query: str, headers: dict[str, str],
+             raw: bytes = b"") -> Reply:
         ds = self.dataset
         if self.credentials is not None and not self.credentials.accepts(
                 headers.get("authorization"), ds.cloud):
@@ -183,11 +192,11 @@ class JiraSimulator(SimulatorServer):
             reset = self.rate_limit.check()
             if reset is not None:
                 return rate_limited_reply(reset, limit=self.rate_limit.limit)
-        if method != "GET":
+        if method not in ("GET", "POST"):
             return routes.error(405, "Method Not Allowed")
         with ds.lock:
             ctx = routes.Ctx(ds, dict(parse_qsl(query, keep_blank_values=True)),
-                             self.embed_max, self.caller, ds.now)
+                             self.embed_max, self.caller, ds.now, method, raw)
             reply = routes.dispatch(path, ctx)
             if reply.body is not None and not isinstance(reply.body, bytes | str):
                 reply.body = json.dumps(reply.body, separators=(",", ":")).encode().replace(

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-import orjson
+import msgspec
 
-# 19 digits in a row: maybe an integer beyond 64 bits, which orjson reads as a float
-_LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+_decode = msgspec.json.Decoder().decode
 
 
 def decode_json(text: str | bytes) -> Any:
-    """JSON text as the json module reads it, several times faster: orjson, or json for what
-    orjson refuses (NaN, a lone surrogate, a UTF-16 body) or reads otherwise (an integer
-    beyond 64 bits, which it makes a float). ValueError when neither reads it; TypeError
-    for what is not text."""
-    long_digits = _LONG_DIGITS_BYTES if isinstance(text, bytes | bytearray) else _LONG_DIGITS
+    """JSON text as the json module reads it, about twice as fast: msgspec reads integers
+    of any size and floats exactly as json does; what it refuses and json reads (NaN and
+    Infinity, a number beyond the float range, a lone surrogate, a UTF-16 body) goes to
+    json. ValueError when neither reads it; TypeError for what is not text."""
     try:
-        if long_digits.search(text) is None:
-            return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    return json.loads(text)
+        return _decode(text)
+    except (msgspec.DecodeError, TypeError, ValueError):     # ValueError: a lone surrogate
+        return json.loads(text)

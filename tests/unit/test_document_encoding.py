@@ -1,7 +1,7 @@
 """The embedded store's documents are written by orjson where it gives the bytes json.dumps
 gives (compact, ensure_ascii=False, keys in the document's order), and by json otherwise;
-they are read back by orjson, or json for what only json reads. Either way the text and
-the values are those of the json module."""
+they are read back (like response bodies) by msgspec, or json for what only json reads.
+Either way the text and the values are those of the json module."""
 
 from __future__ import annotations
 

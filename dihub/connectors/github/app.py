@@ -225,7 +225,8 @@ class GitHubApp:
         self.jwt = AppJWT(self.app_config.app_id, signing_key(pem, source, config), clock)
         self.http = http.with_credential(_Bearer(self.jwt), quota="app",
                                           auth_hint=self._rejected_hint())
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()               # token locks, the first failure
+        self._listing = threading.Lock()            # the installations, listed once
         self._installations: dict[str, Installation] | None = None
         self._tokens: dict[int, _Token] = {}
         self._token_locks: dict[int, threading.Lock] = {}
@@ -235,7 +236,7 @@ class GitHubApp:
     # -- installations -----------------------------------------------------------------
     def installations(self) -> dict[str, Installation]:
         """Lower-cased account login -> installation (GET /app/installations, paged)."""
-        with self._lock:
+        with self._listing:
             if self._installations is None:
                 found: dict[str, Installation] = {}
                 for page in paginate(self._get, "/app/installations", LinkHeader(),

@@ -70,6 +70,7 @@ class App:
     tokens: dict[str, Issued] = field(default_factory=dict)
     minted: list[tuple[int, float]] = field(default_factory=list)   # (installation, when)
     jwts: list[dict[str, Any]] = field(default_factory=list)        # accepted claims
+    seen_jwts: set[str] = field(default_factory=set)                # every JWT presented
     refused_jwts: int = 0
 
     def __post_init__(self) -> None:
@@ -101,6 +102,8 @@ class App:
         """None when `token` is a valid JWT of this app, else the 401 GitHub sends."""
         if not token or token.count(".") != 2:
             return _unauthorized("A JSON web token could not be decoded")
+        with self._lock:
+            self.seen_jwts.add(token)
         now = self.clock()
         try:
             claims = jwt.decode(token, self._public_key, algorithms=["RS256"],

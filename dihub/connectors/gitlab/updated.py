@@ -24,14 +24,14 @@ the last pass is read once more, GET /pipelines/:id (started_at, finished_at, du
 A retried pipeline keeps its id and only `updated_at` (and its status and times) moves:
 `updated_after` lists it again and the one build keyed by its id is updated.
 
-Cursor: {"updated": ISO time (UTC), "seen": {id: updated_at}, "page": N (only while a
-page-full of items sharing one updated_at is being read)}.
+Cursor: {"updated": ISO time (UTC, with milliseconds), "seen": {id: updated_at},
+"page": N (only while a page-full of items sharing one updated_at is being read)}.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Callable, Generator, Iterator
+from datetime import UTC, timedelta
 from typing import Any
 
 from dihub.connectors.gitlab.client import (
@@ -44,15 +44,24 @@ from dihub.connectors.gitlab.client import (
 from dihub.connectors.stream import Page
 from dihub.http import NotFound
 from dihub.models import SyncState
-from dihub.timeutil import parse, to_iso
+from dihub.timeutil import parse
 
+DETAIL_CHUNK = 1            # pipeline details read between two checkpoints
 Detail = Callable[[GitLabClient, int, dict[str, Any]], dict[str, Any]]
+
+
+def utc_ms(value: Any) -> str:
+    """An `updated_at` in UTC with milliseconds (`2026-01-02T03:04:05.678Z`): GitLab keeps
+    them, and a cursor cut to the second would put every item of that second at its edge."""
+    if not value:
+        return ""
+    return parse(str(value)).astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def _after(anchor: str | None, overlap_s: float) -> str | None:
     if anchor is None:
         return None
-    return to_iso(parse(anchor) - timedelta(seconds=overlap_s))
+    return utc_ms(parse(anchor) - timedelta(seconds=overlap_s))
 
 
 class UpdatedList:
@@ -96,22 +105,25 @@ class UpdatedList:
             first = False
             raw = list(resp.data or [])
             fresh = [r for r in raw if seen.get(str(r["id"])) != r.get("updated_at")]
-            for r in fresh:
-                seen[str(r["id"])] = r.get("updated_at")
             if self.detail is not None:
-                fresh = [self.detail(gl, project, r) for r in fresh]
-            newest = max((to_iso(r.get("updated_at")) or "" for r in raw), default="") or None
+                fresh = yield from self._details(s, gl, project, fresh, seen, anchor, page)
+            else:
+                for r in fresh:
+                    seen[str(r["id"])] = r.get("updated_at")
+            newest = max((utc_ms(r.get("updated_at")) for r in raw), default="") or None
             more = next_page(resp, raw, page) is not None
             if newest and (anchor is None or newest > anchor):
                 anchor, page = newest, 1
             elif more:
                 page += 1
             floor = _after(anchor, overlap)
-            seen = {k: v for k, v in seen.items() if floor is None or (to_iso(v) or "") >= floor}
+            seen = {k: v for k, v in seen.items() if floor is None or utc_ms(v) >= floor}
+            done = not more
+            if done:
+                page = 1                    # the next pass starts at the top of its window
             cursor: dict[str, Any] = {"updated": anchor, "seen": dict(seen)}
             if page > 1:
                 cursor["page"] = page
-            done = not more
             etags = None                    # mid-pass: keep the saved ones
             if done:                        # the ETag of this request, if the next pass repeats it
                 same = resp.etag and key == self._next_key(gl, url, anchor, overlap, start)
@@ -119,6 +131,24 @@ class UpdatedList:
             yield s.page(fresh, resp, cursor=cursor, etags=etags)
             if done:
                 return
+
+    def _details(self, s: GitLabSession, gl: GitLabClient, project: int,
+                 items: list[dict[str, Any]], seen: dict[str, str], anchor: str | None,
+                 page: int) -> Generator[Page, None, list[dict[str, Any]]]:
+        """The items with their details (one request each). Every DETAIL_CHUNK items are a
+        page of their own whose cursor stays at this list page with `seen` grown, so a pass
+        stopped among them asks none of them again; the last chunk is returned, to go out
+        with the list page's own cursor."""
+        here = {"updated": anchor, **({"page": page} if page > 1 else {})}
+        for i in range(0, len(items), DETAIL_CHUNK):
+            chunk = items[i:i + DETAIL_CHUNK]
+            details = [self.detail(gl, project, r) for r in chunk]
+            for r in chunk:
+                seen[str(r["id"])] = r.get("updated_at")
+            if i + DETAIL_CHUNK >= len(items):
+                return details
+            yield s.page(details, None, cursor={**here, "seen": dict(seen)})
+        return []
 
     def _next_key(self, gl: GitLabClient, url: str, anchor: str | None, overlap: float,
                   start: str | None) -> str:

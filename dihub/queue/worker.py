@@ -18,6 +18,7 @@ from typing import Any
 log = logging.getLogger("dihub.worker")
 
 POLL_S = 0.5
+WORKER_POLL_MS = 100          # the longest a consumer waits between two polls of Redis
 
 
 def run_worker(config: Any, *, threads: int | None = None, burst: bool = False,
@@ -40,8 +41,11 @@ def run_worker(config: Any, *, threads: int | None = None, burst: bool = False,
         store = open_configured_store(config)
     jobs = Jobs(config, store, broker)
     declare(broker, jobs.sync, jobs.inbox)
-    worker = Worker(broker, worker_threads=n, worker_timeout=1000)
-    worker.queue_prefetch = n        # take no more jobs than there are threads to run them
+    # Take no more jobs than there are threads to run them (a job waiting behind a long
+    # one here could run on an idle worker elsewhere); with no prefetch to hide it, the
+    # consumer's idle poll is kept short so a free thread gets its next job at once.
+    worker = Worker(broker, worker_threads=n, worker_timeout=WORKER_POLL_MS)
+    worker.queue_prefetch = n
     previous = {}
     if threading.current_thread() is threading.main_thread():
         def handler(signum, frame):

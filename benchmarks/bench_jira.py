@@ -2,14 +2,16 @@
 local Jira simulator into the embedded SQLite store, then an incremental re-sync after
 20 issues change, then a full sync with 5% injected faults.
 
-    python benchmarks/bench_jira.py [--issues 5000] [--write]
+    python benchmarks/bench_jira.py [--issues 5000] [--long-changelogs 0.04] [--write]
+    python benchmarks/bench_jira.py --requests-only [--root DIR] [--long-changelogs 0.2]
 
 `dihub sync` is a real subprocess; its wall time and peak RSS are what is measured. The
 simulator runs in its own process (`python -m tests.simulators.jira --control`), so this
 process stays small: on Linux a child's peak RSS (ru_maxrss) includes the RSS of the
 process that spawned it, and a parent holding the dataset would inflate the numbers.
 Every run's store is checked against the simulator's dataset. --write updates the jira
-section of BENCHMARKS.md.
+section of BENCHMARKS.md. --requests-only runs the first sync alone and prints its
+requests by route; --root runs the dihub of another checkout (a before/after).
 """
 
 from __future__ import annotations
@@ -32,16 +34,18 @@ from benchmarks.measure import SYNC_ONLY, Run, dihub_env, machine, run  # noqa: 
 from benchmarks.report import publish, table  # noqa: E402
 
 TOKEN, EMAIL, TOKEN_ENV = "bench-token-5d1e9a77c3", "bench@example.com", "JIRA_BENCH_TOKEN"
-ISSUE_ROUTES = ("/rest/api/3/search/jql", "/rest/api/{v}/issue/{id}/changelog",
+BULK = "/rest/api/3/changelog/bulkfetch"
+ISSUE_ROUTES = ("/rest/api/3/search/jql", "/rest/api/{v}/issue/{id}/changelog", BULK,
                 "/rest/api/{v}/myself", "/rest/api/{v}/field")
 FAST_RETRIES = "http:\n  retry: {attempts: 6, backoff_s: [0.01, 0.02, 0.05], jitter: 0}\n"
 
 
 class Simulator:
-    def __init__(self, issues: int):
+    def __init__(self, issues: int, long_changelogs: float = 0.04):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.simulators.jira", "--issues", str(issues),
              "--sprints", "50", "--boards", "3", "--seed", "7", "--bulk-edit", "130",
+             "--long-changelogs", str(long_changelogs),
              "--token", TOKEN, "--email", EMAIL, "--control"],
             cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout
@@ -62,32 +66,56 @@ class Simulator:
         self.proc.wait(timeout=30)
 
 
-def sync(tmp: Path, sim: Simulator, name: str, *args: str, top: str = "") -> tuple[Run, Path]:
+def sync(tmp: Path, sim: Simulator, name: str, *args: str, top: str = "",
+         root: Path = ROOT) -> tuple[Run, Path]:
     work = tmp / name
     work.mkdir(exist_ok=True)
     cfg = work / "dihub.yaml"
     cfg.write_text(f"{SYNC_ONLY}{top}sources:\n  jira:\n    connector: jira\n"
                    f"    base_url: {sim.url}\n    deployment: cloud\n    email: {EMAIL}\n"
                    f"    token_env: {TOKEN_ENV}\n")
-    env = dihub_env(work / "store.db", work, {TOKEN_ENV: TOKEN},
+    env = dihub_env(work / "store.db", work, {TOKEN_ENV: TOKEN, "PYTHONPATH": str(root)},
                     base={k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")})
     result = run([sys.executable, "-m", "dihub", "--config", str(cfg), "-q", "sync", "jira",
-                  *args], env=env, cwd=str(ROOT))
+                  *args], env=env, cwd=str(root))
     assert result.returncode == 0, result.stderr
     return result, work / "store.db"
+
+
+def requests_only(n: int, long_changelogs: float, root: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="dihub-bench-jira-") as tmp:
+        sim = Simulator(n, long_changelogs)
+        try:
+            info = sim.call("GET", "/_sim/info")
+            first, store = sync(Path(tmp), sim, "clean", "--all", root=root)
+            sim.verify(store)
+            stats = sim.call("GET", "/_sim/stats")
+        finally:
+            sim.stop()
+    issues = sum(v for k, v in stats["by_route"].items() if k.split(" ", 1)[1] in ISSUE_ROUTES)
+    print(json.dumps({"info": info, "requests": stats["requests"], "issue_requests": issues,
+                      "per_1000_issues": round(issues * 1000 / n, 1),
+                      "by_route": stats["by_route"], "wall_s": round(first.wall_s, 1)},
+                     indent=1))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--issues", type=int, default=5000)
+    ap.add_argument("--long-changelogs", type=float, default=0.04)
+    ap.add_argument("--requests-only", action="store_true")
+    ap.add_argument("--root", type=Path, default=ROOT)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     n = args.issues
+    if args.requests_only:
+        requests_only(n, args.long_changelogs, args.root.resolve())
+        return
 
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="dihub-bench-jira-") as tmp:
         tmp = Path(tmp)
-        sim = Simulator(n)
+        sim = Simulator(n, args.long_changelogs)
         try:
             info = sim.call("GET", "/_sim/info")
             first, store = sync(tmp, sim, "clean", "--all")

@@ -1,7 +1,11 @@
 """Read a local clone (bare or not) with the `git` command.
 
-Only git's own plumbing is used: `for-each-ref` for the heads and one
-streaming `git log` for the commits, so memory stays flat on any history size.
+Only git's own plumbing is used: `for-each-ref` for the heads, `rev-list` for counts and
+for which tips the primary branch already contains, and one streaming `git log` (newest
+first, so git writes the first commit at once instead of after the whole walk) for the
+commits. This process holds one commit at a time; git's pack windows are capped
+(`_GIT_CONFIG`), so what git maps of the pack stays bounded too, and what it keeps is a
+few hundred bytes per commit walked.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from dihub.errors import ConfigError, FatalError
 
@@ -20,6 +26,9 @@ _FIELDS = ("sha", "parents", "source", "author_name", "author_email", "authored_
            "committer_name", "committer_email", "committed_at", "message")
 _FORMAT = "%x1f".join(("%H", "%P", "%S", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"))
 ALL_REFS = ("refs/heads", "refs/remotes", "refs/tags")
+# Pack windows of 16 MB, at most 64 MB mapped at once: git otherwise maps whole packs
+# (1 GB windows) and its resident size grows with the pack it reads.
+_GIT_CONFIG = ("-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimit=64m")
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,8 @@ class GitRepo:
 
     def _run(self, *args: str, stdin: str | None = None) -> str:
         try:
-            proc = subprocess.run(["git", "-C", str(self.path), *args], input=stdin,
+            proc = subprocess.run(["git", *_GIT_CONFIG, "-C", str(self.path), *args],
+                                  input=stdin,
                                   capture_output=True, text=True, check=False)
         except FileNotFoundError:
             raise FatalError("the `git` command is not installed",
@@ -66,22 +76,59 @@ class GitRepo:
         contains (merged branches, tags on it) are left out: they add no commits, and
         leaving them out lets `git log --source` name the primary branch on its own
         history instead of whichever tag or merged branch reached a commit first.
+        Finding them walks the primary branch's whole history; `tips` and `contained`
+        do the same for a pass that already has most of it.
         """
-        patterns = ([f"refs/heads/{b}" for b in branches] + [f"refs/remotes/*/{b}" for b in
-                                                              branches]) if branches else ALL_REFS
-        found = self._refs(patterns)
+        found = self.tips(branches)
+        primary = self.primary(found, branches)
+        if primary is None:
+            return found
+        sha, name = primary
+        inside = self.contained(sha, [s for s in found if s != sha], [])
+        return {sha: name, **{s: r for s, r in found.items() if s not in inside}}
+
+    def tips(self, branches: list[str] | None) -> dict[str, str]:
+        """{commit sha: full ref name} of every tip (branches, remote branches, tags; or
+        the configured branches): one `for-each-ref`, no history walked."""
+        found = self._refs(self._patterns(branches))
         if branches:
             names = {_short(r).rsplit("/", 1)[-1] for r in found.values()}
             missing = [b for b in branches if b not in names]
             if missing:
                 raise ConfigError(f"branch(es) not found in {self.path}: {', '.join(missing)}",
                                   key="branches")
-        primary = self._primary(found, branches)
-        if primary is None:
-            return found
-        sha, name = primary
-        inside = set(self._refs(patterns, f"--merged={sha}"))
-        return {sha: name, **{s: r for s, r in found.items() if s not in inside}}
+        return found
+
+    @staticmethod
+    def _patterns(branches: list[str] | None):
+        return ([f"refs/heads/{b}" for b in branches] + [f"refs/remotes/*/{b}" for b in
+                                                         branches]) if branches else ALL_REFS
+
+    def contained(self, tip: str, candidates: list[str], known: list[str]) -> set[str]:
+        """Which `candidates` `tip` reaches, among the commits not reachable from `known`
+        (commits whose history was read before): `git rev-list tip --not known`, so the
+        cost is the commits since `known`, not the history. A candidate `known` already
+        reaches is not reported; it adds no commit to a walk that excludes `known`."""
+        wanted = set(candidates)
+        if not wanted:
+            return set()
+        spec = "\n".join([tip, *(f"^{s}" for s in known)]) + "\n"
+        found: set[str] = set()
+        with self._popen("rev-list", "--stdin", stdin=spec) as out:
+            for line in out:
+                sha = line.strip().decode()
+                if sha in wanted:
+                    found.add(sha)
+        return found
+
+    def existing(self, shas: list[str]) -> set[str]:
+        """Which of `shas` name a commit in the repository (one `git cat-file`)."""
+        if not shas:
+            return set()
+        out = self._run("cat-file", "--batch-check=%(objectname) %(objecttype)",
+                        stdin="".join(f"{s}\n" for s in shas))
+        return {parts[0] for parts in (line.split() for line in out.splitlines())
+                if len(parts) == 2 and parts[1] == "commit"}
 
     def _refs(self, patterns, *options: str) -> dict[str, str]:
         out = self._run("for-each-ref", "--format=%(objectname) %(*objectname) %(objecttype) "
@@ -96,7 +143,9 @@ class GitRepo:
                 refs[sha] = ref            # a branch names a tip before a tag on it does
         return refs
 
-    def _primary(self, found: dict[str, str], branches: list[str] | None):
+    def primary(self, found: dict[str, str], branches: list[str] | None):
+        """(sha, ref) of the primary branch among `found` (HEAD's branch, else the first
+        configured one; a remote-only branch as origin/<name>), or None."""
         proc = subprocess.run(["git", "-C", str(self.path), "symbolic-ref", "-q", "HEAD"],
                               capture_output=True, text=True, check=False)
         head = _short(proc.stdout.strip()) if proc.returncode == 0 else None
@@ -120,28 +169,47 @@ class GitRepo:
         spec = "\n".join([*include, *(f"^{s}" for s in exclude)]) + "\n"
         return int(self._run("rev-list", "--count", "--stdin", stdin=spec).strip() or 0)
 
-    def exists(self, sha: str) -> bool:
-        proc = subprocess.run(["git", "-C", str(self.path), "cat-file", "-e", f"{sha}^{{commit}}"],
-                              capture_output=True, check=False)
-        return proc.returncode == 0
+    @contextmanager
+    def _popen(self, *args: str, stdin: str = "") -> Iterator[IO[bytes]]:
+        """A git command's stdout, streamed; FatalError (with git's message) when it fails."""
+        try:
+            proc = subprocess.Popen(["git", *_GIT_CONFIG, "-C", str(self.path), *args],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            raise FatalError("the `git` command is not installed",
+                             hint="Install git; the git connector runs it.") from None
+        try:
+            assert proc.stdin and proc.stdout and proc.stderr
+            proc.stdin.write(stdin.encode())
+            proc.stdin.close()
+            yield proc.stdout
+            proc.stdout.read()
+            if proc.wait() != 0:
+                err = proc.stderr.read().decode(errors="replace").strip()
+                raise FatalError(f"git {args[0]} failed in {self.path}: {err}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
 
-    def log(self, include: list[str], exclude: list[str]) -> Iterator[dict[str, str]]:
-        """Commits reachable from `include` and not from `exclude`, oldest first, streamed."""
+    def log(self, include: list[str], exclude: list[str], skip: int = 0
+            ) -> Iterator[dict[str, str]]:
+        """Commits reachable from `include` and not from `exclude`, streamed newest first
+        (git's default order: by commit date; the same every time for the same tips), after
+        the first `skip` of them (which git walks past without diffing them)."""
         if not include:
             return
         spec = "\n".join([*include, *(f"^{s}" for s in exclude)]) + "\n"
-        cmd = ["git", "-C", str(self.path), "log", "--reverse", "--topo-order", "-z",
-               "--no-color", "--source", f"--format={_FORMAT}", "--numstat", "--no-renames",
-               "--stdin"]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        try:
-            assert proc.stdin and proc.stdout
-            proc.stdin.write(spec.encode())
-            proc.stdin.close()
+        args = ["log", "-z", "--no-color", "--source", f"--format={_FORMAT}", "--numstat",
+                "--no-renames", *([f"--skip={skip}"] if skip > 0 else []), "--stdin"]
+        with self._popen(*args, stdin=spec) as out:
             buf = b""
             current: dict | None = None
-            while chunk := proc.stdout.read(1 << 16):
+            while chunk := out.read(1 << 16):
                 buf += chunk
                 *tokens, buf = buf.split(b"\0")
                 for token in tokens:
@@ -160,13 +228,6 @@ class GitRepo:
                     _count(current, buf)
             if current is not None:
                 yield current
-            if proc.wait() != 0:
-                err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-                raise FatalError(f"git log failed in {self.path}: {err}")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
 
 # With -z --numstat, a commit is its header (the format, NUL-ended) then one NUL-ended

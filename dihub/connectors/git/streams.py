@@ -1,15 +1,19 @@
 """The git `commits` stream: incremental by the set of heads already ingested.
 
-Cursor: {"heads": [sha, ...]} once a pass completes. While a pass runs, each
-checkpoint also holds the target heads and how many commits (in git's
-deterministic oldest-first order) are durable, so a killed run resumes where
-it stopped instead of starting over.
+Cursor: {"heads": [sha, ...]}, every tip a finished pass read. A run whose tips are all
+there reads nothing (one `for-each-ref`); otherwise it walks only the commits the
+finished heads do not reach (`git log new --not heads`), so a run costs the refs and
+the new commits, not the history. While a pass runs, each checkpoint also holds a
+digest of the walks and how many commits (in git's deterministic newest-first order)
+are durable, so a killed run resumes where it stopped (git skips the durable ones
+without diffing them) instead of starting over.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
-from itertools import chain
 from typing import Any
 
 from dihub.connectors.git.client import GitRepo, is_tag
@@ -44,41 +48,74 @@ class GitSession(Session):
 
 
 # The order commits are read in (and `done` counts): the branches' commits first, then
-# those only tags reach. A checkpoint of another order is not resumed by count.
-ORDER = "branches,tags"
+# those only tags reach, each newest first. A checkpoint of another order is not
+# resumed by count.
+ORDER = "branches,tags;newest-first"
+
+
+def _walks(ctx: GitSession, found: dict[str, str], done: list[str]
+           ) -> list[tuple[list[str], list[str]]]:
+    """The (include, exclude) walks of a pass that already read `done`'s history.
+
+    A commit any branch reaches is read (and labelled) from a branch, never from a tag;
+    tips the primary branch contains are left out, so it names its own history (see
+    GitRepo.heads). Only the primary branch's commits since `done` are walked to find
+    them; a tip `done` already reaches adds no commit either way."""
+    repo = ctx.repo
+    heads = dict(found)
+    primary = repo.primary(found, ctx.config.branches)
+    if primary is not None:
+        sha, name = primary
+        known = set(done)
+        inside = repo.contained(sha, [s for s in found if s != sha and s not in known], done)
+        heads = {sha: name, **{s: r for s, r in found.items() if s != sha and s not in inside}}
+    ctx.branch_of.clear()
+    ctx.branch_of.update(heads)
+    known = set(done)
+    branch_tips = sorted(s for s, ref in heads.items() if not is_tag(ref) and s not in known)
+    tag_tips = sorted(s for s, ref in heads.items() if is_tag(ref) and s not in known)
+    return [(branch_tips, done), (tag_tips, [*done, *branch_tips])]
 
 
 def commit_pages(ctx: GitSession, partition: str, state: SyncState) -> Iterator[Page]:
     repo = ctx.repo
-    heads = repo.heads(ctx.config.branches)
-    ctx.branch_of.clear()
-    ctx.branch_of.update(heads)
-    target = sorted(heads)
-    branch_tips = sorted(s for s, ref in heads.items() if not is_tag(ref))
-    tag_tips = sorted(s for s, ref in heads.items() if is_tag(ref))
+    found = repo.tips(ctx.config.branches)
     cursor = state.cursor or {}
-    done_heads = [s for s in cursor.get("heads", []) if s in heads or repo.exists(s)]
+    finished = list(cursor.get("heads", []))
+    if set(found) <= set(finished):
+        # every tip was read by a finished pass: nothing to walk
+        ctx.progress_total(partition, 0)
+        yield Page([], cursor={"heads": sorted(found)})
+        return
+    stale = [s for s in finished if s not in found]
+    present = repo.existing(stale) if stale else set()
+    done = [s for s in finished if s in found or s in present]
+    walks = _walks(ctx, found, done)
+    digest = hashlib.sha1(json.dumps(walks).encode()).hexdigest()
     skip = 0
-    if (cursor.get("target") == target and cursor.get("heads") == done_heads
+    if (cursor.get("target") == digest and cursor.get("heads") == done
             and cursor.get("order") == ORDER):
         skip = int(cursor.get("done", 0))
-    # a commit any branch reaches is read (and labelled) from a branch, never from a tag
-    walks = [(branch_tips, done_heads), (tag_tips, [*done_heads, *branch_tips])]
-    ctx.progress_total(partition, max(0, sum(repo.count(*w) for w in walks) - skip))
+    counts = [repo.count(*w) for w in walks]
+    ctx.progress_total(partition, max(0, sum(counts) - skip))
     batch_size = ctx.settings.store.batch_size if ctx.settings else 1000
     items: list[dict] = []
     n = 0
-    for raw in chain.from_iterable(repo.log(*w) for w in walks):
-        n += 1
-        if n <= skip:
+    for (include, exclude), total in zip(walks, counts, strict=True):
+        if n + total <= skip:           # durable already: not even walked
+            n += total
             continue
-        items.append(raw)
-        if len(items) >= batch_size:
-            yield Page(items, cursor={"heads": done_heads, "target": target, "done": n,
-                                      "order": ORDER},
-                       raw_size=sum(len(i["message"]) + 200 for i in items))
-            items = []
-    yield Page(items, cursor={"heads": target},
+        passed = max(0, skip - n)       # git walks past these without diffing them
+        n += passed
+        for raw in repo.log(include, exclude, skip=passed):
+            n += 1
+            items.append(raw)
+            if len(items) >= batch_size:
+                yield Page(items, cursor={"heads": done, "target": digest, "done": n,
+                                          "order": ORDER},
+                           raw_size=sum(len(i["message"]) + 200 for i in items))
+                items = []
+    yield Page(items, cursor={"heads": sorted(found)},
                raw_size=sum(len(i["message"]) + 200 for i in items))
 
 

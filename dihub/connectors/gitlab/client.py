@@ -100,11 +100,13 @@ class GitLabSession(Session):
         self.stopped()
         token = GitLabAuth().token(self.source, self.config)
         return self.build_http(self.config.api_url, auth=BearerAuth(token), limits=LIMITS,
-                               headers=API_HEADERS,
-                               auth_hint="GitLab rejected the token (expired, revoked or "
-                                         "wrong). " + relogin_hint(
-                                             self.source, self.config.token_env)
-                                         + " Nothing after the last checkpoint was lost.")
+                               headers=API_HEADERS, auth_hint=self.auth_hint())
+
+    def auth_hint(self) -> str:
+        """What a 401 says: the token is expired or revoked, and how to log in again."""
+        return ("GitLab rejected the token (expired, revoked or wrong). "
+                + relogin_hint(self.source, self.config.token_env)
+                + " Nothing after the last checkpoint was lost.")
 
 
 def _copy(err: HttpAuthError) -> HttpAuthError:

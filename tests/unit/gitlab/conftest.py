@@ -41,7 +41,8 @@ class MockSession(GitLabSession):
     def open_http(self):
         settings = HttpSettings(retry={"attempts": 4, "backoff_s": [0], "jitter": 0})
         return self.build_http(self.config.api_url, transport=httpx.MockTransport(self.handler),
-                               limits=POLICY, settings=settings, sleep=lambda s: None)
+                               limits=POLICY, settings=settings, sleep=lambda s: None,
+                               auth_hint=self.auth_hint())
 
 
 def session(handler, **kw: Any) -> MockSession:

@@ -13,7 +13,9 @@ own quota, which its x-ratelimit-* headers report.
 Test controls: `token_lifetime_s` (GitHub: an hour), `expire_after_uses` (a token
 answers 401 after that many requests: expired or revoked earlier than its
 `expires_at` said), `set_public_key` (the app's key was rotated: JWTs signed with the
-old one are refused), `quota(installation_id)` (that installation's Quota).
+old one are refused), `quota(installation_id)` (that installation's Quota),
+`exhaust_at_first_use` ({installation: seconds}: its quota runs out at its first data
+request and resets that many seconds later, however long the client took to start).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class App:
     jwts: list[dict[str, Any]] = field(default_factory=list)        # accepted claims
     seen_jwts: set[str] = field(default_factory=set)                # every JWT presented
     refused_jwts: int = 0
+    exhaust_at_first_use: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -143,6 +146,13 @@ class App:
                     and issued.uses > self.expire_after_uses):
                 return -1
             return issued.installation
+
+    def first_use(self, installation: int) -> None:
+        """Called by the server before an installation's data request is served."""
+        with self._lock:
+            hold = self.exhaust_at_first_use.pop(installation, None)
+        if hold is not None:
+            self.quotas[installation].set(remaining=0, reset_in=hold)
 
     def is_installation_token(self, token: str | None) -> bool:
         with self._lock:

@@ -150,6 +150,7 @@ class GitHubSimulator(SimulatorServer):
             owner = owner_of(path, self.dataset)
             if owner is not None and self.app.installations.get(owner.lower()) != installation:
                 return Reply(404, error_body("Not Found", 404)), False
+            self.app.first_use(installation)
             quota = self.app.quota(installation)
         elif self.auth is not None:
             refused = self.auth.check(token)

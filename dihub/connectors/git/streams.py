@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 from dihub.connectors.git.client import GitRepo, is_tag
 from dihub.connectors.git.normalize import normalize_commit
 from dihub.connectors.session import Once, Session
 from dihub.connectors.stream import Page, Stream
+from dihub.errors import FatalError
 from dihub.models import SyncState
 
 
@@ -77,6 +80,11 @@ def _walks(ctx: GitSession, found: dict[str, str], done: list[str]
     return [(branch_tips, done), (tag_tips, [*done, *branch_tips])]
 
 
+def _count_for_display(ctx: GitSession, partition: str, walks) -> None:
+    with suppress(FatalError):      # a failing git fails the walk itself, not this
+        ctx.progress_total(partition, sum(ctx.repo.count(*w) for w in walks))
+
+
 def commit_pages(ctx: GitSession, partition: str, state: SyncState) -> Iterator[Page]:
     repo = ctx.repo
     found = repo.tips(ctx.config.branches)
@@ -96,13 +104,20 @@ def commit_pages(ctx: GitSession, partition: str, state: SyncState) -> Iterator[
     if (cursor.get("target") == digest and cursor.get("heads") == done
             and cursor.get("order") == ORDER):
         skip = int(cursor.get("done", 0))
-    counts = [repo.count(*w) for w in walks]
-    ctx.progress_total(partition, max(0, sum(counts) - skip))
+    if skip:        # where the durable commits end: counted before the walk
+        counts = [repo.count(*w) for w in walks]
+        ctx.progress_total(partition, max(0, sum(counts) - skip))
+        counting = None
+    else:           # the total is only for the progress display: the walk starts at once
+        counts = [0 for _ in walks]
+        counting = threading.Thread(target=_count_for_display,
+                                    args=(ctx, partition, walks), daemon=True)
+        counting.start()
     batch_size = ctx.settings.store.batch_size if ctx.settings else 1000
     items: list[dict] = []
     n = 0
     for (include, exclude), total in zip(walks, counts, strict=True):
-        if n + total <= skip:           # durable already: not even walked
+        if skip and n + total <= skip:  # durable already: not even walked
             n += total
             continue
         passed = max(0, skip - n)       # git walks past these without diffing them
@@ -115,6 +130,8 @@ def commit_pages(ctx: GitSession, partition: str, state: SyncState) -> Iterator[
                                           "order": ORDER},
                            raw_size=sum(len(i["message"]) + 200 for i in items))
                 items = []
+    if counting is not None:
+        counting.join()
     yield Page(items, cursor={"heads": sorted(found)},
                raw_size=sum(len(i["message"]) + 200 for i in items))
 

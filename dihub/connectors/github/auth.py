@@ -18,10 +18,8 @@ comes from and, with `check`, the app and its installations.
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,12 +27,21 @@ import httpx
 
 from dihub import secrets
 from dihub.connectors.github import app as ghapp
+from dihub.connectors.oauth import (
+    GRANT_TYPE,
+    denied,
+    open_client,
+    poll_token,
+    positive,
+    post_form,
+    print_code,
+)
 from dihub.errors import AuthError, ConfigError, TemporaryError, UsageError
 
 DEFAULT_API = "https://api.github.com"
 DEFAULT_SCOPES = "repo read:org"        # private repos need `repo`; org repo listing `read:org`
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
-SLOW_DOWN_STEP = 5                      # seconds GitHub adds to the interval on slow_down
+FLOW_HINT = ("Check `base_url`; on GitHub Enterprise Server the device flow needs 3.1+ and "
+             "must be enabled in the OAuth app's settings.")
 DEFAULT_INTERVAL = 5
 DEFAULT_EXPIRES_IN = 900
 TOKEN_NAME = "token"
@@ -72,8 +79,8 @@ def device_flow(http: httpx.Client, web_base: str, client_id: str, scopes: str, 
     in error hints.
     """
     web_base = web_base.rstrip("/")
-    start = _post_form(http, f"{web_base}/login/device/code",
-                       {"client_id": client_id, "scope": scopes})
+    start = post_form(http, f"{web_base}/login/device/code",
+                      {"client_id": client_id, "scope": scopes}, hint=FLOW_HINT)
     if start.get("error"):
         raise _oauth_error(start, source)
     try:
@@ -84,29 +91,15 @@ def device_flow(http: httpx.Client, web_base: str, client_id: str, scopes: str, 
                         hint="Check `base_url` and that device flow is enabled for the "
                              "OAuth app (`client_id`).") from None
     verification_uri = str(start.get("verification_uri") or f"{web_base}/login/device")
-    interval = _positive(start.get("interval"), DEFAULT_INTERVAL)
-    deadline = clock() + _positive(start.get("expires_in"), DEFAULT_EXPIRES_IN)
+    interval = positive(start.get("interval"), DEFAULT_INTERVAL)
+    deadline = clock() + positive(start.get("expires_in"), DEFAULT_EXPIRES_IN)
     on_code(user_code, verification_uri)
 
-    token_url = f"{web_base}/login/oauth/access_token"
     form = {"client_id": client_id, "device_code": device_code, "grant_type": GRANT_TYPE}
-    while True:
-        sleep(interval)
-        if clock() >= deadline:
-            raise _expired(source)
-        body = _post_form(http, token_url, form)
-        token = body.get("access_token")
-        if token:
-            return str(token)
-        error = body.get("error")
-        if error == "authorization_pending":
-            continue
-        if error == "slow_down":
-            interval = _positive(body.get("interval"), interval + SLOW_DOWN_STEP)
-            continue
-        if error in ("expired_token", "token_expired"):
-            raise _expired(source)
-        raise _oauth_error(body, source)
+    body = poll_token(http, f"{web_base}/login/oauth/access_token", form, interval=interval,
+                      deadline=deadline, sleep=sleep, clock=clock, source=source,
+                      oauth_error=_oauth_error, hint=FLOW_HINT)
+    return str(body["access_token"])
 
 
 class GitHubAuth:
@@ -144,13 +137,13 @@ class GitHubAuth:
                          f"with `dihub auth {source} --with-token`.")
         # fail before anyone approves in a browser if the token could not be kept
         secrets.check_storable(source, TOKEN_NAME, allow_file=allow_file)
-        with _client(http, self._timeout) as client:
+        with open_client(http, self._timeout) as client:
             if with_token is None:
                 scopes = getattr(config, "scopes", None) or DEFAULT_SCOPES
                 if not isinstance(scopes, str):
                     scopes = " ".join(scopes)
                 token = device_flow(client, web_base_for(api), client_id, scopes,
-                                    on_code=on_code or _print_code, sleep=self._sleep,
+                                    on_code=on_code or print_code, sleep=self._sleep,
                                     clock=self._clock, source=source)
             secrets.register_for_redaction(token)
             user = _get_user(client, api, token, source)
@@ -185,7 +178,7 @@ class GitHubAuth:
         if not check:
             return result
         try:
-            with _client(http, timeout_s) as client:
+            with open_client(http, timeout_s) as client:
                 user = _get_user(client, api, token, source)
         except TemporaryError as exc:
             result.update(state="unreachable", error=str(exc))
@@ -225,7 +218,7 @@ class GitHubAuth:
         key = ghapp.signing_key(pem, source, config)
         secrets.check_storable(source, ghapp.KEY_NAME, allow_file=allow_file)
         api = _api_base(config)
-        with _client(http, self._timeout) as client:
+        with open_client(http, self._timeout) as client:
             info = _app_get(client, api, "/app", ghapp.AppJWT(app.app_id, key)(), source,
                             config)
         secrets.set_secret(source, ghapp.KEY_NAME, pem, allow_file=allow_file,
@@ -260,7 +253,7 @@ def _app_status(result: dict[str, Any], source: str, config: Any,
     token = ghapp.AppJWT(config.app.app_id, key)()
     api = _api_base(config)
     try:
-        with _client(http, timeout_s) as client:
+        with open_client(http, timeout_s) as client:
             info = _app_get(client, api, "/app", token, source, config)
             installs = _app_get(client, api, "/app/installations?per_page=100", token,
                                 source, config)
@@ -315,35 +308,6 @@ def _api_base(config: Any) -> str:
     return str(getattr(config, "base_url", None) or DEFAULT_API).rstrip("/")
 
 
-@contextmanager
-def _client(http: httpx.Client | None, timeout: float) -> Iterator[httpx.Client]:
-    """Use the caller's client as is, or open (and close) our own."""
-    if http is not None:
-        yield http
-        return
-    # no redirects: the token checked against {api}/user goes to that host and no other
-    with httpx.Client(timeout=timeout, headers={"User-Agent": "dihub"},
-                      follow_redirects=False) as own:
-        yield own
-
-
-def _post_form(http: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any]:
-    try:
-        resp = http.post(url, data=form, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise TemporaryError(f"could not reach {url} ({type(exc).__name__})",
-                             hint="Check the network and the source's `base_url`.") from None
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or (resp.status_code != 200 and not body.get("error")):
-        raise AuthError(f"unexpected answer from {url} (HTTP {resp.status_code})",
-                        hint="Check `base_url`; on GitHub Enterprise Server the device flow "
-                             "needs 3.1+ and must be enabled in the OAuth app's settings.")
-    return body
-
-
 def _get_user(http: httpx.Client, api: str, token: str, source: str) -> dict[str, Any]:
     url = f"{api}/user"
     try:
@@ -374,18 +338,10 @@ def _get_user(http: httpx.Client, api: str, token: str, source: str) -> dict[str
     return {"login": str(login), "scopes": scopes}
 
 
-def _expired(source: str) -> AuthError:
-    return AuthError("the code expired before it was entered (expired_token)",
-                     hint=f"Run `dihub auth {source}` again and enter the new code before it "
-                          "expires.")
-
-
 def _oauth_error(body: dict[str, Any], source: str) -> AuthError:
     code = str(body.get("error") or "unknown_error")
     if code == "access_denied":
-        return AuthError("authorization was denied in the browser (access_denied)",
-                         hint=f"Run `dihub auth {source}` again and approve the request, or "
-                              f"pipe a token with `dihub auth {source} --with-token`.")
+        return denied(source)
     text = body.get("error_description") or _DESCRIPTIONS.get(code) or "GitHub refused the login"
     hint = _HINTS.get(code, f"Run `dihub auth {source}` again.").replace("<source>", source)
     return AuthError(f"GitHub device flow failed: {text} ({code})", hint=hint)
@@ -402,16 +358,3 @@ _HINTS = {
     "device_flow_disabled": "Enable \"Device Flow\" in the OAuth app's settings, or pipe a "
                             "token with `dihub auth <source> --with-token`.",
 }
-
-
-def _positive(value: Any, default: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number > 0 else default
-
-
-def _print_code(user_code: str, verification_uri: str) -> None:
-    print(f"First copy your one-time code: {user_code}\n"
-          f"Then open {verification_uri} in a browser and paste it.", file=sys.stderr)

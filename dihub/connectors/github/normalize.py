@@ -14,34 +14,21 @@ and email as written, so it can be matched by email to the same person in other 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from functools import wraps
+from collections.abc import Callable
 from typing import Any
 
-from dihub.errors import SkippableRecord
+from dihub.connectors.normalizing import dedupe, skips_malformed, source_id
+from dihub.connectors.normalizing import git_identity_user as identity_user
 from dihub.models import Build, Commit, Issue, PullRequest, Record, User
-from dihub.models.records import git_identity_key
 from dihub.timeutil import parse, to_iso
 
 Raw = dict[str, Any]
 
 
 def _skips_malformed(kind: str) -> Callable:
-    """Turn a missing/mistyped field into SkippableRecord: audited and skipped, not fatal."""
-
-    def wrap(fn: Callable[..., list[Record]]) -> Callable[..., list[Record]]:
-        @wraps(fn)
-        def inner(raw: Raw, *args: Any, **kwargs: Any) -> list[Record]:
-            try:
-                return fn(raw, *args, **kwargs)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                ident = raw.get("sha") or raw.get("number") or raw.get("id") \
-                    if isinstance(raw, dict) else None
-                raise SkippableRecord(
-                    f"cannot read GitHub {kind} {ident or '?'}: "
-                    f"{type(exc).__name__} {exc}") from exc
-        return inner
-    return wrap
+    """A malformed GitHub item is skipped (audited), named by its sha, number or id."""
+    return skips_malformed("GitHub", kind,
+                           lambda raw: raw.get("sha") or raw.get("number") or raw.get("id"))
 
 
 # ---------------------------------------------------------------- users
@@ -61,26 +48,11 @@ def git_identity_user(identity: Raw | None, source: str) -> User | None:
     """A commit author without a GitHub account: the git `name <email>` identity."""
     if not identity:
         return None
-    key = git_identity_key(identity.get("name"), identity.get("email"))
-    if key is None:
-        return None
-    email = (identity.get("email") or "").strip().lower()
-    return User(source=source, source_id=key, user_id=key, source_user_id=key,
-                display_name=identity.get("name") or None, email=email or None)
+    return identity_user(identity.get("name"), identity.get("email"), source)
 
 
-def _dedupe(records: Iterable[Record | None]) -> list[Record]:
-    seen: set[str] = set()
-    out: list[Record] = []
-    for rec in records:
-        if rec is not None and rec.key() not in seen:
-            seen.add(rec.key())
-            out.append(rec)
-    return out
-
-
-def _id(user: Record | None) -> str | None:
-    return user.source_id if user is not None else None
+_dedupe = dedupe
+_id = source_id
 
 
 # ---------------------------------------------------------------- commits

@@ -23,23 +23,30 @@ a repr.
 from __future__ import annotations
 
 import json
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from dihub import secrets
+from dihub.connectors.oauth import (
+    GRANT_TYPE,
+    denied,
+    open_client,
+    poll_token,
+    positive,
+    post_form,
+    print_code,
+)
 from dihub.errors import AuthError, TemporaryError
 from dihub.redact import register_secret
 
 DEFAULT_BASE = "https://gitlab.com"
 DEFAULT_SCOPES = "read_api"
 API_SCOPES = ("read_api", "api")         # either lets dihub read everything it syncs
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
-SLOW_DOWN_STEP = 5
+FLOW_HINT = ("Check `base_url`: the device flow needs GitLab 17.2 or later and an OAuth "
+             "application with the device flow enabled.")
 DEFAULT_INTERVAL = 5
 DEFAULT_EXPIRES_IN = 300
 REFRESH_MARGIN_S = 60
@@ -73,8 +80,8 @@ def device_flow(http: httpx.Client, base: str, client_id: str, scopes: str, *,
                 source: str = "<source>") -> dict[str, Any]:
     """Run GitLab's device authorization grant; returns the token response (access_token,
     refresh_token, expires_in, ...). `sleep` and `clock` are injectable for tests."""
-    start = _post_form(http, f"{base}/oauth/authorize_device",
-                       {"client_id": client_id, "scope": scopes})
+    start = post_form(http, f"{base}/oauth/authorize_device",
+                      {"client_id": client_id, "scope": scopes}, hint=FLOW_HINT)
     if start.get("error"):
         raise _oauth_error(start, source)
     try:
@@ -84,26 +91,13 @@ def device_flow(http: httpx.Client, base: str, client_id: str, scopes: str, *,
         raise AuthError(f"{base}/oauth/authorize_device answered without a device code",
                         hint="Check `base_url` (GitLab 17.2 or later) and `client_id`.") from None
     uri = str(start.get("verification_uri") or f"{base}/oauth/device")
-    interval = _positive(start.get("interval"), DEFAULT_INTERVAL)
-    deadline = clock() + _positive(start.get("expires_in"), DEFAULT_EXPIRES_IN)
+    interval = positive(start.get("interval"), DEFAULT_INTERVAL)
+    deadline = clock() + positive(start.get("expires_in"), DEFAULT_EXPIRES_IN)
     on_code(user_code, uri)
     form = {"client_id": client_id, "device_code": device_code, "grant_type": GRANT_TYPE}
-    while True:
-        sleep(interval)
-        if clock() >= deadline:
-            raise _expired(source)
-        body = _post_form(http, f"{base}/oauth/token", form)
-        if body.get("access_token"):
-            return body
-        error = body.get("error")
-        if error == "authorization_pending":
-            continue
-        if error == "slow_down":
-            interval = _positive(body.get("interval"), interval + SLOW_DOWN_STEP)
-            continue
-        if error in ("expired_token", "token_expired"):
-            raise _expired(source)
-        raise _oauth_error(body, source)
+    return poll_token(http, f"{base}/oauth/token", form, interval=interval, deadline=deadline,
+                      sleep=sleep, clock=clock, source=source, oauth_error=_oauth_error,
+                      hint=FLOW_HINT)
 
 
 class GitLabAuth:
@@ -137,13 +131,13 @@ class GitLabAuth:
                          f"{base} with the device flow, non-confidential, scope read_api), or "
                          f"pipe an access token with `dihub auth {source} --with-token`.")
         secrets.check_storable(source, TOKEN_NAME, allow_file=allow_file)
-        with _client(http, self._timeout) as client:
+        with open_client(http, self._timeout) as client:
             if with_token is None:
                 scopes = getattr(config, "scopes", None) or DEFAULT_SCOPES
                 if not isinstance(scopes, str):
                     scopes = " ".join(scopes)
                 body = device_flow(client, base, client_id, scopes,
-                                   on_code=on_code or _print_code, sleep=self._sleep,
+                                   on_code=on_code or print_code, sleep=self._sleep,
                                    clock=self._clock, source=source)
                 token = str(body["access_token"])
                 oauth = self._oauth_record(body, client_id)
@@ -181,7 +175,7 @@ class GitLabAuth:
         if not check:
             return result
         try:
-            with _client(http, timeout_s) as client:
+            with open_client(http, timeout_s) as client:
                 user = check_token(client, base, token, source)
         except TemporaryError as exc:
             result.update(state="unreachable", error=str(exc))
@@ -223,11 +217,11 @@ class GitLabAuth:
         expires = oauth.get("expires_at")
         if not isinstance(expires, int | float) or expires - REFRESH_MARGIN_S > self._wall():
             return token
-        with _client(http, self._timeout) as client:
-            body = _post_form(client, f"{base}/oauth/token",
-                              {"grant_type": "refresh_token",
-                               "refresh_token": str(oauth.get("refresh_token") or ""),
-                               "client_id": str(oauth.get("client_id") or "")})
+        with open_client(http, self._timeout) as client:
+            body = post_form(client, f"{base}/oauth/token",
+                             {"grant_type": "refresh_token",
+                              "refresh_token": str(oauth.get("refresh_token") or ""),
+                              "client_id": str(oauth.get("client_id") or "")}, hint=FLOW_HINT)
         if not body.get("access_token"):
             raise AuthError(f"the GitLab login of source '{source}' expired and could not be "
                             f"refreshed ({body.get('error') or 'no token'})",
@@ -315,62 +309,13 @@ def _status_error(message: str, hint: str, status: int) -> AuthError:
     return err
 
 
-@contextmanager
-def _client(http: httpx.Client | None, timeout: float) -> Iterator[httpx.Client]:
-    if http is not None:
-        yield http
-        return
-    # no redirects: the token goes to the configured host and no other
-    with httpx.Client(timeout=timeout, headers={"User-Agent": "dihub"},
-                      follow_redirects=False) as own:
-        yield own
-
-
-def _post_form(http: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any]:
-    try:
-        resp = http.post(url, data=form, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise TemporaryError(f"could not reach {url} ({type(exc).__name__})",
-                             hint="Check the network and the source's `base_url`.") from None
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or (resp.status_code != 200 and not body.get("error")):
-        raise AuthError(f"unexpected answer from {url} (HTTP {resp.status_code})",
-                        hint="Check `base_url`: the device flow needs GitLab 17.2 or later "
-                             "and an OAuth application with the device flow enabled.")
-    return body
-
-
-def _expired(source: str) -> AuthError:
-    return AuthError("the code expired before it was entered (expired_token)",
-                     hint=f"Run `dihub auth {source}` again and enter the new code before it "
-                          "expires.")
-
-
 def _oauth_error(body: dict[str, Any], source: str) -> AuthError:
     code = str(body.get("error") or "unknown_error")
     if code == "access_denied":
-        return AuthError("authorization was denied in the browser (access_denied)",
-                         hint=f"Run `dihub auth {source}` again and approve the request, or "
-                              f"pipe a token with `dihub auth {source} --with-token`.")
+        return denied(source)
     text = body.get("error_description") or "GitLab refused the login"
     hint = {"invalid_client": "Check `client_id`: an OAuth application of this GitLab "
                               "instance, non-confidential, with the device flow.",
             "invalid_scope": "Check `scopes` (read_api is enough)."}.get(
         code, f"Run `dihub auth {source}` again.")
     return AuthError(f"GitLab device flow failed: {text} ({code})", hint=hint)
-
-
-def _positive(value: Any, default: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number > 0 else default
-
-
-def _print_code(user_code: str, verification_uri: str) -> None:
-    print(f"First copy your one-time code: {user_code}\n"
-          f"Then open {verification_uri} in a browser and enter it.", file=sys.stderr)

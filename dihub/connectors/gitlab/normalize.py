@@ -21,13 +21,13 @@ the build's `conclusion` (success, failure, cancelled, skipped).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from functools import wraps
+from collections.abc import Callable
 from typing import Any
 
-from dihub.errors import SkippableRecord
+from dihub.connectors.normalizing import dedupe, git_identity_user
+from dihub.connectors.normalizing import skips_malformed as _skips
+from dihub.connectors.normalizing import source_id as _id
 from dihub.models import Build, Commit, Issue, PullRequest, Record, User
-from dihub.models.records import git_identity_key
 from dihub.timeutil import parse, to_iso
 
 Raw = dict[str, Any]
@@ -39,33 +39,8 @@ FINISHED = {"success": "success", "failed": "failure", "canceled": "cancelled",
 
 
 def skips_malformed(kind: str) -> Callable:
-    """Turn a missing/mistyped field into SkippableRecord: audited and skipped, not fatal."""
-
-    def wrap(fn: Callable[..., list[Record]]) -> Callable[..., list[Record]]:
-        @wraps(fn)
-        def inner(raw: Raw, *args: Any, **kwargs: Any) -> list[Record]:
-            try:
-                return fn(raw, *args, **kwargs)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                ident = (raw.get("iid") or raw.get("id")) if isinstance(raw, dict) else None
-                raise SkippableRecord(f"cannot read GitLab {kind} {ident or '?'}: "
-                                      f"{type(exc).__name__} {exc}") from exc
-        return inner
-    return wrap
-
-
-def dedupe(records: Iterable[Record | None]) -> list[Record]:
-    seen: set[str] = set()
-    out: list[Record] = []
-    for rec in records:
-        if rec is not None and rec.key() not in seen:
-            seen.add(rec.key())
-            out.append(rec)
-    return out
-
-
-def _id(user: Record | None) -> str | None:
-    return user.source_id if user is not None else None
+    """A malformed GitLab item is skipped (audited), named by its iid or id."""
+    return _skips("GitLab", kind, lambda raw: raw.get("iid") or raw.get("id"))
 
 
 # ---------------------------------------------------------------- users
@@ -79,15 +54,6 @@ def normalize_user(raw: Raw | None, source: str) -> User | None:
     kind = "bot" if raw.get("bot") is True else None
     return User(source=source, source_id=uid, user_id=uid, source_user_id=uid,
                 login=raw.get("username"), display_name=raw.get("name"), account_type=kind)
-
-
-def git_identity_user(name: str | None, email: str | None, source: str) -> User | None:
-    key = git_identity_key(name, email)
-    if key is None:
-        return None
-    address = (email or "").strip().lower()
-    return User(source=source, source_id=key, user_id=key, source_user_id=key,
-                display_name=name or None, email=address or None)
 
 
 def _users(raws: Any, source: str) -> list[User]:

@@ -1,0 +1,63 @@
+"""The optional jobs stream: only the pipelines updated since the last pass are asked for
+their jobs (retried attempts included), each attempt its own record."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import httpx
+
+from dihub.connectors.gitlab.client import ProjectInfo
+from dihub.connectors.gitlab.jobs import job_pages, normalize_job
+from dihub.models import SyncState
+
+from .conftest import session
+
+JOB = {"id": 7, "name": "rspec", "stage": "test", "status": "failed", "ref": "main",
+       "allow_failure": False, "retried": True, "created_at": "2026-01-01T10:00:00.000Z",
+       "started_at": "2026-01-01T10:00:05.000Z", "finished_at": "2026-01-01T10:01:05.000Z",
+       "duration": 60.2, "queued_duration": 5.0,
+       "commit": {"id": "abc"}, "pipeline": {"id": 300, "sha": "abc"},
+       "user": {"id": 1, "username": "root", "name": "Administrator"}}
+
+
+class Builds:
+    """A store holding two stored builds of project g/p (and no breaker state)."""
+
+    def get_meta(self, key):
+        return None
+
+    def put_meta(self, key, value):
+        pass
+
+    def iter_records(self, entity, source=None, since=None, filters=None):
+        assert entity == "builds" and filters == {"repo": "g/p"}
+        return iter([{"run_id": "300", "updated_at": "2026-01-01T10:02:00Z"},
+                     {"run_id": "301", "updated_at": "2026-01-02T09:00:00Z"}])
+
+
+def test_each_job_attempt_is_its_own_record():
+    first = normalize_job(JOB, "gl", "g/p", 9)
+    job = first[0]
+    assert job.key() == "gl:jobs:9:7" and job.pipeline_id == "300" and job.retried is True
+    assert (job.duration_s, job.head_sha, job.user_id) == (60.2, "abc", "1")
+    again = normalize_job(dict(JOB, id=8, retried=False, status="success"), "gl", "g/p", 9)[0]
+    assert again.key() != job.key() and again.pipeline_id == job.pipeline_id
+
+
+def test_only_pipelines_updated_since_the_cursor_are_asked_for_their_jobs():
+    asked = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        assert parse_qs(request.url.query.decode())["include_retried"] == ["true"]
+        return httpx.Response(200, json=[JOB], headers={"x-next-page": ""})
+    s = session(handler, streams=["jobs"])
+    s.ctx.store = Builds()
+    s.projects["g/p"] = ProjectInfo(9, "g/p", "main")
+    state = SyncState(source="gl", stream="jobs", partition="g/p",
+                      cursor={"updated": "2026-01-01T12:00:00Z"})
+    pages = list(job_pages(s, "g/p", state))
+    assert asked == ["/api/v4/projects/9/pipelines/301/jobs"]
+    assert [p.cursor for p in pages] == [{"updated": "2026-01-02T09:00:00Z"}]
+    assert [i["id"] for i in pages[0].items] == [7]

@@ -143,3 +143,26 @@ def test_five_percent_faults_with_429s_end_with_the_clean_runs_data(tmp_path):
         for entity in ENTITIES:
             assert records(store, entity) == clean[entity], (seed, entity)
     assert hits.get("429", 0) > 0
+
+
+def test_groups_list_their_subgroups_projects_by_keyset_archived_only_when_asked(tmp_path):
+    data = Dataset.generate(PROJECTS, commits_per_project=30, mrs_per_project=3,
+                            issues_per_project=3, pipelines_per_project=2, seed=9,
+                            archived=["group-a/sub/old-project"])
+    with GitLabSimulator(data, rate_limit=100_000) as sim:
+        dihub = with_token(Dihub(tmp_path / "active"))
+        dihub.write_config(gitlab_config(sim.base_url, None, extra="groups: [group-a]"))
+        dihub.run("sync", "gitlab", "merge_requests", check_code=0)
+        repos = {d["repo"] for d in dihub.store().iter_records("pull_requests", "gitlab")}
+        assert repos == set(PROJECTS)
+        listed = [r for r in sim.stats.log if r.path.endswith("/projects")
+                  and "/groups/" in r.path]
+        assert listed and all("pagination=keyset" in r.query for r in listed)
+        assert sim.stats.snapshot()["by_route"].get("GET /api/v4/projects/:id") is None
+
+        every = with_token(Dihub(tmp_path / "archived"))
+        every.write_config(gitlab_config(sim.base_url, None,
+                                         extra="groups: [group-a]\ninclude_archived: true"))
+        every.run("sync", "gitlab", "merge_requests", check_code=0)
+        repos = {d["repo"] for d in every.store().iter_records("pull_requests", "gitlab")}
+        assert repos == {*PROJECTS, "group-a/sub/old-project"}

@@ -1,6 +1,6 @@
 """`dihub sync gitlab` end to end against the simulator: exact counts at the issue's size
 with the requests it costs, a no-change re-sync that writes nothing at one request per
-stream and project, exactly the changed records after changes, and a faulty upstream
+stream and project (4 a project), exactly the changed records after changes, and a faulty upstream
 (5% faults, 429s included) that changes nothing."""
 
 from __future__ import annotations
@@ -62,14 +62,15 @@ def test_issue_size_exact_counts_a_cheap_no_change_resync_then_exactly_the_chang
         assert routes["GET /api/v4/projects/:id/pipelines/:pipeline_id"] == 1000
         assert first_requests <= 2 * (1 + 1 + 51 + 11 + 11 + 6) + 1000
 
-        # no change: nothing written, one request per stream and project, 304s where the
-        # URL repeats (project, branch, and every list whose cursor did not move)
+        # no change: nothing written, one request per stream and project (the project
+        # itself is kept for project_cache_hours), 304s where the URL repeats (the branch,
+        # and every list whose cursor did not move on its last page)
         before_states = cursors(store)
         before_records = {e: records(store, e) for e in ENTITIES}
         snap = sim.stats.snapshot()
         again = dihub.run("sync", "gitlab", check_code=0)
         after = sim.stats.snapshot()
-        assert after["requests"] - snap["requests"] == 2 * 5
+        assert after["requests"] - snap["requests"] == 2 * 4
         assert summary_counts(again.stderr) == {"records": 0, "inserted": 0, "updated": 0,
                                                 "unchanged": 0} or \
             summary_counts(again.stderr)["inserted"] + \
@@ -78,8 +79,8 @@ def test_issue_size_exact_counts_a_cheap_no_change_resync_then_exactly_the_chang
         third = sim.stats.snapshot()
         dihub.run("sync", "gitlab", check_code=0)
         fourth = sim.stats.snapshot()
-        assert fourth["requests"] - third["requests"] == 2 * 5
-        assert _delta(fourth["by_status"], third["by_status"]) == {"304": 2 * 5}
+        assert fourth["requests"] - third["requests"] == 2 * 4
+        assert _delta(fourth["by_status"], third["by_status"]) == {"304": 2 * 4}
         assert set(cursors(store)) == set(before_states)
 
         # changes: 7 new commits, 3 updated and 2 new merge requests, 4 updated issues,

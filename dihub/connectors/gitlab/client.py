@@ -10,8 +10,10 @@ answers:
 * a 401 (expired or revoked token) stops the source: later requests of the run raise
   the same error without calling GitLab; a 403 `insufficient_scope` is an AuthError
   (exit 1) naming the `read_api` scope, never an empty sync;
-* a project path is sent `%2F`-encoded (`/projects/group%2Fsub%2Fproject`) once per run,
-  conditional on the ETag kept in store meta; every later request uses its numeric id;
+* a project path is sent `%2F`-encoded (`/projects/group%2Fsub%2Fproject`) when its id,
+  path and default branch are looked up: at most once every `project_cache_hours`
+  (default 24; they are kept in store meta), conditional on the kept ETag, and again
+  at once when its default branch is gone; every other request uses its numeric id;
 * group listings use keyset pagination (`pagination=keyset&order_by=id`), which GitLab
   offers there and which, unlike offset paging, has no depth limit;
 * offset-paged lists follow `X-Next-Page` (or `Link: rel="next"`): GitLab leaves out
@@ -21,6 +23,7 @@ answers:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -184,15 +187,22 @@ def _meta_put(s: GitLabSession, key: str, value: dict[str, Any]) -> None:
         s.store.put_meta(key, value)
 
 
-def project_info(s: GitLabSession, gl: GitLabClient, partition: str) -> ProjectInfo:
-    """The project (id, path, default branch): from this run's group listing, else
-    GET /projects/:id once per run, conditional on the ETag kept in store meta. A project
-    that is gone or invisible skips the partition."""
+def project_info(s: GitLabSession, gl: GitLabClient, partition: str, *,
+                 fresh: bool = False) -> ProjectInfo:
+    """The project (id, path, default branch): from this run's group listing, else from
+    store meta while it is younger than `project_cache_hours`, else (or `fresh`)
+    GET /projects/:id, conditional on the kept ETag. A project that is gone or invisible
+    skips the partition."""
     name = partition.lower()
-    if name in s.projects:
+    if name in s.projects and not fresh:
         return s.projects[name]
     meta_key = f"gitlab.project:{s.source}:{name}"
     saved = _meta_get(s, meta_key)
+    age = time.time() - float(saved.get("checked_at") or 0)
+    if saved.get("id") and not fresh and age < s.config.project_cache_hours * 3600:
+        info = ProjectInfo(int(saved["id"]), saved["path"], saved.get("default_branch"))
+        s.projects[name] = info
+        return info
     try:
         resp = gl.get(project_url(partition), etag=saved.get("etag") if saved.get("id") else None)
     except NotFound:
@@ -206,8 +216,9 @@ def project_info(s: GitLabSession, gl: GitLabClient, partition: str) -> ProjectI
         data = resp.data or {}
         info = ProjectInfo(int(data["id"]), str(data.get("path_with_namespace") or partition),
                            data.get("default_branch"))
-        _meta_put(s, meta_key, {"etag": resp.etag, "id": info.id, "path": info.path,
-                                "default_branch": info.default_branch})
+    _meta_put(s, meta_key, {"etag": resp.etag or saved.get("etag"), "id": info.id,
+                            "path": info.path, "default_branch": info.default_branch,
+                            "checked_at": time.time()})
     s.projects[name] = info
     return info
 

@@ -155,6 +155,12 @@ def commit_pages(s: GitLabSession, partition: str, state: SyncState) -> Iterator
                 else:
                     yield from read.read(old, since)
             except NotFound:
+                if not s.config.branches and branch == project.default_branch:
+                    # the default branch is gone: the kept project may be stale (renamed)
+                    project = project_info(s, gl, partition, fresh=True)
+                    if project.default_branch and project.default_branch not in branches:
+                        branches.append(project.default_branch)
+                        continue
                 s.warn(f"branch {branch!r} not found in {project.path}", entity="commits",
                        stream="commits", partition=partition,
                        logged=f"{s.source}/commits: branch {branch!r} not found in "

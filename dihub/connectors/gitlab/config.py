@@ -26,6 +26,7 @@ class GitLabConfig(SourceConfig):
     start_date: str | None = None              # nothing updated before this is fetched
     commit_overlap_minutes: float = Field(5, ge=0)
     updated_overlap_seconds: float = Field(10, ge=0)
+    project_cache_hours: float = Field(24, ge=0)   # project id/default branch kept this long
 
     @field_validator("base_url")
     @classmethod

@@ -53,3 +53,45 @@ def test_a_gone_old_head_falls_back_to_listing_since_the_cursor_in_utc():
     assert [i["id"] for p in pages for i in p.items] == ["new"]
     assert pages[-1].cursor == {"branches": {"main": "2026-01-02T09:55:00Z"},
                                 "heads": {"main": "new"}}
+
+
+class Meta:
+    """A store with just meta (the kept project, the breaker)."""
+
+    def __init__(self, meta):
+        self.meta = dict(meta)
+
+    def get_meta(self, key):
+        return self.meta.get(key)
+
+    def put_meta(self, key, value):
+        self.meta[key] = value
+
+
+def test_a_kept_project_costs_nothing_until_its_default_branch_is_gone():
+    import time
+
+    asked = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.raw_path.decode().split("?")[0]
+        asked.append(path.removeprefix("/api/v4"))
+        if path.endswith("/branches/master"):
+            return httpx.Response(404, json={"message": "404 Branch Not Found"})
+        if path.endswith("group%2Fsub%2Fproj"):
+            return httpx.Response(200, json={"id": 9, "path_with_namespace": "group/sub/proj",
+                                             "default_branch": "main"})
+        if path.endswith("/branches/main"):
+            return httpx.Response(200, json={"name": "main", "commit": {"id": "h"}})
+        return httpx.Response(200, json=[_commit("h", "2026-01-02T12:00:00Z")],
+                              headers={"x-next-page": ""})
+    s = session(handler)
+    kept = {"id": 9, "path": "group/sub/proj", "default_branch": "master",
+            "checked_at": time.time() - 3600}
+    s.ctx.store = Meta({"gitlab.project:gl:group/sub/proj": kept})
+    state = SyncState(source="gl", stream="commits", partition="group/sub/proj")
+    pages = list(commit_pages(s, "group/sub/proj", state))
+    assert asked == ["/projects/9/repository/branches/master", "/projects/group%2Fsub%2Fproj",
+                     "/projects/9/repository/branches/main", "/projects/9/repository/commits"]
+    assert [i["id"] for p in pages for i in p.items] == ["h"]
+    assert s.store.meta["gitlab.project:gl:group/sub/proj"]["default_branch"] == "main"

@@ -65,7 +65,8 @@ def route_of(path: str) -> str:
 POST_ROUTES = {"changelog_bulk"}      # every other route answers GET only
 BULK_ISSUES = 1000                   # issueIdsOrKeys per bulk changelog request
 BULK_FIELDS = 10                     # fieldIds per bulk changelog request
-BULK_PAGE = 1000                     # histories per bulk changelog page (default and most)
+BULK_PAGE = 1000                     # histories per bulk changelog page by default
+BULK_PAGE_MAX = 10000                # and at most (maxResults' documented maximum)
 
 
 @dataclass
@@ -277,7 +278,7 @@ def _changelog_bulk(ctx: Ctx) -> Reply:
     if fields is not None and (not isinstance(fields, list) or len(fields) > BULK_FIELDS):
         return error(400, f"fieldIds must contain at most {BULK_FIELDS} field ids.")
     limit = body.get("maxResults", BULK_PAGE)
-    limit = max(1, min(limit, BULK_PAGE)) if isinstance(limit, int) else BULK_PAGE
+    limit = max(1, min(limit, BULK_PAGE_MAX)) if isinstance(limit, int) else BULK_PAGE
     wanted = set(fields) if fields else None
     digest = hashlib.sha256(json.dumps([ids, fields]).encode()).hexdigest()[:12]
     start = 0

@@ -30,6 +30,11 @@ class Jobs:
             for runner in self._runners:
                 runner.stop("SIGTERM")
 
+    def flush(self) -> None:
+        """Write the webhook metrics not written yet (the worker is stopping)."""
+        if self._inbox is not None:
+            self._inbox.flush_metrics(force=True)
+
     @property
     def running(self) -> int:
         with self._lock:
@@ -94,15 +99,18 @@ class Jobs:
     def inbox(self, ids: list[int]) -> None:
         """Process the deliveries `dihub serve` claimed and handed over (those still
         pending: a delivery processed meanwhile is not processed again)."""
-        from dihub.serve.worker import InboxWorker, Stats
+        from dihub.engine.runner import new_run_id
+        from dihub.inbox.batch import InboxBatches, Stats
 
         with self._lock:
             if self._inbox is None:
-                self._inbox = InboxWorker(self.config, self.store, Stats())
+                self._inbox = InboxBatches(self.config, self.store, Stats(),
+                                           "worker-" + new_run_id())
             inbox = self._inbox
         batch = [d for d in (self.store.inbox_get(i) for i in ids)
                  if d is not None and d["status"] == "pending"]
         n = inbox.process_batch(batch) if batch else 0
+        inbox.flush_metrics()        # one metrics row per source per minute, as serve writes
         self.done += 1
         log.info("webhook deliveries: %d processed of %d handed over", n, len(ids))
 

@@ -65,6 +65,7 @@ def run_worker(config: Any, *, threads: int | None = None, burst: bool = False,
     finally:
         jobs.stop()
         worker.stop(timeout=int(settings.lease_ttl_s * 1000))
+        jobs.flush()
         broker.close()
         if own_store:
             store.close()

@@ -7,7 +7,7 @@ webhook and the same record polled later are one record.
 * app.py      routes, authentication, body limit, the inbox write (durable before 2xx)
 * verify.py   signature checks (HMAC-SHA256, hmac.compare_digest)
 * sources.py  which configured source a delivery belongs to; webhook secrets
-* process.py  delivery -> records with the connectors' normalize functions
-* worker.py   the inbox worker: claim, normalize, upsert, audit, metrics, retry
+* worker.py   the inbox thread: claim due deliveries, process them (dihub/inbox) or hand
+              them to the queue (dihub/queue)
 * health.py, syncs.py, dashboard.py: /api/health, POST /api/sync, /
 """

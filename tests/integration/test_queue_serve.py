@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from dihub.config import load_config
+from dihub.inbox.batch import Stats
 from dihub.queue.broker import make_broker, queued
 from dihub.queue.worker import run_worker
-from dihub.serve.worker import InboxWorker, Stats
+from dihub.serve.worker import InboxWorker
 from dihub.store.sqlite import SQLiteStore
 from tests.support.redisserver import running
 

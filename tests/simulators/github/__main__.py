@@ -10,13 +10,11 @@ and then writes its stats as JSON to stderr (and to --stats-file if given).
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import string
 import sys
-import threading
 from pathlib import Path
 
+from ..common.cli import serve_until_signal
 from ..common.faults import RANDOM_KINDS, Faults
 from .auth import TokenAuth
 from .data import Dataset
@@ -68,20 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                         kinds=tuple(k.strip() for k in args.fault_kinds.split(",") if k),
                         retry_after=args.retry_after)
     auth = TokenAuth(args.token, allow_anonymous=args.anonymous) if args.token else None
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    with GitHubSimulator(data, faults, args.rate_limit, auth=auth, port=args.port,
-                         retry_after=args.retry_after, rate_window_s=args.rate_window) as sim:
-        print(sim.base_url, flush=True)
-        print(json.dumps({"repos": data.counts()}), file=sys.stderr, flush=True)
-        while not stop.wait(0.5):
-            pass
-        stats = json.dumps(sim.stats.snapshot(), indent=2)
-    print(stats, file=sys.stderr, flush=True)
-    if args.stats_file:
-        args.stats_file.write_text(stats + "\n", encoding="utf-8")
-    return 0
+    sim = GitHubSimulator(data, faults, args.rate_limit, auth=auth, port=args.port,
+                          retry_after=args.retry_after, rate_window_s=args.rate_window)
+    return serve_until_signal(sim, {"repos": data.counts()}, args.stats_file)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,14 @@ HTTP 200, as on GitHub. Bodies are the fixtures of fixtures/oauth.
 from __future__ import annotations
 
 import base64
-import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from ..common import Reply
+from ..common.cli import form_params
 from . import fixtures
 from .common import error_body
 
@@ -179,17 +179,4 @@ def _render(body: dict[str, Any], accept: str) -> Reply:
     return Reply(200, text.encode(), content_type="application/x-www-form-urlencoded")
 
 
-def oauth_params(query: str, raw: bytes, content_type: str) -> dict[str, str]:
-    """Parameters from the query string and a form or JSON body (body wins)."""
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    if raw:
-        if "json" in (content_type or ""):
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                data = {}
-            if isinstance(data, dict):
-                params.update({k: str(v) for k, v in data.items()})
-        else:
-            params.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    return params
+oauth_params = form_params

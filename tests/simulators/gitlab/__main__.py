@@ -10,13 +10,11 @@ until SIGTERM/SIGINT and then writes its stats as JSON to stderr (and to --stats
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import string
 import sys
-import threading
 from pathlib import Path
 
+from ..common.cli import serve_until_signal
 from .auth import TokenAuth
 from .data import Dataset
 from .faults import GITLAB_KINDS, Faults
@@ -78,21 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             token, _, scopes = spec.partition(":")
             tokens[token] = scopes.replace(",", " ") or "api"
         auth = TokenAuth(tokens)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    with GitLabSimulator(data, faults, args.rate_limit, rate_window_s=args.rate_window,
-                         auth=auth, port=args.port, retry_after=args.retry_after,
-                         count_limit=args.count_limit) as sim:
-        print(sim.base_url, flush=True)
-        print(json.dumps({"projects": data.counts()}), file=sys.stderr, flush=True)
-        while not stop.wait(0.5):
-            pass
-        stats = json.dumps(sim.stats.snapshot(), indent=2)
-    print(stats, file=sys.stderr, flush=True)
-    if args.stats_file:
-        args.stats_file.write_text(stats + "\n", encoding="utf-8")
-    return 0
+    sim = GitLabSimulator(data, faults, args.rate_limit, rate_window_s=args.rate_window,
+                          auth=auth, port=args.port, retry_after=args.retry_after,
+                          count_limit=args.count_limit)
+    return serve_until_signal(sim, {"projects": data.counts()}, args.stats_file)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..common import Reply
-from ..github.auth import oauth_params as form_params  # noqa: F401  (shared parser)
+from ..common.cli import form_params  # noqa: F401  (shared parser)
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5

@@ -27,9 +27,10 @@ from typing import Any
 from dihub.connectors.github.app import GitHubApp
 from dihub.connectors.github.auth import GitHubAuth
 from dihub.connectors.github.limits import POLICY as LIMITS
+from dihub.connectors.passes import PassRequests, copy_auth_error
 from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, PartitionSkipped
-from dihub.http import BearerAuth, HttpAuthError, HttpClient, NotFound, Response, etag_key
+from dihub.http import BearerAuth, HttpAuthError, HttpClient, NotFound, Response
 from dihub.http.paging import LinkHeader, paginate
 
 PER_PAGE = 100
@@ -107,48 +108,27 @@ def _auth_hint(ctx: GitHubSession) -> str:
             "lost; the next run continues from there.")
 
 
-def _copy(err: HttpAuthError) -> HttpAuthError:
-    return HttpAuthError(str(err), hint=err.hint, status=err.status, method=err.method,
-                         path=err.path)
+_copy = copy_auth_error
 
 
-class GitHubClient:
+class GitHubClient(PassRequests):
     """The requests of one stream pass over one partition (or of partition discovery).
 
     `label` is the partition (owner/repo) or the organization the requests are about;
     with `app:` they use the token and quota of the installation on its owner.
-    Counts its calls and 304s, which `audit_requests` writes to the audit log.
+    Counts its calls and 304s, which `audit_requests` writes to the audit log; the first
+    401 stops the source (dihub.connectors.passes).
     """
 
     def __init__(self, session: GitHubSession, label: str | None = None):
-        self.session = session
-        self.label = label
         owner = label.split("/", 1)[0] if label else None
-        self.http = session.http_for(owner, needed_for=label if label != owner else None) \
-            if owner else session.http
-        self.calls = 0
-        self.not_modified = 0
-
-    def get(self, url: str, params: Any = None, etag: str | None = None) -> Response:
-        self.session.stopped()
-        self.calls += 1
-        try:
-            resp = self.http.get(url, params=params, etag=etag)
-        except HttpAuthError as err:
-            first = self.session.auth_error.setdefault(err)
-            if first is err:
-                raise
-            raise _copy(first) from None      # another thread met it first: one message
-        if resp.not_modified:
-            self.not_modified += 1
-        return resp
+        super().__init__(session, session.http_for(
+            owner, needed_for=label if label != owner else None) if owner else None)
+        self.label = label
 
     def cget(self, etags: dict[str, str], url: str, params: Any = None) -> Response:
         """A conditional GET with the ETag `etags` (SyncState.etags) holds for this URL."""
         return self.get(url, params, etag=etags.get(self.key(url, params)))
-
-    def key(self, url: str, params: Any = None) -> str:
-        return etag_key(self.http.absolute_url(url), params)
 
     def pages(self, url: str, params: Any, etags: dict[str, str] | None = None
               ) -> Iterator[tuple[str, Response]]:
@@ -165,13 +145,6 @@ class GitHubClient:
             return self.get(page_url, page_params, etag=etags.get(keys[-1]))
         for page in paginate(get, url, LINK_PAGES, params):
             yield keys[-1], page.response
-
-    def audit_requests(self, stream: str, entity: str, partition: str) -> None:
-        if not self.calls:
-            return
-        self.session.audit_event(
-            entity=entity, stream=stream, partition=partition, action="requests",
-            outcome="ok", detail={"calls": self.calls, "not_modified": self.not_modified})
 
 
 # -- repositories ---------------------------------------------------------------------------

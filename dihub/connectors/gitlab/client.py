@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from dihub.connectors.gitlab.auth import GitLabAuth, relogin_hint, scope_hint
 from dihub.connectors.gitlab.limits import POLICY as LIMITS
+from dihub.connectors.passes import PassRequests, copy_auth_error
 from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, PartitionSkipped
 from dihub.http import (
@@ -40,7 +41,6 @@ from dihub.http import (
     LinkHeader,
     NotFound,
     Response,
-    etag_key,
 )
 from dihub.http.paging import items_at, paginate
 
@@ -97,7 +97,7 @@ class GitLabSession(Session):
     def stopped(self) -> None:
         err = self.auth_error.peek()
         if err is not None:
-            raise _copy(err)
+            raise copy_auth_error(err)
 
     def open_http(self) -> HttpClient:
         self.stopped()
@@ -112,62 +112,27 @@ class GitLabSession(Session):
                 + " Nothing after the last checkpoint was lost.")
 
 
-def _copy(err: HttpAuthError) -> HttpAuthError:
-    return HttpAuthError(str(err), hint=err.hint, status=err.status, method=err.method,
-                         path=err.path)
-
-
 def insufficient_scope(err: HttpFatalError) -> bool:
     text = f"{getattr(err, 'upstream_message', '')} {err}".lower()
     return err.status == 403 and ("insufficient_scope" in text or "higher privileges" in text
                                   or "scope" in text)
 
 
-class GitLabClient:
+class GitLabClient(PassRequests):
     """The requests of one stream pass over one partition (or of partition discovery):
-    counts its calls and 304s, which `audit_requests` writes to the audit log."""
+    counted and audited; a 401, or a 403 `insufficient_scope` (an AuthError naming the
+    `read_api` scope), stops the source (dihub.connectors.passes)."""
 
-    def __init__(self, session: GitLabSession):
-        self.session = session
-        self.http = session.http
-        self.calls = 0
-        self.not_modified = 0
-
-    def get(self, url: str, params: Any = None, etag: str | None = None) -> Response:
-        self.session.stopped()
-        self.calls += 1
-        try:
-            resp = self.http.get(url, params=params, etag=etag)
-        except HttpAuthError as err:
-            first = self.session.auth_error.setdefault(err)
-            if first is err:
-                raise
-            raise _copy(first) from None
-        except HttpFatalError as err:
-            if not insufficient_scope(err):
-                raise
-            scoped = HttpAuthError(str(err), hint=scope_hint(self.session.source,
-                                                             self.session.config.token_env),
-                                   status=403, method=err.method, path=err.path)
-            first = self.session.auth_error.setdefault(scoped)
-            raise (scoped if first is scoped else _copy(first)) from None
-        if resp.not_modified:
-            self.not_modified += 1
-        return resp
-
-    def key(self, url: str, params: Any = None) -> str:
-        return etag_key(self.http.absolute_url(url), params)
+    def translate(self, err: HttpFatalError) -> HttpAuthError | None:
+        if not insufficient_scope(err):
+            return None
+        return HttpAuthError(str(err), hint=scope_hint(self.session.source,
+                                                       self.session.config.token_env),
+                             status=403, method=err.method, path=err.path)
 
     def pages(self, url: str, params: Any, start: int | None = None):
         """Offset pages (`NextPage`) from page `start`."""
         return paginate(self.get, url, PAGES, params, start=start)
-
-    def audit_requests(self, stream: str, entity: str, partition: str) -> None:
-        if not self.calls:
-            return
-        self.session.audit_event(
-            entity=entity, stream=stream, partition=partition, action="requests",
-            outcome="ok", detail={"calls": self.calls, "not_modified": self.not_modified})
 
 
 def project_url(ref: str | int) -> str:

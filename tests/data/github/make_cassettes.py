@@ -85,10 +85,10 @@ def expected() -> dict[Path, str]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    check = "--check" in argv
+def write_or_check(cassettes: dict[Path, str], check: bool) -> int:
+    """Write the cassettes that differ (or, with `check`, name them and return 1)."""
     stale = []
-    for path, text in expected().items():
+    for path, text in cassettes.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue
@@ -97,11 +97,15 @@ def main(argv: list[str]) -> int:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.relative_to(HERE)}")
+            print(f"wrote {path.parent.name}/{path.name}")
     if stale:
         print("stale cassettes (run make_cassettes.py): " + ", ".join(stale), file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return write_or_check(expected(), "--check" in argv)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.data.github.make_cassettes import build_cassette
+from tests.data.github.make_cassettes import build_cassette, write_or_check
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "rest"
@@ -65,22 +65,7 @@ def expected() -> dict[Path, str]:
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    stale = []
-    for path, text in expected().items():
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if current == text:
-            continue
-        if check:
-            stale.append(path.name)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.name}")
-    if stale:
-        print("stale cassettes (run make_cassettes.py): " + ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(expected(), "--check" in argv)
 
 
 if __name__ == "__main__":

@@ -491,7 +491,7 @@ class Runner:
         store_failed = False
 
         def flush() -> None:
-            nonlocal buffer, pending, store_failed
+            nonlocal buffer, pending, store_failed, ingested_at
             if not pending:
                 return
             docs = list(buffer.values())
@@ -501,6 +501,11 @@ class Runner:
                 # emptied before a signal deferred by the shield is raised: the handler's
                 # flush must not write (and count) this batch a second time
                 buffer, pending = {}, []
+                # the next batch gets its own stamp: one `ingested_at` per batch keeps
+                # the store's (entity, ingested_at, id) index appending at its end
+                # instead of inserting a whole pass at random ids; every stamp is still
+                # at or after the pass's `last_sync_at` (see dihub.hub.dataset.closed_mark)
+                ingested_at = now_iso()
                 self.progress("batch", result=result, records=len(docs))
 
         def write(docs: list[dict[str, Any]]) -> None:

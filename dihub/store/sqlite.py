@@ -109,6 +109,10 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _time_order(row: tuple) -> tuple[str, str, str]:
+    return row[0], row[3], row[1]          # entity, updated_at, id of an _UPSERT row
+
+
 def _problems(rows: list[tuple[str]]) -> list[str]:
     """The lines of a quick_check/integrity_check answer that report a problem."""
     lines = [line.strip() for (text,) in rows for line in str(text).splitlines()]
@@ -326,6 +330,10 @@ class SQLiteStore:
                 writes.append((key[0], key[1], doc.get("source"), doc.get("updated_at") or "",
                                doc.get("raw_signature"), doc.get("ingested_at"),
                                encode_document(doc)))
+            # In (entity, updated_at, id) order: a batch that arrives newest first (git
+            # log) would otherwise insert each key at the front of the time indexes and
+            # leave their pages half full (measured: 48% used; sorted: 81%).
+            writes.sort(key=_time_order)
             conn.executemany(_UPSERT, writes)
         return result
 

@@ -38,12 +38,13 @@ def closed_mark(store, now: datetime | None = None) -> str:
     already committed: read `changed(entity, since=old mark)` after taking T, then keep
     max(old mark, T) as the next mark, and nothing is missed, also while syncs run.
 
-    The engine stamps a pass's records once, when the pass starts (after taking its
-    lease and recording `last_sync_at`), and commits them batch by batch until it
-    releases the lease. So T is now minus CLOSE_MARGIN, and no later than the
-    `last_sync_at` of any partition whose lease is live; a live lease that does not say
-    when its pass began closes nothing (""). A record stamped at or after T is read
-    again by the next refresh; the hub's writes are idempotent."""
+    The engine stamps each batch of a pass when the previous one is written (the first
+    when the pass starts, after taking its lease and recording `last_sync_at`), and
+    commits them batch by batch until it releases the lease: every stamp of a running
+    pass is at or after its `last_sync_at`. So T is now minus CLOSE_MARGIN, and no
+    later than the `last_sync_at` of any partition whose lease is live; a live lease
+    that does not say when its pass began closes nothing (""). A record stamped at or
+    after T is read again by the next refresh; the hub's writes are idempotent."""
     now = now or utcnow()
     bound = now - CLOSE_MARGIN
     for state in store.list_states():

@@ -75,7 +75,7 @@ class Store(Protocol):
         compared with `ingested_at` (None: every record), ordered by
         (ingested_at, _id) and paged like iter_records; indexed, so a `since` past
         every write reads no record. (`ingested_at` is the writer's stamp, set once
-        per pass: a pass still running may commit records stamped before `since`;
+        per batch: a pass still running may commit records stamped before `since`;
         dihub.hub.dataset.closed_mark is the bound that accounts for that.)
 
     Sync state and leases (timed by the store's clock: the MongoDB server's, or the

@@ -45,8 +45,11 @@ def _account(obj: dict | None) -> str | None:
 
 
 def _git(ident: dict | None) -> str | None:
+    """The user key of a git identity without a GitHub account: the lower-cased email,
+    else the name as written (an identity without an email is its own user)."""
     email = ((ident or {}).get("email") or "").strip().lower()
-    return f"email:{email}" if email else None
+    name = ((ident or {}).get("name") or "").strip()
+    return f"email:{email}" if email else f"name:{name}" if name else None
 
 
 def expected(data: Dataset, repos: tuple[str, ...] | list[str] = REPOS) -> dict[str, Any]:

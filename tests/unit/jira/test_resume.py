@@ -85,7 +85,8 @@ def test_cloud_resumes_with_the_saved_token_and_no_discovery(cloud):
         assert final2 == final
         # no /myself or /field: the pass's site came with the checkpoint; the first
         # search is the request the interrupted run would have sent next
-        assert {r.route.split("/")[-1] for r in cloud.stats.log} <= {"jql", "changelog", "bulkfetch"}
+        routes = {r.route.split("/")[-1] for r in cloud.stats.log}
+        assert routes <= {"jql", "changelog", "bulkfetch"}
         assert searches(cloud)[0]["nextPageToken"] == [resume["token"]]
         assert len(searches(cloud)) == 12 - stop
 

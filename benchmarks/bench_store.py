@@ -7,7 +7,10 @@ writes: `dihub sync git commits` of a generated repository (tests/support/gitrep
   (/proc/self/io write_bytes, read at its exit) against the store's size.
 fetch: a store of N generated commit records (written through the store); a full export
   with `--since` (keyset pages of 1,000, as `dihub fetch` reads them), one page at 95%
-  depth with `--since`, and a full export with `--where` on a field matching 1 in 25.
+  depth with `--since`, and a full export with `--where` on a field matching 1 in 25;
+  CPU time (user+sys of this process, steady under load) and wall time of each.
+  --src runs the reads with another dihub checkout (e.g. the code before a change) on the
+  same stores.
 
 Each scaling exponent k is log(cost ratio) / log(size ratio) between consecutive sizes
 (k = 1: proportional to the data). --write puts the tables into BENCHMARKS.md.
@@ -120,8 +123,8 @@ def measure_fetch(n: int, workdir: Path) -> dict:
     store = SQLiteStore(db)
     since = to_iso(1_700_000_000 + 600 * (n // 100))      # 99% of the records are after
 
-    def export(**query) -> tuple[float, int, str | None]:
-        t0 = time.perf_counter()
+    def export(**query) -> tuple[float, float, int, str | None]:
+        t0, c0 = time.perf_counter(), time.process_time()
         cursor, count, deep = None, 0, None
         while True:
             page = store.query("commits", source="git", cursor=cursor, limit=1000, **query)
@@ -130,20 +133,23 @@ def measure_fetch(n: int, workdir: Path) -> dict:
                 deep = page.next_cursor
             cursor = page.next_cursor
             if cursor is None:
-                return time.perf_counter() - t0, count, deep
+                return (time.perf_counter() - t0, time.process_time() - c0, count, deep)
 
-    since_s, since_count, deep = export(since=since)
-    t0 = time.perf_counter()
+    since_s, since_cpu, since_count, deep = export(since=since)
+    t0, c0 = time.perf_counter(), time.process_time()
     reps = 20
     for _ in range(reps):
         store.query("commits", source="git", since=since, cursor=deep, limit=1000)
     page_ms = (time.perf_counter() - t0) / reps * 1000
-    where_s, where_count, _ = export(filters={"author_email": "dev7@example.com"})
-    plain_s, plain_count, _ = export()
+    page_cpu_ms = (time.process_time() - c0) / reps * 1000
+    where_s, where_cpu, where_count, _ = export(filters={"author_email": "dev7@example.com"})
+    plain_s, plain_cpu, plain_count, _ = export()
     store.close()
     assert plain_count == n and where_count == len(range(7, n, 25)), (plain_count, where_count)
-    return {"n": n, "since_s": since_s, "since_count": since_count, "page_ms": page_ms,
-            "where_s": where_s, "where_count": where_count, "plain_s": plain_s}
+    return {"n": n, "since_s": since_s, "since_cpu": since_cpu, "since_count": since_count,
+            "page_ms": page_ms, "page_cpu_ms": page_cpu_ms, "where_s": where_s,
+            "where_cpu": where_cpu, "where_count": where_count, "plain_s": plain_s,
+            "plain_cpu": plain_cpu}
 
 
 def main() -> None:
@@ -153,15 +159,20 @@ def main() -> None:
     ap.add_argument("--workdir", default=None,
                     help="where repositories and stores go (a disk, not tmpfs: the write "
                          "counts come from the block layer); kept between runs")
+    ap.add_argument("--src", default=None,
+                    help="another dihub checkout for the fetch part (its stores are shared)")
+    ap.add_argument("--label", default="")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
+    if args.src:
+        sys.path.insert(0, str(Path(args.src).resolve()))
     sizes = [int(x) for x in args.sizes.split(",")]
     parts = args.part.split(",")
     workdir = Path(args.workdir or Path(tempfile.gettempdir()) / "dihub-bench-store")
     workdir.mkdir(parents=True, exist_ok=True)
     lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start. "
              f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/bench_store.py "
-             f"--sizes {args.sizes} --part {args.part}`.", ""]
+             f"--sizes {args.sizes} --part {args.part}`{args.label}.", ""]
     if "writes" in parts:
         res = [measure_writes(n, workdir) for n in sizes]
         ns = [r["n"] for r in res]
@@ -184,15 +195,17 @@ def main() -> None:
         res = [measure_fetch(n, workdir) for n in sizes]
         ns = [r["n"] for r in res]
         lines += ["**Reads of `fetch git commits`** over a store of N generated commit "
-                  "records (keyset pages of 1,000, in process):", ""]
+                  "records (keyset pages of 1,000, in process; CPU / wall, k from CPU):", ""]
         lines += table(
             ["records", "full export", "k", "with --since (99%)", "k",
              "one page at 95% depth, --since", "with --where (1 in 25)", "k"],
-            [[f"{r['n']:,}", f"{r['plain_s']:.2f} s", kp, f"{r['since_s']:.2f} s", ks,
-              f"{r['page_ms']:.1f} ms", f"{r['where_s']:.2f} s", kw]
-             for r, kp, ks, kw in zip(res, _k(ns, [r["plain_s"] for r in res]),
-                                      _k(ns, [r["since_s"] for r in res]),
-                                      _k(ns, [r["where_s"] for r in res]), strict=True)],
+            [[f"{r['n']:,}", f"{r['plain_cpu']:.2f} s / {r['plain_s']:.2f} s", kp,
+              f"{r['since_cpu']:.2f} s / {r['since_s']:.2f} s", ks,
+              f"{r['page_cpu_ms']:.1f} ms / {r['page_ms']:.1f} ms",
+              f"{r['where_cpu']:.2f} s / {r['where_s']:.2f} s", kw]
+             for r, kp, ks, kw in zip(res, _k(ns, [r["plain_cpu"] for r in res]),
+                                      _k(ns, [r["since_cpu"] for r in res]),
+                                      _k(ns, [r["where_cpu"] for r in res]), strict=True)],
             "rrrrrrrr")
         lines.append("")
     text = "\n".join(lines)

@@ -13,7 +13,8 @@ For each size, on a generated repository (tests/support/gitrepo.py, cached in --
 - read: the connector alone (no store): seconds to its first page of 1,000 commits,
   commits/s it reads and parses, peak RSS of the git children.
 Each exponent k is the slope of log(cost) against log(commits) (least squares over the
-sizes). --src runs another checkout of dihub (e.g. the code before a change) the same way.
+sizes). --src runs another checkout of dihub (e.g. the code before a change) the same way;
+--batch-size sets `store.batch_size` (records per write transaction) in the config.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def _add_commits(repo: Path, n: int) -> None:
                    input=b"\n".join(lines) + b"\n", check=True)
 
 
-def measure(n: int, workdir: Path, src: str | None, steps: list[str]) -> dict:
+def measure(n: int, workdir: Path, src: str | None, steps: list[str],
+            batch_size: int | None = None) -> dict:
     from tests.support.gitrepo import rev_count
 
     repo = _repo(workdir, n)
@@ -137,7 +139,8 @@ def measure(n: int, workdir: Path, src: str | None, steps: list[str]) -> dict:
         db = tmp / "store.db"
         env = _env(src, db, tmp)
         cfg = tmp / "dihub.yaml"
-        cfg.write_text(f"hub:\n  refresh_after_sync: false\nsources:\n  git:\n"
+        store = f"store:\n  batch_size: {batch_size}\n" if batch_size else ""
+        cfg.write_text(f"hub:\n  refresh_after_sync: false\n{store}sources:\n  git:\n"
                        f"    connector: git\n    repo: {repo}\n")
         if "read" in steps:
             r = subprocess.run([sys.executable, "-c", _READ, str(repo)], env=env,
@@ -169,6 +172,8 @@ def main() -> None:
                     help="a disk folder (write counts come from the block layer); the "
                          "generated repositories are kept there between runs")
     ap.add_argument("--src", default=None, help="another dihub checkout to run")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="store.batch_size for the syncs (default: the config's default)")
     ap.add_argument("--label", default="")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
@@ -178,13 +183,15 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     res = []
     for n in sizes:
-        res.append(measure(n, workdir, args.src, steps))
+        res.append(measure(n, workdir, args.src, steps, args.batch_size))
         print(res[-1], file=sys.stderr, flush=True)
     ns = [r["n"] for r in res]
     mb = 1024 * 1024
     lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end. "
              f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/bench_git_scale.py "
-             f"--sizes {args.sizes} --steps {args.steps}`{args.label}.", ""]
+             f"--sizes {args.sizes} --steps {args.steps}"
+             f"{f' --batch-size {args.batch_size}' if args.batch_size else ''}`{args.label}.",
+             ""]
 
     def col(key, sub, f):
         return [f(r[key][sub]) if key in r else "-" for r in res]

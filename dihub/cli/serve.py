@@ -116,7 +116,7 @@ def replay(delivery: int = typer.Argument(..., help="The delivery's ID (`webhook
 
 @webhooks_app.command("set-secret")
 @handles_errors
-def set_secret(source: str = typer.Argument(..., help="A github, slack or jira source."),
+def set_secret(source: str = typer.Argument(..., help="A github, slack, jira or gitlab source."),
                insecure_store_file: bool = typer.Option(
                    False, "--insecure-store-file",
                    help="Without a keyring: keep it in a private (0600) file.")) -> None:
@@ -126,7 +126,7 @@ def set_secret(source: str = typer.Argument(..., help="A github, slack or jira s
     from dihub.serve.sources import SECRET_NAME
 
     model = state.config().source(source)
-    if model.connector not in ("github", "slack", "jira"):
+    if model.connector not in ("github", "slack", "jira", "gitlab"):
         raise UsageError(f"source {source!r} ({model.connector}) receives no webhooks")
     value = sys.stdin.readline().strip()
     if not value:

@@ -28,6 +28,35 @@ documents to insert only when no record with that `_id` exists yet:
   `jira:issue_deleted` marks the stored issue `deleted: true` (polling never sees
   a deleted issue). `sprint_*` -> sprints via `normalize_sprint`
   (`sprint_deleted` marks it deleted).
+* GitLab hooks (`X-Gitlab-Event`) -> the GitLab poller's normalizers, keys and
+  signatures, the project's id and path taken from the payload (a Job Hook's path
+  from `repository.homepage`). A hook's object is not the REST object
+  (dihub/inbox/gitlab_hooks.py maps it); a field the REST object has and the hook
+  does not send is taken from the stored record of the same `_id` (the poller's,
+  or an earlier delivery's), and only when nothing is stored from the fallback
+  named below. A hook carrying every field gives the poller's record, signature
+  included; one that lacks some gives a record the poller's next read replaces
+  where they differ (same `_id`; newest `updated_at` wins, equal ones are replaced).
+  - Merge Request Hook -> pull_requests, upserted. Lacking in some GitLab
+    versions: merged_at and closed_at (fallback: the hook's updated_at for a merged
+    or closed one, else null), merge_commit_sha, draft, labels, assignees and
+    reviewers (fallback: empty). The author is `author_id`; only whole user objects
+    of the payload (assignees, reviewers, the acting user) become user records.
+  - Issue Hook and Confidential Issue Hook -> issues, upserted. Lacking: the
+    milestone's title (the hook has `milestone_id`; null when there is none),
+    weight (story_points), type (fallback `issue`), closed_at (fallback: updated_at
+    for a closed issue).
+  - Pipeline Hook -> builds (`gitlab_ci:<project_id>:<pipeline_id>`), upserted. The
+    hook has no started_at (fallback: the earliest start among its jobs) and no
+    updated_at: it is the latest time the payload names, never later than
+    GitLab's, so a delivery never replaces a newer stored state, and the poller's
+    later read (GitLab's updated_at) replaces the delivery's record.
+  - Job Hook -> jobs (the connector's `jobs` entity), upserted: every field of the
+    REST job but `retried` (fallback false: a hook is about the current attempt).
+  - Push Hook -> commits of the pushed branch, insert-only, as GitHub's push: a push
+    commit has no parents, no committer and one `timestamp` (the committed date);
+    the poller's later read replaces it with the full commit. Tag pushes and branch
+    deletions write nothing.
 """
 
 from __future__ import annotations
@@ -76,6 +105,8 @@ class Processor:
             self._slack(payload, source, config, work)
         elif kind == "jira":
             self._jira(payload, source, config, work)
+        elif kind == "gitlab":
+            self._gitlab(payload, source, work)
         for docs in (work.upserts, work.insert_only):
             for i, item in enumerate(docs):
                 if not isinstance(item, dict):
@@ -116,6 +147,50 @@ class Processor:
                 records = n.normalize_commit(_rest_commit(c), source, full_name, repo_id,
                                              branch)
                 work.insert_only += [r for r in as_records(records) if r.entity == "commits"]
+
+    # -- GitLab ------------------------------------------------------------------------
+
+    def _gitlab(self, p: dict[str, Any], source: str, work: Work) -> None:
+        from dihub.connectors.gitlab import normalize as n
+        from dihub.connectors.gitlab.jobs import normalize_job
+        from dihub.inbox import gitlab_hooks as h
+
+        project_id, path = h.project_of(p)
+        if project_id is None or not path:
+            raise SkippableRecord("GitLab delivery without a project id and path")
+        kind = p.get("object_kind")
+        if kind == "push":
+            branch, commits = h.push_commits(p)
+            for raw in commits:
+                records = n.normalize_commit(raw, source, path, project_id, branch)
+                work.insert_only += [r for r in as_records(records) if r.entity == "commits"]
+            return
+        mapped = {"merge_request": (h.merge_request, n.normalize_merge_request),
+                  "issue": (h.issue, n.normalize_issue),
+                  "pipeline": (h.pipeline, n.normalize_pipeline),
+                  "build": (h.job, normalize_job)}.get(str(kind))
+        if mapped is None:
+            return
+        to_rest, normalize = mapped
+        raw, lacking = to_rest(p)
+        records = list(as_records(normalize(raw, source, path, project_id)))
+        if not records:
+            raise SkippableRecord(f"cannot read the GitLab {kind} delivery")
+        work.upserts.append(self._fill_lacking(records[0], lacking))
+        whole = set(h.full_users(p))
+        work.upserts += [r for r in records[1:] if r.entity != "users" or r.source_id in whole]
+
+    def _fill_lacking(self, record: Any, lacking: dict[str, Any]) -> Any:
+        """A hook's record with what the hook does not send: the stored record's value,
+        else the fallback."""
+        if not lacking:
+            return record
+        stored = self.store.query(record.entity, source=record.source,
+                                  filters={"source_id": record.source_id}, limit=1).records
+        old = stored[0] if stored else {}
+        return record.model_copy(update={
+            name: old[name] if old.get(name) is not None else fallback
+            for name, fallback in lacking.items()})
 
     # -- Slack -------------------------------------------------------------------------
 

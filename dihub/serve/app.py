@@ -2,6 +2,7 @@
 
 Routes
   POST /webhooks/github | /webhooks/slack | /webhooks/jira   signed deliveries
+  POST /webhooks/gitlab               deliveries with the source's X-Gitlab-Token
   GET  /api/fetch/{source}/{entity}   stored records, keyset-paged like `dihub fetch`
   GET  /api/health                    200 healthy / 503 with reasons
   GET  /metrics                       Prometheus text exposition
@@ -42,8 +43,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from dihub.inbox.gitlab_hooks import HOOK_EVENTS
 from dihub.serve import verify
-from dihub.serve.sources import pick, webhook_sources
+from dihub.serve.sources import pick, pick_gitlab, webhook_sources
 from dihub.serve.worker import LAG_BUCKETS, InboxWorker, Stats
 
 log = logging.getLogger("dihub.serve")
@@ -59,6 +61,8 @@ KEPT_HEADERS = {
               "user-agent", "content-type"),
     "jira": ("x-atlassian-webhook-identifier", "x-atlassian-webhook-retry", "user-agent",
              "content-type"),
+    "gitlab": ("x-gitlab-event", "x-gitlab-instance", "x-gitlab-webhook-uuid",
+               "x-gitlab-event-uuid", "idempotency-key", "user-agent", "content-type"),
 }
 
 
@@ -241,13 +245,19 @@ def create_app(cfg: Any, *, start_worker: bool = True) -> FastAPI:
                                             server.settings.slack_max_age_s)
                 ok = [s for s in candidates
                       if verify.slack_signature_ok(s.secret, ts, body, h.get("x-slack-signature"))]
+            elif kind == "gitlab":
+                token = h.get("x-gitlab-token")
+                if not token:
+                    raise verify.Rejected("missing X-Gitlab-Token")
+                ok = [s for s in candidates if verify.token_ok(s.secret, token)]
             else:
                 header = h.get("x-hub-signature-256" if kind == "github" else "x-hub-signature")
                 if not header:
                     raise verify.Rejected("missing signature header")
                 ok = [s for s in candidates if verify.hub_signature_ok(s.secret, body, header)]
             if not ok:
-                raise verify.Rejected("signature does not match")
+                raise verify.Rejected("X-Gitlab-Token does not match" if kind == "gitlab"
+                                      else "signature does not match")
             try:
                 payload = json.loads(body)
             except ValueError:
@@ -258,9 +268,19 @@ def create_app(cfg: Any, *, start_worker: bool = True) -> FastAPI:
             server.stats.inc("rejected", (kind, rej.reason.split(":")[0][:60]))
             log.info("webhook %s rejected: %s", kind, rej.reason)
             return JSONResponse({"detail": rej.reason}, status_code=rej.status)
-        source = pick(kind, ok, payload)
         event, delivery_id = None, None
         stored_body = body
+        if kind == "gitlab":
+            event = h.get("x-gitlab-event") or ""
+            if event not in HOOK_EVENTS:
+                return JSONResponse({"ok": True, "ignored": event}, status_code=202)
+            found = pick_gitlab(ok, h.get("x-gitlab-instance"), payload)
+            if found is None:
+                return JSONResponse({"ok": True, "ignored": "project"}, status_code=202)
+            source = found
+            delivery_id = _gitlab_delivery_id(h, event, body)
+        else:
+            source = pick(kind, ok, payload)
         if kind == "github":
             event = h.get("x-github-event") or ""
             if event == "ping":
@@ -279,7 +299,7 @@ def create_app(cfg: Any, *, start_worker: bool = True) -> FastAPI:
             # the deprecated verification token is a secret: not stored
             stored_body = json.dumps({k: v for k, v in payload.items() if k != "token"},
                                      separators=(",", ":"), ensure_ascii=False).encode()
-        else:
+        elif kind == "jira":
             event = payload.get("webhookEvent")
             delivery_id = h.get("x-atlassian-webhook-identifier")
         if not delivery_id:
@@ -313,6 +333,11 @@ def create_app(cfg: Any, *, start_worker: bool = True) -> FastAPI:
               summary="Jira Cloud webhook (X-Hub-Signature)")
     async def jira_webhook(request: Request):
         return await receive("jira", request)
+
+    @app.post("/webhooks/gitlab", tags=["webhooks"], openapi_extra=webhook_doc,
+              summary="GitLab webhook (X-Gitlab-Token)")
+    async def gitlab_webhook(request: Request):
+        return await receive("gitlab", request)
 
     # -- read API ------------------------------------------------------------------
 
@@ -372,6 +397,22 @@ def create_app(cfg: Any, *, start_worker: bool = True) -> FastAPI:
         return HTMLResponse(await run_in_threadpool(render, server))
 
     return app
+
+
+def _gitlab_delivery_id(h: Any, event: str, body: bytes) -> str:
+    """The key that makes a resent GitLab delivery a duplicate: `Idempotency-Key` (the
+    same on every retry of a delivery), else `X-Gitlab-Webhook-UUID` (one per delivery,
+    older GitLab), else `X-Gitlab-Event-UUID` with the event and the body's digest: GitLab
+    gives every hook that one action (and the hooks it sets off) triggers the same event
+    UUID, so it names a delivery only together with what was delivered."""
+    if h.get("idempotency-key"):
+        return "idem:" + h["idempotency-key"].strip()
+    if h.get("x-gitlab-webhook-uuid"):
+        return "hook:" + h["x-gitlab-webhook-uuid"].strip()
+    digest = hashlib.sha256(body).hexdigest()
+    if h.get("x-gitlab-event-uuid"):
+        return f"event:{h['x-gitlab-event-uuid'].strip()}:{event}:{digest[:32]}"
+    return "sha256:" + digest
 
 
 def _check_source_entity(cfg: Any, source: str, entity: str) -> None:

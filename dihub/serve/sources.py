@@ -15,6 +15,15 @@ sources whose secret verifies the signature are the candidates; when several do
 
 With one source of a kind, that one. A delivery no source verifies is rejected
 (401) and nothing is stored.
+
+gitlab is stricter, since a group webhook sends every project of the group: among
+the sources whose secret equals `X-Gitlab-Token`, the one whose base_url host is
+the `X-Gitlab-Instance` host (when GitLab sends that header) and whose `projects`
+list the payload's project path (case-insensitive) or numeric id, or whose
+`groups` hold that path (a group named by path; a numeric group id cannot be
+matched from a payload). A verified delivery of a project no source syncs is
+answered 202 `{"ok": true, "ignored": "project"}` and not stored (GitLab counts a
+4xx or 5xx as a failure and disables a webhook that keeps failing).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from urllib.parse import urlsplit
 log = logging.getLogger("dihub.serve")
 
 SECRET_NAME = "webhook_secret"
-KINDS = ("github", "slack", "jira")
+KINDS = ("github", "slack", "jira", "gitlab")
 
 
 @dataclass
@@ -63,7 +72,7 @@ def load_secret(name: str, config: Any, settings: Any) -> str | None:
 
 
 def webhook_sources(cfg: Any) -> dict[str, list[WebhookSource]]:
-    """Every configured github/slack/jira source with its secret (None: not set)."""
+    """Every configured github/slack/jira/gitlab source with its secret (None: not set)."""
     out: dict[str, list[WebhookSource]] = {k: [] for k in KINDS}
     for name, model in cfg.sources.items():
         kind = getattr(model, "connector", None)
@@ -97,3 +106,37 @@ def _github_matches(config: Any, payload: dict[str, Any]) -> bool:
 def _jira_matches(config: Any, payload: dict[str, Any]) -> bool:
     obj = payload.get("issue") or payload.get("sprint") or {}
     return _host(obj.get("self")) == _host(config.base_url)
+
+
+def instance_host(header: str | None) -> str:
+    """`X-Gitlab-Instance` is the instance's base URL (https://gitlab.example.com); a
+    bare host is taken as it is."""
+    value = (header or "").strip()
+    return _host(value) if "://" in value else value.lower().split("/")[0]
+
+
+def pick_gitlab(candidates: list[WebhookSource], instance: str | None,
+                payload: Any) -> WebhookSource | None:
+    """The gitlab source that syncs the delivery's project, or None (see the module)."""
+    from dihub.inbox.gitlab_hooks import project_of
+
+    if not isinstance(payload, dict):
+        return None
+    project_id, path = project_of(payload)
+    host = instance_host(instance)
+    for src in candidates:
+        if host and host != _host(src.config.base_url):
+            continue
+        if _gitlab_matches(src.config, project_id, path):
+            return src
+    return None
+
+
+def _gitlab_matches(config: Any, project_id: int | None, path: str | None) -> bool:
+    low = (path or "").lower()
+    for name in config.projects or []:
+        if (name.isdigit() and project_id is not None and int(name) == project_id) or \
+                (low and name.lower() == low):
+            return True
+    return bool(low) and any(not g.isdigit() and low.startswith(g.lower() + "/")
+                             for g in config.groups or [])

@@ -33,6 +33,14 @@ def hub_signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(header.strip().encode("utf-8"), expected.encode("utf-8"))
 
 
+def token_ok(secret: str, header: str | None) -> bool:
+    """GitLab `X-Gitlab-Token`: the secret itself (GitLab signs nothing), compared in
+    constant time."""
+    if not header or not secret:
+        return False
+    return hmac.compare_digest(header.strip().encode("utf-8"), secret.encode("utf-8"))
+
+
 def slack_timestamp(header: str | None, now: float, max_age_s: float) -> str:
     """The `X-Slack-Request-Timestamp`, checked for freshness (replay protection)."""
     if not header:

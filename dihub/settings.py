@@ -32,6 +32,8 @@ class StoreSettings(_Strict):
     raw_payloads: RawPayloads = RawPayloads()
     audit_retention_days: int = Field(365, ge=1)
     batch_size: int = Field(1000, ge=1, le=100_000)
+    # and at most this many bytes of upstream payload per write (see dihub/engine/runner.py)
+    batch_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
 
     @field_validator("uri")
     @classmethod

@@ -10,7 +10,11 @@ nothing (at-least-once delivery + idempotent writes).
 A page that carries a cursor is checkpointed at once (its records and those
 buffered before it are written, then the cursor saved), so a run stopped at any
 page (exit 75, SIGKILL, SIGTERM, Ctrl-C, a crash) loses at most the page in
-flight. Pages without a cursor wait in the buffer until `batch_size` records.
+flight. Pages without a cursor wait in the buffer until `batch_size` records, or
+until the pages buffered weigh `batch_bytes` (their upstream payload size, which
+the HTTP layer measures anyway; pages that report no size count by records only),
+so a run of fat pages (long descriptions, embedded histories) is not held in memory
+a thousand records at a time.
 
 Every state write and checkpoint carries the partition's lease (owner and
 generation): once the lease has passed to another run (it expired while this run
@@ -78,6 +82,7 @@ class PassOptions:
     full_refresh: bool = False
     dry_run: bool = False
     batch_size: int = 1000
+    batch_bytes: int | None = None   # None: `store.batch_bytes` of the settings (8 MiB)
     lease_ttl_s: float = 600
     concurrency: int = 4
     raw_payloads: bool = False
@@ -488,10 +493,12 @@ class Runner:
 
         buffer: dict[str, dict[str, Any]] = {}
         pending: list[Page] = []
+        pending_bytes = 0           # upstream payload bytes of the pages in `pending`
+        batch_bytes = _batch_bytes(opts, self.settings)
         store_failed = False
 
         def flush() -> None:
-            nonlocal buffer, pending, store_failed, ingested_at
+            nonlocal buffer, pending, pending_bytes, store_failed, ingested_at
             if not pending:
                 return
             docs = list(buffer.values())
@@ -500,7 +507,7 @@ class Runner:
                     write(docs)
                 # emptied before a signal deferred by the shield is raised: the handler's
                 # flush must not write (and count) this batch a second time
-                buffer, pending = {}, []
+                buffer, pending, pending_bytes = {}, [], 0
                 # the next batch gets its own stamp: one `ingested_at` per batch keeps
                 # the store's (entity, ingested_at, id) index appending at its end
                 # instead of inserting a whole pass at random ids; every stamp is still
@@ -568,7 +575,9 @@ class Runner:
                                            payload_size=page.raw_size,
                                            raw_payload=page.raw_payload))
                 pending.append(page)
-                if page.moves_cursor or len(buffer) >= opts.batch_size:
+                pending_bytes += page.raw_size or 0
+                if page.moves_cursor or len(buffer) >= opts.batch_size \
+                        or pending_bytes >= batch_bytes:
                     flush()
         except BaseException:
             # Pages that arrived whole are still written and checkpointed: the
@@ -589,6 +598,18 @@ class Runner:
             inserted=r.written.inserted, updated=r.written.updated,
             unchanged=r.written.unchanged, error=str(r.error) if r.error else None,
             detail={"owner": self.owner}))    # which host and process ran the pass
+
+
+DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+
+
+def _batch_bytes(opts: PassOptions, settings: Any) -> int:
+    """The payload bytes after which buffered pages are written: the pass's option, else
+    `store.batch_bytes` of the settings, else DEFAULT_BATCH_BYTES."""
+    if opts.batch_bytes:
+        return opts.batch_bytes
+    value = getattr(getattr(settings, "store", None), "batch_bytes", None)
+    return value if isinstance(value, int) and value > 0 else DEFAULT_BATCH_BYTES
 
 
 def _close_sessions(sessions: list[Any]) -> None:

@@ -11,6 +11,10 @@ fetch: a store of N generated commit records (written through the store); a full
   CPU time (user+sys of this process, steady under load) and wall time of each.
   --src runs the reads with another dihub checkout (e.g. the code before a change) on the
   same stores.
+upserts: N commit-like documents (hashed ids, about 1 KB of JSON each) written newest first
+  through SQLiteStore.upsert_many in batches of --batch records, with one `ingested_at` for
+  all (as the engine stamped a pass before) and one per batch (as it does now): bytes
+  written (/proc/self/io) against the store's size, CPU of the process.
 
 Each scaling exponent k is log(cost ratio) / log(size ratio) between consecutive sizes
 (k = 1: proportional to the data). --write puts the tables into BENCHMARKS.md.
@@ -110,6 +114,44 @@ def _commit_docs(n: int, start: int):
         yield doc
 
 
+def measure_upserts(n: int, workdir: Path, stamp: str, batch: int) -> dict:
+    import hashlib
+    import re
+
+    from dihub.models.documents import signature
+    from dihub.store.sqlite import SQLiteStore
+    from dihub.timeutil import to_iso
+
+    def written() -> int:
+        text = Path("/proc/self/io").read_text()
+        return int(re.search(r"write_bytes:\s+(\d+)", text).group(1))
+
+    db = workdir / f"upserts-{n}-{stamp}-{batch}.db"
+    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        p.unlink(missing_ok=True)
+    store = SQLiteStore(db)
+    w0, c0 = written(), time.process_time()
+    for b, start in enumerate(range(n - 1, -1, -batch)):      # newest first, as git log
+        docs = []
+        for i in range(start, max(start - batch, -1), -1):
+            sha = hashlib.sha1(str(i).encode()).hexdigest()
+            doc = {"source": "git", "entity": "commits", "source_id": sha, "sha": sha,
+                   "repo": "bench", "author_email": f"dev{i % 25}@example.com",
+                   "author_name": f"Dev {i % 25}", "message": "lorem ipsum " * 40,
+                   "updated_at": to_iso(1_500_000_000 + 300 * i), "parents": [sha],
+                   "ingested_at": to_iso(1_700_000_000 + (b // 4 if stamp == "batch" else 0))}
+            doc["raw_signature"] = signature(doc)
+            doc["_id"] = f"git:commits:{sha}"
+            docs.append(doc)
+        store.upsert_many(docs)
+    store.close()
+    out = {"n": n, "stamp": stamp, "batch": batch, "written": written() - w0,
+           "cpu": time.process_time() - c0, "size": _store_bytes(db)}
+    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        p.unlink(missing_ok=True)
+    return out
+
+
 def measure_fetch(n: int, workdir: Path) -> dict:
     from dihub.store.sqlite import SQLiteStore
     from dihub.timeutil import to_iso
@@ -159,6 +201,7 @@ def main() -> None:
     ap.add_argument("--workdir", default=None,
                     help="where repositories and stores go (a disk, not tmpfs: the write "
                          "counts come from the block layer); kept between runs")
+    ap.add_argument("--batch", type=int, default=1000, help="records per upsert (upserts)")
     ap.add_argument("--src", default=None,
                     help="another dihub checkout for the fetch part (its stores are shared)")
     ap.add_argument("--label", default="")
@@ -190,6 +233,22 @@ def main() -> None:
               f"{r['again_written'] / 1024:.0f} KB", ka, f"{r['again_wall']:.2f} s"]
              for r, kw, kt, ka in zip(res, k_written, k_wall, k_again, strict=True)],
             "rrrrrrrrrr")
+        lines.append("")
+    if "upserts" in parts:
+        mb = 1024 * 1024
+        rows = []
+        for n in sizes:
+            for stamp in ("pass", "batch"):
+                r = measure_upserts(n, workdir, stamp, args.batch)
+                rows.append([f"{n:,}", {"pass": "one per pass (before)",
+                                        "batch": "one per batch"}[stamp],
+                             f"{r['written'] / mb:,.0f} MB", f"{r['size'] / mb:,.0f} MB",
+                             f"{r['written'] / r['size']:.2f}", f"{r['cpu']:.1f} s"])
+                print(rows[-1], file=sys.stderr, flush=True)
+        lines += [f"**Upserts** of commit-like documents, newest first, {args.batch:,} a "
+                  "transaction (`upsert_many`):", ""]
+        lines += table(["records", "`ingested_at`", "written to disk", "store size",
+                        "written / size", "CPU"], rows, "rlrrrr")
         lines.append("")
     if "fetch" in parts:
         res = [measure_fetch(n, workdir) for n in sizes]

@@ -4,6 +4,8 @@ local Jira simulator into the embedded SQLite store, then an incremental re-sync
 
     python benchmarks/bench_jira.py [--issues 5000] [--long-changelogs 0.04] [--write]
     python benchmarks/bench_jira.py --requests-only [--root DIR] [--long-changelogs 0.2]
+    python benchmarks/bench_jira.py --memory 2500,5000,10000 [--long-changelogs 0.2]
+                                    [--root DIR] [--top "..."]
 
 `dihub sync` is a real subprocess; its wall time and peak RSS are what is measured. The
 simulator runs in its own process (`python -m tests.simulators.jira --control`), so this
@@ -12,6 +14,9 @@ process that spawned it, and a parent holding the dataset would inflate the numb
 Every run's store is checked against the simulator's dataset. --write updates the jira
 section of BENCHMARKS.md. --requests-only runs the first sync alone and prints its
 requests by route; --root runs the dihub of another checkout (a before/after).
+--memory runs the first sync alone at each size and prints the peak RSS of the dihub
+process (VmHWM at exit, see benchmarks/measure.py), its wall and CPU time; --top adds
+top-level config (e.g. "sync:\n  batch_size: 500\n").
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import SYNC_ONLY, Run, dihub_env, machine, run  # noqa: E402
+from benchmarks.measure import SYNC_ONLY, Run, dihub_argv, dihub_env, machine, run  # noqa: E402
 from benchmarks.report import publish, table  # noqa: E402
 
 TOKEN, EMAIL, TOKEN_ENV = "bench-token-5d1e9a77c3", "bench@example.com", "JIRA_BENCH_TOKEN"
@@ -76,8 +81,8 @@ def sync(tmp: Path, sim: Simulator, name: str, *args: str, top: str = "",
                    f"    token_env: {TOKEN_ENV}\n")
     env = dihub_env(work / "store.db", work, {TOKEN_ENV: TOKEN, "PYTHONPATH": str(root)},
                     base={k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")})
-    result = run([sys.executable, "-m", "dihub", "--config", str(cfg), "-q", "sync", "jira",
-                  *args], env=env, cwd=str(root))
+    result = run(dihub_argv(sys.executable, "--config", str(cfg), "-q", "sync", "jira",
+                            *args), env=env, cwd=str(root))
     assert result.returncode == 0, result.stderr
     return result, work / "store.db"
 
@@ -99,15 +104,44 @@ def requests_only(n: int, long_changelogs: float, root: Path) -> None:
                      indent=1))
 
 
+def memory(sizes: list[int], long_changelogs: float, root: Path, top: str) -> None:
+    """The first sync alone at each size: peak RSS of the dihub process, wall and CPU."""
+    import resource
+
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="dihub-bench-jira-") as tmp:
+            sim = Simulator(n, long_changelogs)
+            try:
+                info = sim.call("GET", "/_sim/info")
+                cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                first, store = sync(Path(tmp), sim, "clean", "--all", top=top, root=root)
+                cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                sim.verify(store)
+            finally:
+                sim.stop()
+        cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+        print(json.dumps({"issues": n, "histories": info["histories"],
+                          "long": info["long_changelogs"], "longest": info["longest"],
+                          "peak_rss_mb": round(first.self_rss_mb or first.peak_rss_mb, 1),
+                          "wall_s": round(first.wall_s, 1), "cpu_s": round(cpu, 1)}),
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--issues", type=int, default=5000)
     ap.add_argument("--long-changelogs", type=float, default=0.04)
     ap.add_argument("--requests-only", action="store_true")
     ap.add_argument("--root", type=Path, default=ROOT)
+    ap.add_argument("--memory", default="")
+    ap.add_argument("--top", default="")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     n = args.issues
+    if args.memory:
+        memory([int(x) for x in args.memory.split(",")], args.long_changelogs,
+               args.root.resolve(), args.top.replace("\\n", "\n"))
+        return
     if args.requests_only:
         requests_only(n, args.long_changelogs, args.root.resolve())
         return

@@ -5,6 +5,7 @@ over months, the latest within three days), as in real workspaces.
 
     python benchmarks/bench_slack.py [--channels 20] [--messages 2000] [--days 180]
                                      [--long-threads 0.2] [--write]
+    python benchmarks/bench_slack.py --memory 1000,2000,4000 [--channels 20] [--root DIR]
 
 Measures the first sync, a re-sync with nothing new, an incremental sync after new
 messages and replies, a thread scan, and a first sync under 5% injected faults: wall
@@ -13,7 +14,9 @@ simulator runs unpaced (min_interval_s: {"*": 0}) in its own process, so the mea
 `dihub` process does not inherit the simulator's memory in its peak RSS (Linux keeps
 the parent's high-water mark across fork and exec). The table also gives the time
 Slack's per-method tier pacing would impose on the same requests. --write updates the
-slack section of BENCHMARKS.md.
+slack section of BENCHMARKS.md. --memory runs the first sync alone with each number of
+messages per channel and prints the peak RSS of the dihub process (VmHWM at exit, see
+benchmarks/measure.py) and its wall and CPU time; --root runs another checkout's dihub.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.measure import (  # noqa: E402
     SYNC_ONLY,
     SimulatorProcess,
+    dihub_argv,
     dihub_env,
     machine,
     obey,
@@ -151,6 +155,38 @@ def sync(sim: SimulatorProcess, tmp: Path, name: str, *args: str, extra: str = "
     return result, sim.ask("stats")
 
 
+def memory(channels: int, sizes: list[int], days: float, long_threads: float,
+           root: Path) -> None:
+    """The first sync alone at each size: peak RSS of the dihub process, wall and CPU."""
+    import json
+    import resource
+
+    for messages in sizes:
+        sim = SimulatorProcess(serve, channels, messages, days, long_threads,
+                               start_method="fork", join_s=10)
+        try:
+            with tempfile.TemporaryDirectory(prefix="dihub-bench-slack-") as tmp:
+                tmp = Path(tmp)
+                cfg = tmp / "main.yaml"
+                cfg.write_text(SYNC_ONLY + config_yaml(sim.api_url))
+                env = dihub_env(tmp / "main.db", tmp, {TOKEN_ENV: TOKEN,
+                                                       "PYTHONPATH": str(root)})
+                cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                first = run(dihub_argv(sys.executable, "--config", str(cfg), "-q", "sync",
+                                       "slack"), env=env, cwd=str(root))
+                cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                assert first.returncode == 0, first.stderr
+                events = count_events(tmp, "main")
+                assert events == sim.info["counts"]["events"], events
+        finally:
+            sim.close()
+        cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+        print(json.dumps({"channels": channels, "messages": messages, "events": events,
+                          "peak_rss_mb": round(first.self_rss_mb or first.peak_rss_mb, 1),
+                          "wall_s": round(first.wall_s, 1), "cpu_s": round(cpu, 1)}),
+              flush=True)
+
+
 def count_events(tmp: Path, name: str) -> int:
     return stored(tmp / f"{name}.db", "slack", "slack_events")
 
@@ -161,8 +197,14 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--days", type=float, default=180)
     ap.add_argument("--long-threads", type=float, default=0.2)
+    ap.add_argument("--memory", default="")
+    ap.add_argument("--root", type=Path, default=ROOT)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
+    if args.memory:
+        memory(args.channels, [int(x) for x in args.memory.split(",")], args.days,
+               args.long_threads, args.root.resolve())
+        return
 
     load = os.getloadavg()[0]
     sim = SimulatorProcess(serve, args.channels, args.messages, args.days, args.long_threads,

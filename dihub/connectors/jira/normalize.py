@@ -21,6 +21,7 @@ from dihub.timeutil import parse, to_iso
 
 __all__ = [
     "changelog_is_truncated",
+    "compact_histories",
     "merge_changelog",
     "normalize_issue",
     "normalize_sprint",
@@ -229,6 +230,47 @@ def merge_changelog(embedded: dict[str, Any] | None,
         key = f"id:{hid}" if hid is not None else "body:" + json.dumps(history, sort_keys=True)
         merged.setdefault(key, history)
     return _sorted_histories(merged.values())
+
+
+_AUTHOR_KEYS = ("accountId", "key", "name", "displayName", "emailAddress", "accountType")
+
+
+def compact_histories(histories: list[dict[str, Any]], sprint_field: str | None,
+                      authors: dict[tuple, dict[str, Any]] | None = None
+                      ) -> list[dict[str, Any]]:
+    """`histories` cut down to what `normalize_issue` reads, so a changelog held for a
+    while takes little memory: each history's id, created and author (the attributes
+    `normalize_user` reads; equal authors share one dict through `authors`) and, of
+    its items, the status and Sprint changes (whole). A history without an id is kept
+    as it is (`merge_changelog` tells those apart by their whole body). Normalizing the
+    result gives exactly the records the full histories give."""
+    if authors is None:
+        authors = {}
+    out = []
+    for h in histories:
+        if not isinstance(h, dict) or h.get("id") is None:
+            out.append(h)
+            continue
+        slim: dict[str, Any] = {"id": h["id"]}
+        if "created" in h:
+            slim["created"] = h["created"]
+        author = h.get("author")
+        if isinstance(author, dict):
+            kept = tuple((k, author[k]) for k in _AUTHOR_KEYS if k in author)
+            try:
+                slim["author"] = authors.setdefault(kept, dict(kept))
+            except TypeError:            # an unhashable value: keep this one apart
+                slim["author"] = dict(kept)
+        elif author is not None:
+            slim["author"] = author
+        items = h.get("items")
+        if isinstance(items, list):
+            slim["items"] = [i for i in items if isinstance(i, dict) and (
+                _is_status_item(i) or _is_sprint_item(i, sprint_field))]
+        elif items is not None:
+            slim["items"] = items
+        out.append(slim)
+    return out
 
 
 def changelog_is_truncated(embedded: dict[str, Any] | None) -> bool:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,7 @@ from dihub.connectors.jira.client import (
 from dihub.connectors.jira.jql import lower_bound, search_jql
 from dihub.connectors.jira.normalize import (
     changelog_is_truncated,
+    compact_histories,
     merge_changelog,
     normalize_issue,
     normalize_sprint,
@@ -90,18 +92,20 @@ def issue_pages(ctx: JiraSession, partition: str, state: SyncState) -> Iterator[
     def jql_for(lower: datetime | None) -> str:
         return search_jql(cfg.jql, cfg.projects, lower, site.zone)
 
-    pages = _search_pages(ctx, client, jql_for, since, resume, site)
+    pages = _compacted(ctx, _search_pages(ctx, client, jql_for, since, resume, site),
+                       site.sprint_field)
     saved_site = site.to_json(cfg)
     workers = max(1, client.http.settings.concurrency)
     with ThreadPoolExecutor(workers, thread_name_prefix="jira-changelog") as pool:
         if client.cloud:
-            pages = _completed_in_bulk(ctx, client, pages, pool, _changelog_fields(site))
+            pages = _completed_in_bulk(ctx, client, pages, pool, _changelog_fields(site),
+                                       site.sprint_field)
         for n, (page, nxt) in enumerate(pages):
             data = page.response.data if n == 0 else None
             if isinstance(data, dict) and isinstance(data.get("total"), int):  # Data Center
                 ctx.progress_total(partition, data["total"] - int(data.get("startAt") or 0))
             if not client.cloud:
-                _complete_changelogs(client, page.issues, pool)
+                _complete_changelogs(client, page.issues, pool, site.sprint_field)
             newest = max((u for i in page.issues if (u := _updated_iso(i))), default=None)
             if newest and (cursor is None or newest > cursor):
                 cursor = newest
@@ -152,6 +156,25 @@ def _search_pages(ctx: JiraSession, client: JiraClient, jql_for: Callable[[Any],
         yield from marked(client.search_dc(jql_for, since, fields, site.zone), since)
 
 
+def _compacted(ctx: JiraSession, pages: Iterator[tuple[SearchPage, Any]],
+               sprint_field: str | None) -> Iterator[tuple[SearchPage, Any]]:
+    """The search pages with each embedded changelog cut down to what the records read
+    (see `compact_histories`), and the response body released once decoded (unless raw
+    payloads are kept): a page may wait for a bulk changelog read with others, and a
+    search page's changelog items (every field's changes) and author objects (with
+    their avatar URLs) are most of its size."""
+    keep_body = ctx.raw_payloads
+    for page, nxt in pages:
+        authors: dict[tuple, dict[str, Any]] = {}
+        for issue in page.issues:
+            log = issue.get("changelog")
+            if isinstance(log, dict) and isinstance(log.get("histories"), list):
+                log["histories"] = compact_histories(log["histories"], sprint_field, authors)
+        if not keep_body:
+            page.response = replace(page.response, raw=None)   # .size stays known
+        yield page, nxt
+
+
 def _resume_at(resume: Any) -> tuple[bool, datetime | None]:
     """Whether a saved next request is readable, and the lower bound of its query."""
     if not isinstance(resume, dict):
@@ -182,7 +205,7 @@ def _changelog_fields(site: Site) -> list[str] | None:
 
 def _completed_in_bulk(ctx: JiraSession, client: JiraClient,
                        pages: Iterator[tuple[SearchPage, Any]], pool: ThreadPoolExecutor,
-                       fields: list[str] | None
+                       fields: list[str] | None, sprint_field: str | None = None
                        ) -> Iterator[tuple[SearchPage, Any]]:
     """Cloud: the search pages, in order, each once the changelogs the search truncated
     are complete, read with the bulk changelog endpoint.
@@ -204,7 +227,7 @@ def _completed_in_bulk(ctx: JiraSession, client: JiraClient,
     def flush() -> Iterator[tuple[SearchPage, Any]]:
         issues = [i for _, _, truncated in held for i in truncated]
         if issues:
-            returned = _complete_in_bulk(ctx, client, issues, pool, fields)
+            returned = _complete_in_bulk(ctx, client, issues, pool, fields, sprint_field)
             missing = sum(_missing(i) for i in issues)
             if missing and fields:
                 share[0] = min(1.0, max(0.05, returned / missing))
@@ -234,7 +257,8 @@ def _missing(issue: dict[str, Any]) -> int:
 
 
 def _complete_in_bulk(ctx: JiraSession, client: JiraClient, issues: list[dict[str, Any]],
-                      pool: ThreadPoolExecutor, fields: list[str] | None) -> int:
+                      pool: ThreadPoolExecutor, fields: list[str] | None,
+                      sprint_field: str | None = None) -> int:
     """Complete the changelogs of `issues` (in place) with one bulk read; returns how
     many histories it returned. An issue the answer leaves out although its embedded
     changelog holds a change of `fields` (deleted meanwhile, or out of reach) is read
@@ -247,7 +271,7 @@ def _complete_in_bulk(ctx: JiraSession, client: JiraClient, issues: list[dict[st
             raise
         ctx.log.info("%s: %s %s -> %d; reading the truncated changelogs one issue at a "
                      "time", ctx.source, err.method, err.path, err.status)
-        _complete_changelogs(client, issues, pool)
+        _complete_changelogs(client, issues, pool, sprint_field)
         return 0
     alone = []
     for issue, iid in zip(issues, ids, strict=True):
@@ -255,8 +279,8 @@ def _complete_in_bulk(ctx: JiraSession, client: JiraClient, issues: list[dict[st
         if rest is None and _has_change_of(issue.get("changelog"), fields):
             alone.append(issue)
             continue
-        _set_histories(issue, [rest or []])
-    _complete_changelogs(client, alone, pool)
+        _set_histories(issue, [rest or []], sprint_field)
+    _complete_changelogs(client, alone, pool, sprint_field)
     return sum(len(h) for h in found.values())
 
 
@@ -268,14 +292,16 @@ def _has_change_of(changelog: dict[str, Any] | None, fields: list[str] | None) -
                for item in h.get("items") or [] if isinstance(item, dict))
 
 
-def _set_histories(issue: dict[str, Any], extra_pages: list[list[dict[str, Any]]]) -> None:
-    histories = merge_changelog(issue.get("changelog"), extra_pages)
+def _set_histories(issue: dict[str, Any], extra_pages: list[list[dict[str, Any]]],
+                   sprint_field: str | None = None) -> None:
+    histories = compact_histories(merge_changelog(issue.get("changelog"), extra_pages),
+                                  sprint_field)
     issue["changelog"] = {"startAt": 0, "maxResults": len(histories),
                           "total": len(histories), "histories": histories}
 
 
 def _complete_changelogs(client: JiraClient, issues: list[dict[str, Any]],
-                         pool: ThreadPoolExecutor) -> None:
+                         pool: ThreadPoolExecutor, sprint_field: str | None = None) -> None:
     """Fetch the rest of every changelog the search truncated (in place), one issue at
     a time, a few at once (Data Center; Cloud for what a bulk read left out)."""
     truncated = [i for i in issues if changelog_is_truncated(i.get("changelog"))]
@@ -287,7 +313,7 @@ def _complete_changelogs(client: JiraClient, issues: list[dict[str, Any]],
             issue[SKIP] = (f"Jira issue {issue.get('key')} disappeared (404) while its "
                            "changelog was read: deleted or moved out of reach")
             return
-        _set_histories(issue, [rest])
+        _set_histories(issue, [rest], sprint_field)
 
     list(pool.map(complete, truncated))
 

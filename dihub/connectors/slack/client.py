@@ -12,6 +12,7 @@ channels, so the pacing is per method per workspace, as Slack counts it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from dihub import secrets
@@ -75,12 +76,37 @@ class SlackClient:
         return resp
 
     def pages(self, method: str, params: Mapping[str, Any], *,
-              channel: str | None = None) -> Iterator[Response]:
-        """Every page of a cursor-paged method, following response_metadata.next_cursor."""
-        def call(name: str, query: Any) -> Response:
-            return self.call(name, query, channel=channel)
-        for page in paginate(call, method, CURSOR_PAGES, params):
-            yield page.response
+              channel: str | None = None, keep_body: bool = True) -> Iterator[Response]:
+        """Every page of a cursor-paged method, following response_metadata.next_cursor.
+
+        With `keep_body` false, each Response comes without its body bytes (`text` is
+        empty; `data` and `size` stay), and this generator keeps no reference to a page
+        once it is handed over, so a page the caller lets go is freed at once."""
+        if keep_body:
+            def call(name: str, query: Any) -> Response:
+                return self.call(name, query, channel=channel)
+            for page in paginate(call, method, CURSOR_PAGES, params):
+                yield page.response
+            return
+        query: dict[str, Any] | None = dict(params)
+        while query is not None:
+            yield _next_page(self, method, query, channel)
+            if "cursor" not in query:
+                query = None
+
+
+def _next_page(client: SlackClient, method: str, query: dict[str, Any],
+               channel: str | None) -> Response:
+    """One page, without its body bytes; sets query["cursor"] to the next page's, or
+    removes it after the last page."""
+    resp = client.call(method, query, channel=channel)
+    cursor = ((resp.data.get("response_metadata") or {}).get("next_cursor")
+              if isinstance(resp.data, dict) else None)
+    if cursor:
+        query["cursor"] = cursor
+    else:
+        query.pop("cursor", None)
+    return replace(resp, raw=None) if getattr(resp, "raw", None) is not None else resp
 
 
 class SlackSession(Session):

@@ -143,6 +143,14 @@ def _unpack(text: str) -> dict[str, list]:
     return marks
 
 
+_WALKED = ("ts", "thread_ts", "reply_count", "latest_reply")
+
+
+def _walked(m: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a history message the walk reads after its page is stored."""
+    return {k: m[k] for k in _WALKED if k in m}
+
+
 def _is_parent(m: dict[str, Any]) -> bool:
     return m.get("thread_ts") == m.get("ts") and bool(m.get("reply_count"))
 
@@ -228,6 +236,9 @@ class ChannelPass:
             if self.top is None:
                 self.top = msgs[0]["ts"] if msgs else (self.prev.hwm if self.prev else None)
             yield self._page(msgs, resp)
+            # normalized: while this page's threads are read, keep only what the walk
+            # reads of its messages (a page holds up to `page_size` whole messages)
+            resp, msgs = None, [_walked(m) for m in msgs]
             self.seen.update(m["ts"] for m in msgs if m.get("ts") and self._keep(m["ts"]))
             for m in msgs:
                 ts = m.get("ts")
@@ -254,7 +265,8 @@ class ChannelPass:
             params["oldest"] = fmt(self.start)
         if self.latest:
             params["latest"] = self.latest
-        return self.client.pages("conversations.history", params, channel=self.label)
+        return self.client.pages("conversations.history", params, channel=self.label,
+                                 keep_body=self.raw)
 
     def _thread(self, parent_ts: str, known: list | None, *,
                 with_parent: bool = False) -> Iterator[Page]:
@@ -264,7 +276,8 @@ class ChannelPass:
         parent: dict[str, Any] | None = None
         replies: list[str] = []
         try:
-            for resp in self.client.pages("conversations.replies", params, channel=self.label):
+            for resp in self.client.pages("conversations.replies", params, channel=self.label,
+                                          keep_body=self.raw):
                 msgs = resp.data.get("messages") or []
                 items = []
                 for m in msgs:

@@ -14,6 +14,7 @@ import orjson
 
 from dihub.jsoncodec import decode_json
 from dihub.models import Record
+from dihub.models.plain import PlainRecord
 
 # Fields the store or engine owns; they never take part in the signature.
 _VOLATILE = ("_id", "raw_signature", "ingested_at")
@@ -91,15 +92,18 @@ def encode_document(doc: dict[str, Any]) -> str:
 decode_document = decode_json       # a stored document read back
 
 
-def to_document(record: Record, ingested_at: str) -> dict[str, Any]:
+def to_document(record: Record | PlainRecord, ingested_at: str) -> dict[str, Any]:
     doc = record.to_doc()
-    doc["raw_signature"] = signature(doc)
+    # a PlainRecord's values are of exact JSON types already: no need to check them again
+    sig = record.signature(doc) if type(record) is PlainRecord else None
+    doc["raw_signature"] = sig or signature(doc)
     doc["_id"] = record.key()
     doc["ingested_at"] = ingested_at
     return doc
 
 
-def as_records(result: Record | Iterable[Record] | None) -> Iterable[Record]:
+def as_records(result: Record | Iterable[Record | PlainRecord] | None
+               ) -> Iterable[Record | PlainRecord]:
     if result is None:
         return ()
     if isinstance(result, Record):

@@ -74,7 +74,8 @@ class Commit(Record):
     sources."""
 
     entity: ClassVar[str] = "commits"
-    omit_when_empty: ClassVar[tuple[str, ...]] = ("files_changed",)
+    # tag: absent unless set, so that other commits keep their signature
+    omit_when_empty: ClassVar[tuple[str, ...]] = ("files_changed", "tag")
     commit_id: str
     repo: str
     branch: str | None = None
@@ -93,12 +94,6 @@ class Commit(Record):
     additions: int | None = None
     deletions: int | None = None
     files_changed: int | None = None    # with additions/deletions: the commit's size
-
-    def to_doc(self) -> dict[str, Any]:
-        doc = super().to_doc()
-        if doc.get("tag") is None:      # absent unless set: other commits keep their signature
-            doc.pop("tag", None)
-        return doc
 
 
 class PullRequest(Record):
@@ -144,7 +139,9 @@ class SprintChange(BaseModel):
 
 class Issue(Record):
     entity: ClassVar[str] = "issues"
-    omit_when_empty: ClassVar[tuple[str, ...]] = ("assignee_ids", "state_reason", "milestone")
+    # sprint_changes: absent unless set, so that other issues keep their signature
+    omit_when_empty: ClassVar[tuple[str, ...]] = ("assignee_ids", "state_reason", "milestone",
+                                                  "sprint_changes")
     issue_id: str
     project_key: str | None = None
     summary: str = ""
@@ -164,12 +161,6 @@ class Issue(Record):
     assignee_ids: list[str] = []        # every assignee; assignee_id is the first
     state_reason: str | None = None     # GitHub: completed, not_planned, reopened
     milestone: str | None = None        # GitLab: the milestone's title
-
-    def to_doc(self) -> dict[str, Any]:
-        doc = super().to_doc()
-        if not doc.get("sprint_changes"):   # absent unless set: other issues keep their signature
-            doc.pop("sprint_changes", None)
-        return doc
 
 
 class Sprint(Record):

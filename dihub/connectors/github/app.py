@@ -34,12 +34,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+if TYPE_CHECKING:      # PyJWT and cryptography are imported only when an app signs in
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from dihub import secrets
 from dihub.errors import AuthError, ConfigError
@@ -122,6 +122,9 @@ def register_key(pem: str) -> None:
 
 def signing_key(pem: str, source: str, config: Any) -> RSAPrivateKey:
     """The RSA key of a PEM, or an AuthError that shows none of it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError):
@@ -157,6 +160,8 @@ class AppJWT:
             if self._current is None or now >= self._current[1] - JWT_REUSE_MARGIN_S:
                 iat = int(now) - JWT_BACKDATE_S
                 exp = int(now) + JWT_LIFETIME_S
+                import jwt
+
                 token = jwt.encode({"iat": iat, "exp": exp, "iss": self.app_id}, self._key,
                                    algorithm="RS256")
                 register_secret(token)

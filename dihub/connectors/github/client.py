@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from dihub.connectors.github.app import GitHubApp
 from dihub.connectors.github.auth import GitHubAuth
 from dihub.connectors.github.limits import POLICY as LIMITS
@@ -32,6 +34,7 @@ from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, PartitionSkipped
 from dihub.http import BearerAuth, HttpAuthError, HttpClient, NotFound, Response
 from dihub.http.paging import LinkHeader, paginate
+from dihub.jsoncodec import reading
 
 PER_PAGE = 100
 LINK_PAGES = LinkHeader()
@@ -126,12 +129,31 @@ class GitHubClient(PassRequests):
             owner, needed_for=label if label != owner else None) if owner else None)
         self.label = label
 
+    def get(self, url: str, params: Any = None, etag: str | None = None, *,
+            shape: Any = None) -> Response:
+        """A GET whose JSON body is read into `shape` (see shapes.py): only what the
+        streams read is built; a body of another form is read whole. The response keeps
+        its body's text only when raw payloads are kept (`raw_payloads.enabled`)."""
+        if shape is None:
+            return super().get(url, params, etag)
+        with reading(shape):
+            resp = super().get(url, params, etag)
+        if resp.raw is not None and not self.session.raw_payloads:
+            # the body is read: without raw payloads to keep, its bytes (1.5 MB for 100
+            # pull requests) need not wait in memory while the page is normalized. An
+            # httpx response and its stream refer to each other, so it would also wait
+            # for the garbage collector: break that cycle (the stream is read and closed)
+            raw = resp.raw
+            object.__setattr__(resp, "raw", None)
+            raw.stream = httpx.ByteStream(b"")
+        return resp
+
     def cget(self, etags: dict[str, str], url: str, params: Any = None) -> Response:
         """A conditional GET with the ETag `etags` (SyncState.etags) holds for this URL."""
         return self.get(url, params, etag=etags.get(self.key(url, params)))
 
-    def pages(self, url: str, params: Any, etags: dict[str, str] | None = None
-              ) -> Iterator[tuple[str, Response]]:
+    def pages(self, url: str, params: Any, etags: dict[str, str] | None = None, *,
+              shape: Any = None) -> Iterator[tuple[str, Response]]:
         """(etag key, response) per page, following rel="next" links verbatim.
 
         Requests are conditional where `etags` knows the page. A 304 page is yielded
@@ -142,7 +164,7 @@ class GitHubClient(PassRequests):
 
         def get(page_url: str, page_params: Any) -> Response:
             keys.append(self.key(page_url, page_params))
-            return self.get(page_url, page_params, etag=etags.get(keys[-1]))
+            return self.get(page_url, page_params, etag=etags.get(keys[-1]), shape=shape)
         for page in paginate(get, url, LINK_PAGES, params):
             yield keys[-1], page.response
 

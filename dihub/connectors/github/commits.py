@@ -39,10 +39,11 @@ knows only what it read itself).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+from dihub.connectors.github import shapes
 from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
 from dihub.connectors.stream import Page
 from dihub.http import HttpFatalError, NotFound
@@ -103,13 +104,17 @@ class _Branch:
         self.url = f"/repos/{repo}/commits"
         self.pos: dict[str, Any] = {}
 
+    def _get(self, shape: Any) -> Callable[[str, Any], Any]:
+        return lambda url, params: self.gh.get(url, params, shape=shape)
+
     def read(self, old: str | None, since: str | None, etags: dict[str, str]
              ) -> Iterator[Page]:
         """A read from the saved head `old` (by reachability) or, without one, by date."""
         params = _head_params(self.branch)
         key = self.gh.key(self.url, params)
         # with a head kept, a conditional look at the branch: 304 = nothing moved
-        resp = self.gh.get(self.url, params, etag=etags.get(key) if old else None)
+        resp = self.gh.get(self.url, params, etag=etags.get(key) if old else None,
+                           shape=shapes.COMMITS)
         if resp.not_modified:
             self.pos = {"branch": self.branch, "mode": "done", "head": old,
                         "etag": resp.etag or etags.get(key)}
@@ -148,7 +153,7 @@ class _Branch:
         pos = self.pos
         if pos["page"] is None:
             return
-        for fetched in paginate(self.gh.get, self.url, PAGES,
+        for fetched in paginate(self._get(shapes.COMMITS), self.url, PAGES,
                                 _list_params(pos["head"], pos["since"], 1), start=pos["page"]):
             pos["page"] = fetched.next
             yield self.page(fetched.items, fetched.response)
@@ -162,7 +167,7 @@ class _Branch:
         # pages until one is empty or the commits read reach total_commits
         pages = PageNumber(items="commits", stop=("empty",), done=lambda body, items, _: (
             pos["got"] + len(items) >= int((body or {}).get("total_commits") or 0)))
-        for fetched in paginate(self.gh.get, url, pages, {"per_page": PER_PAGE},
+        for fetched in paginate(self._get(shapes.COMPARE), url, pages, {"per_page": PER_PAGE},
                                 start=pos["page"]):
             body = fetched.data or {}
             if self.partition is not None and isinstance(body.get("total_commits"), int):

@@ -18,11 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 from dihub.connectors.normalizing import dedupe, skips_malformed, source_id
-from dihub.connectors.normalizing import git_identity_user as identity_user
 from dihub.models import Build, Commit, Issue, PullRequest, Record, User
+from dihub.models.records import git_identity_key
 from dihub.timeutil import parse, to_iso
 
 Raw = dict[str, Any]
+Make = Callable[..., Any]
+
+
+def _model(model: type[Record], **values: Any) -> Record:
+    return model(**values)
+
+
+# `make(Model, **values)` builds each record: the model itself by default; a sync passes
+# dihub.models.plain.build, which stores the same documents without pydantic.
 
 
 def _skips_malformed(kind: str) -> Callable:
@@ -34,21 +43,28 @@ def _skips_malformed(kind: str) -> Callable:
 # ---------------------------------------------------------------- users
 
 
-def normalize_user(raw: Raw | None, source: str) -> User | None:
+def normalize_user(raw: Raw | None, source: str, make: Make = _model) -> User | None:
     """A GitHub account (any embedded `user`/`author`/`actor` object), keyed by numeric id."""
     if not raw or raw.get("id") is None:
         return None
     uid = str(raw["id"])
-    return User(source=source, source_id=uid, user_id=uid, source_user_id=uid,
+    return make(User, source=source, source_id=uid, user_id=uid, source_user_id=uid,
                 login=raw.get("login"), display_name=raw.get("name"),
                 account_type=raw.get("type") or None)
 
 
-def git_identity_user(identity: Raw | None, source: str) -> User | None:
-    """A commit author without a GitHub account: the git `name <email>` identity."""
+def git_identity_user(identity: Raw | None, source: str, make: Make = _model) -> User | None:
+    """A commit author without a GitHub account: the git `name <email>` identity, keyed as
+    in every connector (dihub.connectors.normalizing.git_identity_user)."""
     if not identity:
         return None
-    return identity_user(identity.get("name"), identity.get("email"), source)
+    name, email = identity.get("name"), identity.get("email")
+    key = git_identity_key(name, email)
+    if key is None:
+        return None
+    address = (email or "").strip().lower()
+    return make(User, source=source, source_id=key, user_id=key, source_user_id=key,
+                display_name=name or None, email=address or None)
 
 
 _dedupe = dedupe
@@ -60,7 +76,7 @@ _id = source_id
 
 @_skips_malformed("commit")
 def normalize_commit(raw: Raw, source: str, repo: str, repo_id: str | int,
-                     branch: str | None = None) -> list[Record]:
+                     branch: str | None = None, make: Make = _model) -> list[Record]:
     """A commit from GET /repos/{o}/{r}/commits (list) or /commits/{sha} (with `stats`).
 
     timestamp/updated_at = committer date (when it landed), authored_at = author date.
@@ -71,14 +87,14 @@ def normalize_commit(raw: Raw, source: str, repo: str, repo_id: str | int,
     sha = raw["sha"]
     git = raw["commit"]
     git_author, git_committer = git.get("author") or {}, git.get("committer") or {}
-    author = normalize_user(raw.get("author"), source) \
-        or git_identity_user(git_author, source)
-    committer = normalize_user(raw.get("committer"), source) \
-        or git_identity_user(git_committer, source)
+    author = normalize_user(raw.get("author"), source, make) \
+        or git_identity_user(git_author, source, make)
+    committer = normalize_user(raw.get("committer"), source, make) \
+        or git_identity_user(git_committer, source, make)
     stats = raw.get("stats") or {}
     timestamp = to_iso(git_committer.get("date"))
-    commit = Commit(
-        source=source, source_id=f"{repo_id}:{sha}", commit_id=sha, repo=repo,
+    commit = make(
+        Commit, source=source, source_id=f"{repo_id}:{sha}", commit_id=sha, repo=repo,
         branch=branch, branches=[branch] if branch else [],
         author_id=_id(author), committer_id=_id(committer),
         author_name=git_author.get("name") or None, author_email=git_author.get("email") or None,
@@ -98,17 +114,17 @@ def normalize_commit(raw: Raw, source: str, repo: str, repo_id: str | int,
 
 
 @_skips_malformed("pull request")
-def normalize_pull_request(raw: Raw, source: str, repo: str, repo_id: str | int
-                           ) -> list[Record]:
+def normalize_pull_request(raw: Raw, source: str, repo: str, repo_id: str | int,
+                           make: Make = _model) -> list[Record]:
     """A pull request from GET /repos/{o}/{r}/pulls. state: open, closed or merged."""
     number = int(raw["number"])
-    author = normalize_user(raw.get("user"), source)
+    author = normalize_user(raw.get("user"), source, make)
     merged_at = to_iso(raw.get("merged_at"))
     head, base = raw.get("head") or {}, raw.get("base") or {}
-    assignees = [normalize_user(a, source) for a in raw.get("assignees") or []]
-    reviewers = [normalize_user(r, source) for r in raw.get("requested_reviewers") or []]
-    pr = PullRequest(
-        source=source, source_id=f"{repo_id}:{number}", number=number, repo=repo,
+    assignees = [normalize_user(a, source, make) for a in raw.get("assignees") or []]
+    reviewers = [normalize_user(r, source, make) for r in raw.get("requested_reviewers") or []]
+    pr = make(
+        PullRequest, source=source, source_id=f"{repo_id}:{number}", number=number, repo=repo,
         title=raw.get("title") or "",
         state="merged" if merged_at else raw["state"],
         draft=raw.get("draft"),
@@ -137,17 +153,18 @@ _STATUS_CATEGORY = {"open": "open", "closed": "done"}
 
 
 @_skips_malformed("issue")
-def normalize_issue(raw: Raw, source: str, repo: str, repo_id: str | int) -> list[Record]:
+def normalize_issue(raw: Raw, source: str, repo: str, repo_id: str | int,
+                    make: Make = _model) -> list[Record]:
     """An issue from GET /repos/{o}/{r}/issues; [] for the pull requests that list mixes in."""
     if "pull_request" in raw:
         return []
     number = int(raw["number"])
-    reporter = normalize_user(raw.get("user"), source)
-    assignee = normalize_user(raw.get("assignee"), source)
-    assignees = [normalize_user(a, source) for a in raw.get("assignees") or []]
+    reporter = normalize_user(raw.get("user"), source, make)
+    assignee = normalize_user(raw.get("assignee"), source, make)
+    assignees = [normalize_user(a, source, make) for a in raw.get("assignees") or []]
     state = raw["state"]
-    issue = Issue(
-        source=source, source_id=f"{repo_id}:{number}", issue_id=str(number),
+    issue = make(
+        Issue, source=source, source_id=f"{repo_id}:{number}", issue_id=str(number),
         project_key=repo, summary=raw.get("title") or "",
         status=state, status_category=_STATUS_CATEGORY.get(state), type="issue",
         labels=_labels(raw),

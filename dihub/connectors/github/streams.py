@@ -17,21 +17,23 @@ from dihub.connectors.github.commits import BRANCH_KEY, commit_pages
 from dihub.connectors.github.runs import run_pages
 from dihub.connectors.github.updated import issue_pages, pull_pages
 from dihub.connectors.stream import Stream
+from dihub.models.plain import build
 
 
 def _commit(raw: dict[str, Any], ctx: GitHubSession, partition: str):
     repo = _repo(ctx, partition)
-    return n.normalize_commit(raw, ctx.source, repo.full_name, repo.id, raw.get(BRANCH_KEY))
+    return n.normalize_commit(raw, ctx.source, repo.full_name, repo.id, raw.get(BRANCH_KEY),
+                              build)
 
 
 def _pull(raw: dict[str, Any], ctx: GitHubSession, partition: str):
     repo = _repo(ctx, partition)
-    return n.normalize_pull_request(raw, ctx.source, repo.full_name, repo.id)
+    return n.normalize_pull_request(raw, ctx.source, repo.full_name, repo.id, build)
 
 
 def _issue(raw: dict[str, Any], ctx: GitHubSession, partition: str):
     repo = _repo(ctx, partition)
-    return n.normalize_issue(raw, ctx.source, repo.full_name, repo.id)
+    return n.normalize_issue(raw, ctx.source, repo.full_name, repo.id, build)
 
 
 def _run(raw: dict[str, Any], ctx: GitHubSession, partition: str):

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from dihub.connectors.github import shapes
 from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
 from dihub.connectors.stream import Page
 from dihub.http.paging import PageNumber, paginate
@@ -88,7 +89,8 @@ def pull_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterator
             page, newest = backfill["page"], backfill.get("newest") or cursor
 
         def get(page_url: str, params: Any) -> Any:      # page 1 (no `page`) conditional
-            return gh.get(page_url, params, etag=etag if "page" not in params else None)
+            return gh.get(page_url, params, etag=etag if "page" not in params else None,
+                          shape=shapes.PULLS)
 
         # on until an item the previous pass saw, or the end of the list
         pager = PageNumber(done=lambda data, _, n: floor is not None and any(
@@ -139,7 +141,8 @@ def issue_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterato
         first_seen: dict[int, tuple[int, str]] = {}
         fallback, fall_back = None, False
         first_key, first = None, None
-        for idx, (key, resp) in enumerate(gh.pages(url, _issue_params(since), state.etags)):
+        listing = gh.pages(url, _issue_params(since), state.etags, shape=shapes.ISSUES)
+        for idx, (key, resp) in enumerate(listing):
             if first is None:
                 first_key, first = key, resp
                 if resp.not_modified:
@@ -162,7 +165,7 @@ def issue_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterato
             etags[first_key] = first.etag
         else:       # the next run starts at a URL not requested yet: learn its ETag now
             params = _issue_params(final)
-            resp = gh.get(url, params)
+            resp = gh.get(url, params, shape=shapes.ISSUES)
             yield ctx.page([r for r in resp.data or [] if "pull_request" not in r], resp)
             if resp.etag:
                 etags[gh.key(url, params)] = resp.etag

@@ -1,0 +1,153 @@
+"""Records built as plain dicts on a sync's hot path, with the documents of the models.
+
+`build(Model, **values)` gives what `Model(**values)` would store, without pydantic:
+the document `Model(**values).to_doc()` returns (the same keys in the same order, the
+same values), its key and its `source_id`. It builds one only when every value already
+has the exact type its field declares (a str for `str`, an int for `int`, a list of str
+for `list[str]`, None where None is allowed, a field with a nested model only at its
+empty default): those are the values pydantic keeps as they are. For any other value
+(one pydantic would convert or refuse) it returns `Model(**values)` itself, so the
+result is always the model's, a ValidationError included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from dihub.models.records import Record
+
+_INT64 = (-(2 ** 63), 2 ** 64 - 1)       # what orjson writes (beyond: json, see signature)
+
+
+class PlainRecord:
+    """A record's document built without its model; stands for the model where records
+    are stored (`to_doc`, `key`, `source_id`, `entity`; fields read as attributes)."""
+
+    __slots__ = ("entity", "source_id", "doc", "_key")
+
+    def __init__(self, entity: str, doc: dict[str, Any]):
+        self.entity = entity
+        self.doc = doc
+        self.source_id: str = doc["source_id"]
+        self._key = f"{doc['source']}:{entity}:{self.source_id}"
+
+    def key(self) -> str:
+        return self._key
+
+    def to_doc(self) -> dict[str, Any]:
+        return dict(self.doc)
+
+    def signature(self, doc: dict[str, Any]) -> str | None:
+        """The signature of `doc` (this record's document) when orjson writes it as
+        `documents.signature` would hash it: its values are exact JSON types (checked
+        when it was built), so only what orjson refuses is left (a lone surrogate)."""
+        try:
+            return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        except orjson.JSONEncodeError:
+            return None
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.doc[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"PlainRecord({self.doc!r})"
+
+
+def _is_str(v: Any) -> bool:
+    return type(v) is str
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int and _INT64[0] <= v <= _INT64[1]
+
+
+def _is_bool(v: Any) -> bool:
+    return type(v) is bool
+
+
+def _is_float(v: Any) -> bool:
+    return type(v) is float and math.isfinite(v) and (v == 0.0 or abs(v) >= 1e-4)
+
+
+def _is_str_list(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+_CHECKS: dict[Any, Callable[[Any], bool]] = {str: _is_str, int: _is_int, bool: _is_bool,
+                                             float: _is_float, list[str]: _is_str_list}
+
+
+def _check(annotation: Any, default: Any) -> Callable[[Any], bool]:
+    """What a value must be for pydantic to keep it as it is (and json to write it as
+    orjson does)."""
+    args = typing.get_args(annotation)
+    optional = typing.get_origin(annotation) in (types.UnionType, typing.Union) \
+        and type(None) in args
+    if optional:
+        rest = [a for a in args if a is not type(None)]
+        inner = _CHECKS.get(rest[0]) if len(rest) == 1 else None
+        if inner is not None:
+            return lambda v: v is None or inner(v)
+        return lambda v: v is None
+    inner = _CHECKS.get(annotation)
+    if inner is not None:
+        return inner
+    if default == []:                        # a list of nested models: only when empty
+        return lambda v: type(v) is list and not v
+    return lambda v: False
+
+
+class _Spec:
+    __slots__ = ("model", "entity", "fields", "names", "omit")
+
+    def __init__(self, model: type[Record]):
+        self.model = model
+        self.entity = model.entity
+        self.fields: list[tuple[str, Any, bool, Callable[[Any], bool]]] = []
+        for name, info in model.model_fields.items():
+            required = info.is_required()
+            default = None if required else info.get_default(call_default_factory=True)
+            self.fields.append((name, default, required, _check(info.annotation, default)))
+        self.names = frozenset(model.model_fields)
+        self.omit = model.omit_when_empty
+
+
+_specs: dict[type[Record], _Spec] = {}
+_MISSING = object()
+
+
+def build(model: type[Record], **values: Any) -> PlainRecord | Record:
+    """What `model(**values)` stores, as a PlainRecord when no value needs pydantic (see
+    the module's docstring), else `model(**values)`."""
+    spec = _specs.get(model)
+    if spec is None:
+        spec = _specs[model] = _Spec(model)
+    if not spec.names.issuperset(values):
+        return model(**values)                 # an unknown field: the model says so
+    doc: dict[str, Any] = {}
+    for name, default, required, ok in spec.fields:
+        v = values.get(name, _MISSING)
+        if v is _MISSING:
+            if required:
+                return model(**values)
+            v = [] if default == [] else default
+        elif not ok(v):
+            return model(**values)
+        elif type(v) is list:
+            v = list(v)
+        doc[name] = v
+    doc["entity"] = spec.entity
+    for name in spec.omit:
+        if doc.get(name) in (None, [], {}):
+            doc.pop(name, None)
+    return PlainRecord(spec.entity, doc)

@@ -409,6 +409,10 @@ class HttpClient:
 
     def _response(self, r: httpx.Response, call: _Call, *, strict: bool) -> Response:
         content = r.content
+        # the body is read and the stream closed; an httpx response and its stream refer to
+        # each other, so the body would otherwise wait for the garbage collector instead of
+        # going as soon as the page it belongs to is done with (peak memory of a sync)
+        r.stream = httpx.ByteStream(b"")
         data = None
         ctype = r.headers.get("content-type", "").lower()
         looks_json = "json" in ctype or content[:1] in (b"{", b"[")

@@ -101,3 +101,42 @@ def positive(value: Any, default: int) -> int:
 def print_code(user_code: str, verification_uri: str) -> None:
     print(f"First copy your one-time code: {user_code}\n"
           f"Then open {verification_uri} in a browser and paste it.", file=sys.stderr)
+
+
+def token_status(result: dict[str, Any], source: str, token_name: str, *, host: str,
+                 token_env: str | None, check: bool, http: httpx.Client | None,
+                 timeout_s: float, whoami: Callable[[httpx.Client, str], dict[str, Any]],
+                 rejected: tuple[int, ...] = (401,)) -> dict[str, Any]:
+    """`Login.status` for a bearer token: fills `result` (source, api, host, ...) with
+    where the token comes from (`via`: env, keyring, file) without contacting anyone;
+    with `check`, `whoami(client, token)` (one request within `timeout_s`) says whose it
+    is: {"user": ..., "scopes": ...}. `state`: missing, present (not checked), ok,
+    rejected (an AuthError with a status in `rejected`), unreachable, or error. Never
+    the token."""
+    from dihub import secrets
+
+    try:
+        found = secrets.get_secret(source, token_name, host=host, env_var=token_env)
+    except AuthError as exc:            # stored for another host, or locked keyring
+        result["error"] = str(exc)
+        return result
+    if found is None:
+        result["error"] = "no token stored"
+        return result
+    token, result["via"] = found
+    result["state"] = "present"
+    if not check:
+        return result
+    try:
+        with open_client(http, timeout_s) as client:
+            user = whoami(client, token)
+    except TemporaryError as exc:
+        result.update(state="unreachable", error=str(exc))
+        return result
+    except AuthError as exc:
+        code = getattr(exc, "status", None) or 0
+        state = "rejected" if code in rejected else "unreachable" if code >= 500 else "error"
+        result.update(state=state, error=str(exc), http_status=code or None)
+        return result
+    result.update(logged_in=True, user=user["user"], scopes=user["scopes"], state="ok")
+    return result

@@ -35,6 +35,7 @@ from dihub.connectors.oauth import (
     positive,
     post_form,
     print_code,
+    token_status,
 )
 from dihub.errors import AuthError, ConfigError, TemporaryError, UsageError
 
@@ -164,32 +165,13 @@ class GitHubAuth:
                                   "scopes": None, "error": None, "state": "missing"}
         if getattr(config, "app", None) is not None:
             return _app_status(result, source, config, http, check=check, timeout_s=timeout_s)
-        try:
-            found = secrets.get_secret(source, TOKEN_NAME, host=host,
-                                       env_var=getattr(config, "token_env", None))
-        except AuthError as exc:            # stored for another host, or locked keyring
-            result["error"] = str(exc)
-            return result
-        if found is None:
-            result["error"] = "no token stored"
-            return result
-        token, result["via"] = found
-        result["state"] = "present"
-        if not check:
-            return result
-        try:
-            with open_client(http, timeout_s) as client:
-                user = _get_user(client, api, token, source)
-        except TemporaryError as exc:
-            result.update(state="unreachable", error=str(exc))
-            return result
-        except AuthError as exc:
-            code = getattr(exc, "status", None) or 0
-            state = "rejected" if code == 401 else "unreachable" if code >= 500 else "error"
-            result.update(state=state, error=str(exc), http_status=code or None)
-            return result
-        result.update(logged_in=True, user=user["login"], scopes=user["scopes"], state="ok")
-        return result
+        def whoami(client: httpx.Client, token: str) -> dict[str, Any]:
+            user = _get_user(client, api, token, source)
+            return {"user": user["login"], "scopes": user["scopes"]}
+
+        return token_status(result, source, TOKEN_NAME, host=host,
+                            token_env=getattr(config, "token_env", None), check=check,
+                            http=http, timeout_s=timeout_s, whoami=whoami)
 
     def logout(self, source: str) -> bool:
         """Forget the stored token and app key, for every host (keyring and file); env

@@ -38,6 +38,7 @@ from dihub.connectors.oauth import (
     positive,
     post_form,
     print_code,
+    token_status,
 )
 from dihub.errors import AuthError, TemporaryError
 from dihub.redact import register_secret
@@ -161,33 +162,14 @@ class GitLabAuth:
         result: dict[str, Any] = {"source": source, "api": f"{base}/api/v4", "host": host,
                                   "logged_in": False, "via": None, "user": None,
                                   "scopes": None, "error": None, "state": "missing"}
-        try:
-            found = secrets.get_secret(source, TOKEN_NAME, host=host,
-                                       env_var=getattr(config, "token_env", None))
-        except AuthError as exc:
-            result["error"] = str(exc)
-            return result
-        if found is None:
-            result["error"] = "no token stored"
-            return result
-        token, result["via"] = found
-        result["state"] = "present"
-        if not check:
-            return result
-        try:
-            with open_client(http, timeout_s) as client:
-                user = check_token(client, base, token, source)
-        except TemporaryError as exc:
-            result.update(state="unreachable", error=str(exc))
-            return result
-        except AuthError as exc:
-            code = getattr(exc, "status", None) or 0
-            state = "rejected" if code in (401, 403) else "unreachable" if code >= 500 \
-                else "error"
-            result.update(state=state, error=str(exc), http_status=code or None)
-            return result
-        result.update(logged_in=True, user=user["username"], scopes=user["scopes"], state="ok")
-        return result
+        def whoami(client: httpx.Client, token: str) -> dict[str, Any]:
+            user = check_token(client, base, token, source)
+            return {"user": user["username"], "scopes": user["scopes"]}
+
+        return token_status(result, source, TOKEN_NAME, host=host,
+                            token_env=getattr(config, "token_env", None), check=check,
+                            http=http, timeout_s=timeout_s, whoami=whoami,
+                            rejected=(401, 403))
 
     def logout(self, source: str) -> bool:
         secrets.delete_secret(source, OAUTH_NAME)

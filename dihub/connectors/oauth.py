@@ -140,3 +140,13 @@ def token_status(result: dict[str, Any], source: str, token_name: str, *, host: 
         return result
     result.update(logged_in=True, user=user["user"], scopes=user["scopes"], state="ok")
     return result
+
+
+def piped_token(with_token: str, source: str) -> str:
+    """The token given on stdin (`dihub auth SOURCE --with-token`), stripped; an
+    AuthError saying how to pipe one when it is empty."""
+    token = with_token.strip()
+    if not token:
+        raise AuthError("no token given on stdin",
+                        hint=f"Pipe one in: `echo $TOKEN | dihub auth {source} --with-token`.")
+    return token

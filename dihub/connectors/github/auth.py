@@ -31,6 +31,7 @@ from dihub.connectors.oauth import (
     GRANT_TYPE,
     denied,
     open_client,
+    piped_token,
     poll_token,
     positive,
     post_form,
@@ -123,11 +124,7 @@ class GitHubAuth:
         """
         api = _api_base(config)
         if with_token is not None:
-            token = with_token.strip()
-            if not token:
-                raise AuthError("no token given on stdin",
-                                hint=f"Pipe one in: `echo $TOKEN | dihub auth {source} "
-                                     "--with-token`.")
+            token = piped_token(with_token, source)
         else:
             client_id = getattr(config, "client_id", None)
             if not client_id:

@@ -34,6 +34,7 @@ from dihub.connectors.oauth import (
     GRANT_TYPE,
     denied,
     open_client,
+    piped_token,
     poll_token,
     positive,
     post_form,
@@ -117,11 +118,7 @@ class GitLabAuth:
         base = base_of(config)
         oauth: dict[str, Any] | None = None
         if with_token is not None:
-            token = with_token.strip()
-            if not token:
-                raise AuthError("no token given on stdin",
-                                hint=f"Pipe one in: `echo $TOKEN | dihub auth {source} "
-                                     "--with-token`.")
+            token = piped_token(with_token, source)
         else:
             client_id = getattr(config, "client_id", None)
             if not client_id:

@@ -1,7 +1,7 @@
 """Turn the wrapped GitHub REST fixtures into vcrpy YAML cassettes.
 
-    /work/venv/bin/python tests/data/github/make_cassettes.py           # (re)write cassettes/
-    /work/venv/bin/python tests/data/github/make_cassettes.py --check   # exit 1 if stale
+    PYTHONPATH=. python tests/data/github/make_cassettes.py           # (re)write cassettes/
+    PYTHONPATH=. python tests/data/github/make_cassettes.py --check   # exit 1 if stale
 
 A wrapped fixture is `{"request", "status", "headers", "body"}` or a JSON array of them in
 request order (see README.md). Each becomes one cassette interaction:

@@ -1,7 +1,7 @@
 """Turn the GitLab REST fixtures in rest/ into vcrpy YAML cassettes (cassettes/).
 
-    PYTHONPATH=. /work/venv/bin/python tests/data/gitlab/make_cassettes.py   # (re)write
-    PYTHONPATH=. /work/venv/bin/python tests/data/gitlab/make_cassettes.py --check
+    PYTHONPATH=. python tests/data/gitlab/make_cassettes.py   # (re)write
+    PYTHONPATH=. python tests/data/gitlab/make_cassettes.py --check
 
 A wrapped fixture (`{"request", "status", "headers", "body"}`) keeps its recorded request
 and headers; a bare payload (a list or an object, as the go-gitlab and go-scm test data

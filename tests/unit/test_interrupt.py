@@ -13,7 +13,8 @@ from pathlib import Path
 from dihub.store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = 400
+PAGES = 3000        # 30 s a partition: long enough that a slow, loaded machine still
+                    # signals the pass while it runs
 
 SCRIPT = textwrap.dedent(f"""
     import sys, time

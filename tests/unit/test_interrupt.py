@@ -16,8 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = 3000        # 30 s a partition: long enough that a slow, loaded machine still
                     # signals the pass while it runs
 
+# The child restores Python's Ctrl-C handler itself: a process started from a test
+# process that ignores SIGINT (as some test runners' workers do) would inherit SIG_IGN,
+# and Python installs its KeyboardInterrupt handler only when SIGINT is not ignored.
+# (`dihub` itself installs its own handler in every sync: dihub/engine/sync.py.)
 SCRIPT = textwrap.dedent(f"""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from dihub.config import Settings
     from dihub.engine.runner import PassOptions, Runner
     from dihub.connectors.stream import Page, Stream

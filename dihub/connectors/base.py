@@ -57,6 +57,15 @@ class SourceConfig(BaseModel):
     http: HttpSettings | None = None     # overrides the top-level `http:` for this source
 
 
+def known_streams(names: list[str] | None, known: tuple[str, ...]) -> list[str] | None:
+    """A `streams:` validator's body: `names` unchanged, or a ValueError naming the
+    unknown ones and the known ones."""
+    unknown = [s for s in names or [] if s not in known]
+    if unknown:
+        raise ValueError(f"unknown stream(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return names
+
+
 OnCode = Callable[[str, str], None]         # (user code, verification URL) of a device flow
 Prompt = Callable[..., str]                 # prompt(text, secret=False) -> the answer
 

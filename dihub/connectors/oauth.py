@@ -150,3 +150,11 @@ def piped_token(with_token: str, source: str) -> str:
         raise AuthError("no token given on stdin",
                         hint=f"Pipe one in: `echo $TOKEN | dihub auth {source} --with-token`.")
     return token
+
+
+def scope_string(scopes: str | list[str] | None, default: str) -> str:
+    """The `scope` of a device-flow request: the config's `scopes` (a string or a list),
+    else `default`."""
+    if not scopes:
+        return default
+    return scopes if isinstance(scopes, str) else " ".join(scopes)

@@ -36,6 +36,7 @@ from dihub.connectors.oauth import (
     positive,
     post_form,
     print_code,
+    scope_string,
     token_status,
 )
 from dihub.errors import AuthError, ConfigError, TemporaryError, UsageError
@@ -137,9 +138,7 @@ class GitHubAuth:
         secrets.check_storable(source, TOKEN_NAME, allow_file=allow_file)
         with open_client(http, self._timeout) as client:
             if with_token is None:
-                scopes = getattr(config, "scopes", None) or DEFAULT_SCOPES
-                if not isinstance(scopes, str):
-                    scopes = " ".join(scopes)
+                scopes = scope_string(getattr(config, "scopes", None), DEFAULT_SCOPES)
                 token = device_flow(client, web_base_for(api), client_id, scopes,
                                     on_code=on_code or print_code, sleep=self._sleep,
                                     clock=self._clock, source=source)

@@ -6,7 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dihub.connectors.base import SourceConfig, parse_start_date
+from dihub.connectors.base import SourceConfig, known_streams, parse_start_date
 
 STREAM_NAMES = ("commits", "pull_requests", "issues", "workflow_runs", "reviews")
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -89,11 +89,7 @@ class GitHubConfig(SourceConfig):
     @field_validator("streams")
     @classmethod
     def _streams(cls, v: list[str] | None) -> list[str] | None:
-        unknown = [s for s in v or [] if s not in STREAM_NAMES]
-        if unknown:
-            raise ValueError(f"unknown stream(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(STREAM_NAMES)}")
-        return v
+        return known_streams(v, STREAM_NAMES)
 
     @model_validator(mode="after")
     def _something_to_sync(self) -> GitHubConfig:

@@ -39,6 +39,7 @@ from dihub.connectors.oauth import (
     positive,
     post_form,
     print_code,
+    scope_string,
     token_status,
 )
 from dihub.errors import AuthError, TemporaryError
@@ -131,9 +132,7 @@ class GitLabAuth:
         secrets.check_storable(source, TOKEN_NAME, allow_file=allow_file)
         with open_client(http, self._timeout) as client:
             if with_token is None:
-                scopes = getattr(config, "scopes", None) or DEFAULT_SCOPES
-                if not isinstance(scopes, str):
-                    scopes = " ".join(scopes)
+                scopes = scope_string(getattr(config, "scopes", None), DEFAULT_SCOPES)
                 body = device_flow(client, base, client_id, scopes,
                                    on_code=on_code or print_code, sleep=self._sleep,
                                    clock=self._clock, source=source)

@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from dihub.connectors.base import SourceConfig, parse_start_date
+from dihub.connectors.base import SourceConfig, known_streams, parse_start_date
 
 STREAM_NAMES = ("commits", "merge_requests", "issues", "pipelines", "jobs")
 DEFAULT_STREAMS = ("commits", "merge_requests", "issues", "pipelines")
@@ -67,11 +67,7 @@ class GitLabConfig(SourceConfig):
     @field_validator("streams")
     @classmethod
     def _streams(cls, v: list[str] | None) -> list[str] | None:
-        unknown = [s for s in v or [] if s not in STREAM_NAMES]
-        if unknown:
-            raise ValueError(f"unknown stream(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(STREAM_NAMES)}")
-        return v
+        return known_streams(v, STREAM_NAMES)
 
     @model_validator(mode="after")
     def _something_to_sync(self) -> GitLabConfig:

@@ -117,13 +117,14 @@ def memory(sizes: list[int], long_changelogs: float, root: Path, top: str) -> No
                 first, store = sync(Path(tmp), sim, "clean", "--all", top=top, root=root)
                 cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 sim.verify(store)
+                stats = sim.call("GET", "/_sim/stats")
             finally:
                 sim.stop()
         cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
         print(json.dumps({"issues": n, "histories": info["histories"],
                           "long": info["long_changelogs"], "longest": info["longest"],
                           "peak_rss_mb": round(first.self_rss_mb or first.peak_rss_mb, 1),
-                          "wall_s": round(first.wall_s, 1), "cpu_s": round(cpu, 1)}),
+                          "requests": stats["requests"], "wall_s": round(first.wall_s, 1), "cpu_s": round(cpu, 1)}),
               flush=True)
 
 

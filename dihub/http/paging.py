@@ -191,6 +191,7 @@ def paginate(get: Get, path: str, paginator: Paginator,
         items = paginator.items(response)
         after = paginator.after(response, items, at)
         yield Fetched(response, items, at, after)
+        del response, items     # not alive here during the next request (a page's memory)
         if after is None:
             return
         at = after

@@ -28,10 +28,18 @@ from dihub.connectors.jira.auth import credentials, login_hint
 from dihub.connectors.jira.fields import discover_sprint_field, story_point_fields
 from dihub.connectors.jira.jql import jql_date
 from dihub.connectors.jira.limits import POLICY as LIMITS
+from dihub.connectors.jira.normalize import compact_histories
+from dihub.connectors.jira.shapes import (
+    BULK_CHANGELOG_PAGE,
+    ISSUE_CHANGELOG,
+    ISSUE_CHANGELOG_PAGE,
+    search_page_for,
+)
 from dihub.connectors.session import Once, Session
 from dihub.errors import ConfigError, FatalError, UsageError
 from dihub.http import HttpClient, HttpFatalError, NotFound, Response
 from dihub.http.paging import JsonCursor, Offset
+from dihub.jsoncodec import reading
 from dihub.timeutil import parse, to_iso
 
 AGILE = "/rest/agile/1.0"
@@ -154,9 +162,17 @@ class JiraClient:
                 raise
             raise self._explain(err) from None
 
-    def _getter(self, raw_errors: tuple[int, ...] = ()) -> Callable[[str, Any], Response]:
-        """`get` for a paginator, with these `raw_errors`."""
-        return lambda path, params: self.get(path, params, raw_errors=raw_errors)
+    def _getter(self, raw_errors: tuple[int, ...] = (), shape: Any = None
+                ) -> Callable[[str, Any], Response]:
+        """`get` for a paginator, with these `raw_errors`; with `shape`, the bodies are
+        read into it (shapes.py)."""
+        if shape is None:
+            return lambda path, params: self.get(path, params, raw_errors=raw_errors)
+
+        def get(path: str, params: Any) -> Response:
+            with reading(shape):
+                return self.get(path, params, raw_errors=raw_errors)
+        return get
 
     def _explain(self, err: HttpFatalError) -> Exception:
         quoted = f' ("{err.upstream_message}")' if err.upstream_message else ""
@@ -209,8 +225,12 @@ class JiraClient:
 
     # -- search ---------------------------------------------------------------------------
     def _search(self, path: str, params: dict[str, Any], jql: str) -> Response:
+        """One search page, its body read into the shape of what the streams read
+        (shapes.py: the requested `fields`, the changelog's ids, dates, author identities
+        and items)."""
         try:
-            return self.http.get(path, params=params)
+            with reading(search_page_for(params["fields"].split(","))):
+                return self.http.get(path, params=params)
         except HttpFatalError as err:
             if err.status == 400:
                 raise JqlError(
@@ -242,8 +262,13 @@ class JiraClient:
                   "maxResults": self.config.page_size}
         for page in self.http.paginate(f"{self.api}/search/jql", SEARCH_PAGES, params,
                                        start=token, get=search):
-            yield SearchPage(page.items, page.response,
-                             None if page.last else {"token": page.next})
+            found = SearchPage(page.items, page.response,
+                               None if page.last else {"token": page.next})
+            # only `found` refers to the response now: a caller that drops its body
+            # (raw payloads off) drops it before the next request, not after it
+            del page
+            yield found
+            del found
 
     def search_dc(self, jql_for: Callable[[datetime | None], str], since: datetime | None,
                   fields: list[str], zone: ZoneInfo, start: int = 0,
@@ -289,6 +314,9 @@ class JiraClient:
                 start += len(issues)
             yield SearchPage(fresh, resp, {"lower": to_iso(lower), "start_at": start,
                                            "seen": _seen_again(seen, lower)})
+            # the caller may have dropped this page's body: do not keep it (nor the
+            # decoded page) alive here during the next request
+            del resp, data, issues, fresh
 
     # -- changelog ------------------------------------------------------------------------
     def changelog(self, issue_id: str, embedded: dict[str, Any] | None = None
@@ -305,8 +333,8 @@ class JiraClient:
         except NotFound:
             return None
 
-    def bulk_changelogs(self, issue_ids: list[str], field_ids: list[str] | None
-                        ) -> dict[str, list[dict[str, Any]]]:
+    def bulk_changelogs(self, issue_ids: list[str], field_ids: list[str] | None,
+                        sprint_field: str | None = None) -> dict[str, list[dict[str, Any]]]:
         """Cloud: the histories of up to BULK_ISSUES issues from POST
         /rest/api/3/changelog/bulkfetch, by issue id (each list in the order received).
 
@@ -316,25 +344,30 @@ class JiraClient:
         one issue's histories may continue on the next page; the `nextPageToken` belongs
         to this exact list and fields, and goes back in the body with them. Every page
         is read: an issue is complete only at the end.
+
+        Each page is read into the shape of what the records read (shapes.py), and its
+        histories are cut down as it arrives (`compact_histories`, with `sprint_field`),
+        so what is kept of earlier pages is small while the next one is read.
         """
         body: dict[str, Any] = {"issueIdsOrKeys": issue_ids, "maxResults": BULK_PAGE}
         if field_ids:
             body["fieldIds"] = field_ids
         out: dict[str, list[dict[str, Any]]] = {}
+        shared: dict[tuple, dict[str, Any]] = {}
         for page in self.http.paginate(f"{self.api}/changelog/bulkfetch", BULK_PAGES, body,
-                                       get=self._poster()):
-            for log in page.items:
-                if isinstance(log, dict) and log.get("issueId") is not None:
-                    out.setdefault(str(log["issueId"]), []).extend(
-                        h for h in log.get("changeHistories") or [] if isinstance(h, dict))
+                                       get=self._poster(BULK_CHANGELOG_PAGE)):
+            _add_histories(out, page.items, sprint_field, shared)
+            del page                # this page, body and all, before the next request
         return out
 
-    def _poster(self) -> Callable[[str, Any], Response]:
-        """POST `body` as JSON, for a paginator whose page position goes in the body.
-        A 404 or 405 (a site without the endpoint) reaches the caller as is."""
+    def _poster(self, shape: Any) -> Callable[[str, Any], Response]:
+        """POST `body` as JSON, for a paginator whose page position goes in the body;
+        the answer is read into `shape`. A 404 or 405 (a site without the endpoint)
+        reaches the caller as is."""
         def post(path: str, body: Any) -> Response:
             try:
-                return self.http.post(path, json=body)
+                with reading(shape):
+                    return self.http.post(path, json=body)
             except HttpFatalError as err:
                 if err.status in (404, 405):
                     raise
@@ -343,8 +376,9 @@ class JiraClient:
 
     def _changelog(self, issue_id: str, embedded: dict[str, Any]) -> list[dict[str, Any]]:
         if not self.cloud:
-            resp = self.get(f"{self.api}/issue/{issue_id}",
-                            {"expand": "changelog", "fields": "updated"}, raw_errors=(404,))
+            with reading(ISSUE_CHANGELOG):
+                resp = self.get(f"{self.api}/issue/{issue_id}",
+                                {"expand": "changelog", "fields": "updated"}, raw_errors=(404,))
             return list(((resp.data or {}).get("changelog") or {}).get("histories") or [])
         have = {str(h.get("id")) for h in embedded.get("histories") or [] if h.get("id")}
 
@@ -357,7 +391,8 @@ class JiraClient:
         pages = Offset(items="values", size_param="maxResults", size=CHANGELOG_PAGE,
                        done=all_known)
         return [h for page in self.http.paginate(
-            f"{self.api}/issue/{issue_id}/changelog", pages, get=self._getter((404,)))
+            f"{self.api}/issue/{issue_id}/changelog", pages,
+            get=self._getter((404,), ISSUE_CHANGELOG_PAGE))
             for h in page.items]
 
     # -- agile ----------------------------------------------------------------------------
@@ -392,6 +427,16 @@ class JiraClient:
         for page in self.http.paginate(path, USER_PAGES, extra, start=start,
                                        get=self._getter()):
             yield page.response, page.next
+
+
+def _add_histories(out: dict[str, list[dict[str, Any]]], logs: list[Any],
+                   sprint_field: str | None, shared: dict[tuple, dict[str, Any]]) -> None:
+    """A bulk changelog page's histories (`issueChangeLogs`), cut down, into `out`."""
+    for log in logs:
+        if isinstance(log, dict) and log.get("issueId") is not None:
+            out.setdefault(str(log["issueId"]), []).extend(compact_histories(
+                [h for h in log.get("changeHistories") or [] if isinstance(h, dict)],
+                sprint_field, shared))
 
 
 def _seen_again(seen: dict[str, str], lower: datetime | None) -> dict[str, str]:

@@ -236,16 +236,17 @@ _AUTHOR_KEYS = ("accountId", "key", "name", "displayName", "emailAddress", "acco
 
 
 def compact_histories(histories: list[dict[str, Any]], sprint_field: str | None,
-                      authors: dict[tuple, dict[str, Any]] | None = None
+                      shared: dict[tuple, dict[str, Any]] | None = None
                       ) -> list[dict[str, Any]]:
     """`histories` cut down to what `normalize_issue` reads, so a changelog held for a
     while takes little memory: each history's id, created and author (the attributes
-    `normalize_user` reads; equal authors share one dict through `authors`) and, of
-    its items, the status and Sprint changes (whole). A history without an id is kept
-    as it is (`merge_changelog` tells those apart by their whole body). Normalizing the
-    result gives exactly the records the full histories give."""
-    if authors is None:
-        authors = {}
+    `normalize_user` reads) and, of its items, the status and Sprint changes (whole).
+    Equal authors and equal items share one dict through `shared` (nothing changes
+    them afterwards). A history without an id is kept as it is (`merge_changelog` tells
+    those apart by their whole body). Normalizing the result gives exactly the records
+    the full histories give."""
+    if shared is None:
+        shared = {}
     out = []
     for h in histories:
         if not isinstance(h, dict) or h.get("id") is None:
@@ -256,21 +257,27 @@ def compact_histories(histories: list[dict[str, Any]], sprint_field: str | None,
             slim["created"] = h["created"]
         author = h.get("author")
         if isinstance(author, dict):
-            kept = tuple((k, author[k]) for k in _AUTHOR_KEYS if k in author)
-            try:
-                slim["author"] = authors.setdefault(kept, dict(kept))
-            except TypeError:            # an unhashable value: keep this one apart
-                slim["author"] = dict(kept)
+            slim["author"] = _shared(shared, "author", tuple(
+                (k, author[k]) for k in _AUTHOR_KEYS if k in author))
         elif author is not None:
             slim["author"] = author
         items = h.get("items")
         if isinstance(items, list):
-            slim["items"] = [i for i in items if isinstance(i, dict) and (
-                _is_status_item(i) or _is_sprint_item(i, sprint_field))]
+            slim["items"] = [_shared(shared, "item", tuple(i.items())) for i in items
+                             if isinstance(i, dict) and (
+                                 _is_status_item(i) or _is_sprint_item(i, sprint_field))]
         elif items is not None:
             slim["items"] = items
         out.append(slim)
     return out
+
+
+def _shared(shared: dict[tuple, dict[str, Any]], kind: str, pairs: tuple) -> dict[str, Any]:
+    """The dict of `pairs`, one for all equal ones of this `kind` in `shared`."""
+    try:
+        return shared.setdefault((kind, pairs), dict(pairs))
+    except TypeError:            # an unhashable value (a list): keep this one apart
+        return dict(pairs)
 
 
 def changelog_is_truncated(embedded: dict[str, Any] | None) -> bool:

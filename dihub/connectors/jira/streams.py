@@ -265,7 +265,7 @@ def _complete_in_bulk(ctx: JiraSession, client: JiraClient, issues: list[dict[st
     on its own, which tells a deleted issue (404) from one without older changes."""
     ids = [str(i.get("id") or i.get("key")) for i in issues]
     try:
-        found = client.bulk_changelogs(ids, fields)
+        found = client.bulk_changelogs(ids, fields, sprint_field)
     except HttpFatalError as err:
         if err.status not in (404, 405):
             raise

@@ -34,10 +34,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import keyring
-import keyring.errors
-from keyring.backends import chainer, fail, null
-
 from dihub.errors import AuthError
 
 SERVICE = "dihub"
@@ -174,7 +170,7 @@ def set_secret(source: str, name: str, value: str, allow_file: bool = False, *,
     backend = usable_keyring()
     if backend is not None:
         _, failure = _keyring_call(backend.set_password, SERVICE, username, value)
-        if failure and not issubclass(failure, keyring.errors.NoKeyringError):
+        if failure and not issubclass(failure, _keyring_errors().NoKeyringError):
             raise AuthError(
                 f"the keyring refused to store the {source} {name} ({failure.__name__})",
                 hint="Unlock the keyring and retry; or pass " + INSECURE_FLAG
@@ -261,13 +257,20 @@ def delete_secret(source: str, name: str = "token", *, host: str | None = None) 
             if value is not None and not failure:
                 _, failure = _keyring_call(backend.delete_password, SERVICE, username)
                 removed = removed or not failure
-            if failure and not issubclass(failure, (keyring.errors.NoKeyringError,
-                                                    keyring.errors.PasswordDeleteError)):
+            if failure and not issubclass(failure, (_keyring_errors().NoKeyringError,
+                                                    _keyring_errors().PasswordDeleteError)):
                 raise AuthError(
                     f"could not delete the {source} {name} from the keyring "
                     f"({failure.__name__})", hint="Unlock the keyring and retry.")
         _keyring_delete(backend, _index_username(source, name))
     return _remove_from_file(usernames) or removed
+
+
+def _keyring_errors() -> Any:
+    """keyring.errors, imported on first use: keyring and its backends take ~0.1 s to
+    import, which a sync whose tokens all come from the environment does not pay."""
+    import keyring.errors
+    return keyring.errors
 
 
 def _keyring_call(fn: Any, *args: str) -> tuple[Any, type[Exception] | None]:
@@ -278,7 +281,7 @@ def _keyring_call(fn: Any, *args: str) -> tuple[Any, type[Exception] | None]:
     """
     try:
         return fn(*args), None
-    except keyring.errors.KeyringError as exc:
+    except _keyring_errors().KeyringError as exc:
         return None, type(exc)
 
 
@@ -288,6 +291,8 @@ def usable_keyring() -> Any | None:
     `fail.Keyring` raises on every call, a chainer without backends and `null.Keyring`
     silently drop what they are given; all three mean "no keyring here".
     """
+    import keyring
+    from keyring.backends import chainer, fail, null
     try:
         backend = keyring.get_keyring()
     except Exception:   # a broken backend config must not crash credential lookup
@@ -341,7 +346,7 @@ def _lookup(source: str, name: str, username: str) -> tuple[str, str] | None:
     backend = usable_keyring()
     if backend is not None:
         value, failure = _keyring_call(backend.get_password, SERVICE, username)
-        if failure and not issubclass(failure, keyring.errors.NoKeyringError):
+        if failure and not issubclass(failure, _keyring_errors().NoKeyringError):
             raise AuthError(
                 f"could not read the {source} {name} from the keyring ({failure.__name__})",
                 hint="Unlock the keyring (e.g. log in to the desktop session) and retry, "

@@ -30,13 +30,14 @@ class PlainRecord:
     """A record's document built without its model; stands for the model where records
     are stored (`to_doc`, `key`, `source_id`, `entity`; fields read as attributes)."""
 
-    __slots__ = ("entity", "source_id", "doc", "_key")
+    __slots__ = ("entity", "source_id", "doc", "_key", "_signature")
 
     def __init__(self, entity: str, doc: dict[str, Any]):
         self.entity = entity
-        self.doc = doc
+        self.doc = doc            # never changed once built: `build` may share the record
         self.source_id: str = doc["source_id"]
         self._key = f"{doc['source']}:{entity}:{self.source_id}"
+        self._signature: str | None = None
 
     def key(self) -> str:
         return self._key
@@ -47,11 +48,15 @@ class PlainRecord:
     def signature(self, doc: dict[str, Any]) -> str | None:
         """The signature of `doc` (this record's document) when orjson writes it as
         `documents.signature` would hash it: its values are exact JSON types (checked
-        when it was built), so only what orjson refuses is left (a lone surrogate)."""
-        try:
-            return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        except orjson.JSONEncodeError:
-            return None
+        when it was built), so only what orjson refuses is left (a lone surrogate).
+        Computed once: `doc` is a copy of this record's unchanging document."""
+        if self._signature is None:
+            try:
+                self._signature = hashlib.sha256(
+                    orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            except orjson.JSONEncodeError:
+                return None
+        return self._signature
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -108,7 +113,7 @@ def _check(annotation: Any, default: Any) -> Callable[[Any], bool]:
 
 
 class _Spec:
-    __slots__ = ("model", "entity", "fields", "names", "omit")
+    __slots__ = ("model", "entity", "fields", "names", "omit", "shared")
 
     def __init__(self, model: type[Record]):
         self.model = model
@@ -120,10 +125,14 @@ class _Spec:
             self.fields.append((name, default, required, _check(info.annotation, default)))
         self.names = frozenset(model.model_fields)
         self.omit = model.omit_when_empty
+        # equal values -> one record, for the records many items repeat (Record.repeated)
+        self.shared: dict[tuple, PlainRecord] | None = {} if model.repeated else None
 
 
 _specs: dict[type[Record], _Spec] = {}
 _MISSING = object()
+_SHARED_MAX = 20_000        # records kept per repeated model; emptied when full
+_STR_NONE = frozenset((str, type(None)))
 
 
 def build(model: type[Record], **values: Any) -> PlainRecord | Record:
@@ -132,6 +141,24 @@ def build(model: type[Record], **values: Any) -> PlainRecord | Record:
     spec = _specs.get(model)
     if spec is None:
         spec = _specs[model] = _Spec(model)
+    shared = spec.shared
+    # shared only when every value is an exact str or None: then equal values are the
+    # same values (1 == True == 1.0, a str subclass equals its str)
+    if shared is not None and _STR_NONE.issuperset(map(type, values.values())):
+        key = tuple(values.items())
+        record = shared.get(key)
+        if record is None:
+            record = _build(spec, values)
+            if type(record) is PlainRecord:
+                if len(shared) >= _SHARED_MAX:
+                    shared.clear()
+                shared[key] = record
+        return record
+    return _build(spec, values)
+
+
+def _build(spec: _Spec, values: dict[str, Any]) -> PlainRecord | Record:
+    model = spec.model
     if not spec.names.issuperset(values):
         return model(**values)                 # an unknown field: the model says so
     doc: dict[str, Any] = {}

@@ -19,6 +19,9 @@ class Record(BaseModel):
     # fields left out of the stored document while None or empty, so that records synced
     # before the field existed keep their signature (a re-sync writes nothing)
     omit_when_empty: ClassVar[tuple[str, ...]] = ()
+    # one record of this kind is mentioned by many items (an account by every commit it
+    # authored): dihub.models.plain.build gives equal values one shared record
+    repeated: ClassVar[bool] = False
 
     source: str
     source_id: str
@@ -56,6 +59,7 @@ class User(Record):
     Git identities carry `updated_at`: the latest committer time at which they were seen."""
 
     entity: ClassVar[str] = "users"
+    repeated: ClassVar[bool] = True
     omit_when_empty: ClassVar[tuple[str, ...]] = ("account_type",)
     user_id: str
     source_user_id: str

@@ -190,3 +190,28 @@ def test_plain_documents_omit_what_the_models_omit():
         assert to_document(plain, AT)["raw_signature"] == signature(want.to_doc())
     assert "tag" not in build(Commit, **commit).to_doc()
     assert "sprint_changes" not in build(Issue, **issue).to_doc()
+
+
+def test_an_account_mentioned_again_is_one_shared_record_with_the_models_document():
+    values = dict(source="s", source_id="7", user_id="7", source_user_id="7", login="octo",
+                  display_name=None, account_type="User")
+    first, again = build(User, **values), build(User, **dict(values))
+    assert type(first) is PlainRecord and again is first
+    assert build(User, **{**values, "login": "octo2"}) is not first     # other values
+    docs = [to_document(r, AT) for r in (first, again)]
+    want = encode_document(to_document(User(**values), AT))
+    assert [encode_document(d) for d in docs] == [want, want]
+    docs[0]["login"] = "changed"                # a stored copy is the caller's to change
+    assert encode_document(to_document(again, AT)) == want
+
+
+def test_equal_values_of_other_types_are_not_given_the_shared_record():
+    class Login(str):
+        pass
+
+    values = dict(source="s", source_id="8", user_id="8", source_user_id="8", login="octo")
+    shared = build(User, **values)
+    odd = build(User, **{**values, "login": Login("octo")})    # == "octo", not a str
+    assert odd is not shared and type(odd) is User
+    with pytest.raises(ValueError):                             # 8 == 8.0, not a str
+        build(User, **{**values, "source_id": 8.0})

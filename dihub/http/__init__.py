@@ -9,18 +9,6 @@ governor.py (rate limits), policy.py (a connector's rate-limit policy), paging.p
 secrets are redacted by dihub.redact.
 """
 
-import sys
-
-if "httpx" not in sys.modules:
-    # httpx's package imports its command-line client when click, rich and pygments are
-    # installed (they are: typer's); dihub never runs it, and it costs ~5 MB of memory
-    # and ~0.1 s in every process that makes requests. Blocked for that import only.
-    sys.modules["httpx._main"] = None  # type: ignore[assignment]
-    try:
-        import httpx  # noqa: F401
-    finally:
-        del sys.modules["httpx._main"]
-
 from dihub.http.auth import BearerAuth
 from dihub.http.breaker import CircuitBreaker, MemoryMetaStore, breaker_key
 from dihub.http.client import USER_AGENT, HttpClient, Response, make_httpx_client

@@ -124,7 +124,8 @@ def memory(sizes: list[int], long_changelogs: float, root: Path, top: str) -> No
         print(json.dumps({"issues": n, "histories": info["histories"],
                           "long": info["long_changelogs"], "longest": info["longest"],
                           "peak_rss_mb": round(first.self_rss_mb or first.peak_rss_mb, 1),
-                          "requests": stats["requests"], "wall_s": round(first.wall_s, 1), "cpu_s": round(cpu, 1)}),
+                          "requests": stats["requests"], "wall_s": round(first.wall_s, 1),
+                          "cpu_s": round(cpu, 1)}),
               flush=True)
 
 

@@ -367,7 +367,11 @@ class JiraClient:
         def post(path: str, body: Any) -> Response:
             try:
                 with reading(shape):
-                    return self.http.post(path, json=body)
+                    resp = self.http.post(path, json=body)
+                # the body is read, and an answer to a POST is never kept as a raw
+                # payload: its bytes need not wait while the page is used
+                object.__setattr__(resp, "raw", None)
+                return resp
             except HttpFatalError as err:
                 if err.status in (404, 405):
                     raise

@@ -263,9 +263,11 @@ def compact_histories(histories: list[dict[str, Any]], sprint_field: str | None,
             slim["author"] = author
         items = h.get("items")
         if isinstance(items, list):
-            slim["items"] = [_shared(shared, "item", tuple(i.items())) for i in items
-                             if isinstance(i, dict) and (
-                                 _is_status_item(i) or _is_sprint_item(i, sprint_field))]
+            kept = [_shared(shared, "item", tuple(i.items())) for i in items
+                    if isinstance(i, dict) and (
+                        _is_status_item(i) or _is_sprint_item(i, sprint_field))]
+            if kept:                     # none: as good as no items, and smaller
+                slim["items"] = kept
         elif items is not None:
             slim["items"] = items
         out.append(slim)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -171,7 +170,9 @@ def _compacted(ctx: JiraSession, pages: Iterator[tuple[SearchPage, Any]],
             if isinstance(log, dict) and isinstance(log.get("histories"), list):
                 log["histories"] = compact_histories(log["histories"], sprint_field, authors)
         if not keep_body:
-            page.response = replace(page.response, raw=None)   # .size stays known
+            # in place: the paginator still refers to this response while the page waits
+            # (.size stays known)
+            object.__setattr__(page.response, "raw", None)
         yield page, nxt
 
 

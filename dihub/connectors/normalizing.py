@@ -11,6 +11,15 @@ from dihub.errors import SkippableRecord
 from dihub.models import Record, User
 from dihub.models.records import git_identity_key
 
+Make = Callable[..., Any]
+
+
+def as_model(model: type[Record], **values: Any) -> Record:
+    """`model(**values)`: the default `make` of the normalizers that take one. A sync
+    passes dihub.models.plain.build instead, which stores the same documents without
+    pydantic on the hot path."""
+    return model(**values)
+
 
 def skips_malformed(upstream: str, kind: str, ident: Callable[[dict], Any]) -> Callable:
     """Turn a missing/mistyped field into SkippableRecord (audited and skipped, not fatal),

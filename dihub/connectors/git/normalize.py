@@ -15,17 +15,19 @@ and a run with no new commits writes nothing.
 
 from __future__ import annotations
 
+from dihub.connectors.normalizing import Make, as_model
 from dihub.models import Commit, Record, User
 from dihub.models.records import git_identity_key
 from dihub.timeutil import to_iso
 
 
-def git_user(source: str, name: str, email: str, seen_at: str | None = None) -> User | None:
+def git_user(source: str, name: str, email: str, seen_at: str | None = None,
+             make: Make = as_model) -> User | None:
     """The User of a git identity; None when both its name and email are empty."""
     key = git_identity_key(name, email)
     if key is None:
         return None
-    return User(source=source, source_id=key, user_id=key, source_user_id=key,
+    return make(User, source=source, source_id=key, user_id=key, source_user_id=key,
                 login=None, display_name=name or None, email=email or None,
                 updated_at=seen_at)
 
@@ -49,23 +51,25 @@ def _latest(seen: dict[str, str] | None, key: str | None, at: str | None) -> str
 
 def normalize_commit(raw: dict[str, str], source: str, repo: str,
                      branch_of: dict[str, str] | None = None,
-                     seen: dict[str, str] | None = None) -> list[Record]:
+                     seen: dict[str, str] | None = None, make: Make = as_model
+                     ) -> list[Record]:
     """`seen` ({user key: latest time}) is shared by the commits of one pass; without it a
-    user's `updated_at` is this commit's committer time."""
+    user's `updated_at` is this commit's committer time. `make` builds each record
+    (normalizing.as_model)."""
     committed_at = to_iso(raw["committed_at"])
     author_key = git_identity_key(raw["author_name"], raw["author_email"])
     committer_key = git_identity_key(raw["committer_name"], raw["committer_email"])
     author = git_user(source, raw["author_name"], raw["author_email"],
-                      _latest(seen, author_key, committed_at))
+                      _latest(seen, author_key, committed_at), make)
     committer = git_user(source, raw["committer_name"], raw["committer_email"],
-                         _latest(seen, committer_key, committed_at))
+                         _latest(seen, committer_key, committed_at), make)
     reached_from = raw.get("source") or ""
     ref = (branch_of or {}).get(reached_from, reached_from)
     # a tag is not a branch: a commit only a tag reaches has no branch, and its tag
     branch, tag = (None, _short(ref)) if ref.startswith("refs/tags/") else (
         _short(ref) or None, None)
-    commit = Commit(
-        source=source, source_id=raw["sha"], updated_at=committed_at,
+    commit = make(
+        Commit, source=source, source_id=raw["sha"], updated_at=committed_at,
         commit_id=raw["sha"], repo=repo, branch=branch, tag=tag,
         author_id=author_key, committer_id=committer_key,
         author_name=raw["author_name"] or None, author_email=raw["author_email"] or None,

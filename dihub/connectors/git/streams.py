@@ -24,6 +24,7 @@ from dihub.connectors.session import Once, Session
 from dihub.connectors.stream import Page, Stream
 from dihub.errors import FatalError
 from dihub.models import SyncState
+from dihub.models.plain import build
 
 
 class GitSession(Session):
@@ -147,7 +148,7 @@ def _user_seen(ctx: GitSession) -> dict[str, str]:
 
 
 def _normalize(raw: dict, ctx: GitSession, partition: str):
-    return normalize_commit(raw, ctx.source, ctx.name, ctx.branch_of, _user_seen(ctx))
+    return normalize_commit(raw, ctx.source, ctx.name, ctx.branch_of, _user_seen(ctx), build)
 
 
 commits = Stream(

@@ -17,21 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dihub.connectors.normalizing import dedupe, skips_malformed, source_id
+from dihub.connectors.normalizing import Make, as_model, dedupe, skips_malformed, source_id
 from dihub.models import Build, Commit, Issue, PullRequest, Record, User
 from dihub.models.records import git_identity_key
 from dihub.timeutil import parse, to_iso
 
 Raw = dict[str, Any]
-Make = Callable[..., Any]
-
-
-def _model(model: type[Record], **values: Any) -> Record:
-    return model(**values)
-
-
-# `make(Model, **values)` builds each record: the model itself by default; a sync passes
-# dihub.models.plain.build, which stores the same documents without pydantic.
+_model = as_model     # `make(Model, **values)` builds each record (normalizing.as_model)
 
 
 def _skips_malformed(kind: str) -> Callable:

@@ -4,6 +4,7 @@ with every Web API call answered in-process by the simulator's method functions
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from dihub.connectors.slack.client import SlackClient, SlackSession
 from dihub.connectors.slack.errors import error_from_response
 from dihub.connectors.slack.streams import messages
 from dihub.engine.runner import PassOptions, Runner
+from dihub.jsoncodec import decode_json, reading
 from dihub.models import SyncState
 from dihub.store.sqlite import SQLiteStore
 from tests.simulators.slack import DEFAULT_SCOPES, Workspace
@@ -40,13 +42,17 @@ class FakeClient:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail_after = fail_after        # raise after this many calls (a crash)
 
-    def call(self, method: str, params=None, *, channel: str | None = None) -> FakeResponse:
+    def call(self, method: str, params=None, *, channel: str | None = None,
+             shape: Any = None) -> FakeResponse:
         if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise KeyboardInterrupt("simulated crash")
         params = {k: str(v) for k, v in (params or {}).items()}
         self.calls.append((method, params))
         with self.ws.lock:
             body = sim_api.dispatch(sim_api.Call(self.ws, method, params, self.scopes))
+        if shape is not None:           # read as the HTTP client reads a body into a shape
+            with reading(shape):
+                body = decode_json(json.dumps(body))
         err = error_from_response(method, body, channel=channel, source="slack")
         if err is not None:
             raise err

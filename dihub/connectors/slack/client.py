@@ -22,6 +22,7 @@ from dihub.connectors.slack.limits import MIN_INTERVAL_S
 from dihub.connectors.slack.limits import POLICY as LIMITS
 from dihub.http import BearerAuth, HttpClient, Response
 from dihub.http.paging import JsonCursor, paginate
+from dihub.jsoncodec import reading
 
 DEFAULT_BASE_URL = "https://slack.com/api"
 CURSOR_PAGES = JsonCursor("response_metadata.next_cursor", "cursor")
@@ -62,12 +63,17 @@ class SlackClient:
         self.source = source
 
     def call(self, method: str, params: Mapping[str, Any] | None = None, *,
-             channel: str | None = None) -> Response:
+             channel: str | None = None, shape: Any = None) -> Response:
         """One call; the Response whose `data` is Slack's `ok: true` body.
 
-        `channel` names the channel in error messages (`#name` or an id).
+        `channel` names the channel in error messages (`#name` or an id); `shape` (see
+        shapes.py) is what of the body to read.
         """
-        resp = self.http.get(method, params=dict(params or {}))
+        if shape is None:
+            resp = self.http.get(method, params=dict(params or {}))
+        else:
+            with reading(shape):
+                resp = self.http.get(method, params=dict(params or {}))
         body = resp.data if isinstance(resp.data, dict) else None
         err = error_from_response(method, body, status=resp.status, headers=resp.headers,
                                   channel=channel, source=self.source)
@@ -76,30 +82,32 @@ class SlackClient:
         return resp
 
     def pages(self, method: str, params: Mapping[str, Any], *,
-              channel: str | None = None, keep_body: bool = True) -> Iterator[Response]:
-        """Every page of a cursor-paged method, following response_metadata.next_cursor.
+              channel: str | None = None, keep_body: bool = True,
+              shape: Any = None) -> Iterator[Response]:
+        """Every page of a cursor-paged method, following response_metadata.next_cursor;
+        each body read into `shape` when given (see shapes.py).
 
         With `keep_body` false, each Response comes without its body bytes (`text` is
         empty; `data` and `size` stay), and this generator keeps no reference to a page
         once it is handed over, so a page the caller lets go is freed at once."""
         if keep_body:
             def call(name: str, query: Any) -> Response:
-                return self.call(name, query, channel=channel)
+                return self.call(name, query, channel=channel, shape=shape)
             for page in paginate(call, method, CURSOR_PAGES, params):
                 yield page.response
             return
         query: dict[str, Any] | None = dict(params)
         while query is not None:
-            yield _next_page(self, method, query, channel)
+            yield _next_page(self, method, query, channel, shape)
             if "cursor" not in query:
                 query = None
 
 
 def _next_page(client: SlackClient, method: str, query: dict[str, Any],
-               channel: str | None) -> Response:
+               channel: str | None, shape: Any = None) -> Response:
     """One page, without its body bytes; sets query["cursor"] to the next page's, or
     removes it after the last page."""
-    resp = client.call(method, query, channel=channel)
+    resp = client.call(method, query, channel=channel, shape=shape)
     cursor = ((resp.data.get("response_metadata") or {}).get("next_cursor")
               if isinstance(resp.data, dict) else None)
     if cursor:

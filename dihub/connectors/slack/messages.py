@@ -71,6 +71,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dihub.connectors.slack import shapes
 from dihub.connectors.slack.client import SlackClient, SlackSession
 from dihub.connectors.slack.errors import ThreadSkipped
 from dihub.connectors.stream import Page
@@ -167,6 +168,9 @@ class ChannelPass:
         self.page_size = cfg.page_size
         self.recheck = cfg.recheck_threads
         self.raw = bool(cfg.store_text)
+        # what of each message to read: its content too when it is stored or classified
+        self.shape = shapes.ContentMessages if cfg.store_text or cfg.classifier.rules \
+            else shapes.Messages
         self.now = time.time()
         self.noticed = fmt(self.now)
         self.prev = Cursor.load(state.cursor)
@@ -266,7 +270,7 @@ class ChannelPass:
         if self.latest:
             params["latest"] = self.latest
         return self.client.pages("conversations.history", params, channel=self.label,
-                                 keep_body=self.raw)
+                                 keep_body=self.raw, shape=self.shape)
 
     def _thread(self, parent_ts: str, known: list | None, *,
                 with_parent: bool = False) -> Iterator[Page]:
@@ -277,7 +281,7 @@ class ChannelPass:
         replies: list[str] = []
         try:
             for resp in self.client.pages("conversations.replies", params, channel=self.label,
-                                          keep_body=self.raw):
+                                          keep_body=self.raw, shape=self.shape):
                 msgs = resp.data.get("messages") or []
                 items = []
                 for m in msgs:

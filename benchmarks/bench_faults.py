@@ -153,9 +153,36 @@ def _sync(sim: SimulatorProcess, name: str, tmp: Path, label: str, root: Path
     return result.wall_s, cpu, sum(stats["faults"].values()), _count(work / "store.db", name)
 
 
+def waits(db: Path) -> dict[str, float]:
+    """Seconds a faulty run spent waiting, from its audit log: retry waits of 429s
+    (`Retry-After`), of 5xx and of failed transfers (dropped, truncated), and the
+    governor's waits of other calls for a method a 429 holds."""
+    import json
+    import sqlite3
+
+    out = {"429": 0.0, "5xx": 0.0, "transport": 0.0, "held": 0.0}
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT doc FROM audit_log").fetchall()
+    finally:
+        con.close()
+    for (doc,) in rows:
+        entry = json.loads(doc)
+        detail = entry.get("detail") or {}
+        wait = float(detail.get("wait_s") or 0.0)
+        if entry.get("action") == "retry":
+            status = detail.get("status")
+            key = "429" if status == 429 else "5xx" if status else "transport"
+            out[key] += wait
+        elif entry.get("action") == "wait" and entry.get("outcome") == "ok":
+            out["held"] += wait
+    return out
+
+
 def measure(name: str, runs: int, root: Path, retry_after: float) -> dict:
     sim = SimulatorProcess(_serve, name, retry_after, start_method="fork", join_s=10)
     clean, faulty, ratios, cpu_c, cpu_f, injected = [], [], [], [], [], []
+    waited: list[dict[str, float]] = []
     try:
         with tempfile.TemporaryDirectory(prefix=f"dihub-bench-faults-{name}-") as d:
             tmp = Path(d)
@@ -167,6 +194,7 @@ def measure(name: str, runs: int, root: Path, retry_after: float) -> dict:
                 sim.ask("faulty")
                 wf, cf, n, got = _sync(sim, name, tmp, f"faulty-{k}", root)
                 assert got == records, (name, got, records)
+                waited.append(waits(tmp / f"faulty-{k}" / "store.db"))
                 clean.append(wc)
                 faulty.append(wf)
                 cpu_c.append(cc)
@@ -174,13 +202,16 @@ def measure(name: str, runs: int, root: Path, retry_after: float) -> dict:
                 injected.append(n)
                 ratios.append(wf / wc)
                 print(f"{name} pair {k + 1}: clean {wc:.1f} s, faulty {wf:.1f} s "
-                      f"({n} faults), ratio {wf / wc:.2f}", file=sys.stderr)
+                      f"({n} faults), ratio {wf / wc:.2f}; waits summed over workers: "
+                      + ", ".join(f"{key} {v:.1f} s" for key, v in waited[-1].items()),
+                      file=sys.stderr)
     finally:
         sim.close()
     med = statistics.median
     return {"clean": med(clean), "faulty": med(faulty), "ratio": med(ratios),
             "ratios": ratios, "cpu_clean": med(cpu_c), "cpu_faulty": med(cpu_f),
-            "faults": med(injected), "records": records}
+            "faults": med(injected), "records": records,
+            "waits": {key: med(w[key] for w in waited) for key in waited[0]}}
 
 
 def main() -> None:
@@ -197,7 +228,8 @@ def main() -> None:
     rows = [[n, SIZES[n], f"{r['records']:,}", f"{r['faults']:.0f}",
              f"{r['clean']:.1f} s", f"{r['faulty']:.1f} s",
              f"{r['cpu_clean']:.1f} s / {r['cpu_faulty']:.1f} s",
-             f"**{r['ratio']:.2f}x** ({', '.join(f'{x:.2f}' for x in r['ratios'])})"]
+             f"**{r['ratio']:.2f}x** ({', '.join(f'{x:.2f}' for x in r['ratios'])})",
+             " / ".join(f"{r['waits'][k]:.1f}" for k in ("429", "5xx", "transport", "held"))]
             for n, r in results.items()]
     lines = [
         f"`dihub sync <source> --all` with dihub's default `http:` settings (retry, rate "
@@ -209,11 +241,14 @@ def main() -> None:
         f"ratio is the median of the per-pair ratios (each pair's in brackets). Machine: "
         f"{machine()}; load average {load:.1f} at the start (other work shared the "
         f"machine). Measured {time.strftime('%Y-%m-%d')} with "
-        f"`python benchmarks/bench_faults.py --runs {args.runs}`.",
+        f"`python benchmarks/bench_faults.py --runs {args.runs}`. Waits (medians, "
+        f"summed over a run's threads, from its audit log): the retry waits of the 429s "
+        f"(their `Retry-After`), of the 5xx and of failed transfers, and `held`, the waits "
+        f"of other calls for a method a 429 holds.",
         "",
         *table(["connector", "data", "records", "faults injected", "wall, clean",
-                "wall, 5% faults", "CPU clean / faulty", "faulty / clean"], rows,
-               "llrrrrrl"),
+                "wall, 5% faults", "CPU clean / faulty", "faulty / clean",
+                "waits, s: 429 / 5xx / transfers / held"], rows, "llrrrrrlr"),
     ]
     publish(lines, "faults", "## faults: wall time with 5% injected faults", args.write)
 

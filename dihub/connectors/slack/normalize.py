@@ -1,4 +1,4 @@
-"""Slack Web API objects → normalized records. Pure functions: dicts in, models out.
+"""Slack Web API objects → normalized records. Pure functions: dicts in, records out.
 
 Messages come from conversations.history, conversations.replies and the Events
 API inner `event` (all share one shape); channels from conversations.list;
@@ -24,6 +24,10 @@ Privacy: message text is stored only with `store_text=True`. Otherwise `text`
 is None and only `text_length` and `text_sha256` are kept, and no `payload`
 (attachments, blocks and files carry the text too). Classifier tags are still
 computed from the text, which is then dropped.
+
+Each record is built by `make(Model, **values)`: the model itself by default
+(normalizing.as_model); a sync passes dihub.models.plain.build, which stores the
+same documents without pydantic.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from dihub.connectors.normalizing import Make, as_model
 from dihub.errors import SkippableRecord
 from dihub.models.records import Channel, Record, SlackEvent, User
 from dihub.timeutil import to_iso
@@ -50,8 +55,10 @@ class TagSource(Protocol):
 
 def normalize_message(raw: Mapping[str, Any], source: str, channel_id: str,
                       channel_name: str | None, *, store_text: bool,
-                      classifier: TagSource | None = None) -> list[Record]:
-    """One message → `[SlackEvent]`, plus a `User` when it carries `user_profile`."""
+                      classifier: TagSource | None = None, make: Make = as_model,
+                      users: bool = True) -> list[Record]:
+    """One message → `[SlackEvent]`, plus a `User` when it carries `user_profile` (and
+    `users` is on)."""
     subtype = raw.get("subtype")
     if subtype in REPLACING_SUBTYPES:
         inner = raw.get("message")
@@ -59,46 +66,48 @@ def normalize_message(raw: Mapping[str, Any], source: str, channel_id: str,
             raise SkippableRecord(f"Slack {subtype} in {channel_id} has no `message`")
         original_ts = inner.get("ts") or _get(raw.get("previous_message"), "ts")
         return _message_records({**inner, "ts": original_ts}, source, channel_id,
-                                channel_name, store_text=store_text, classifier=classifier)
+                                channel_name, store_text=store_text, classifier=classifier,
+                                make=make, users=users)
     if subtype == "message_deleted":
         previous = raw.get("previous_message")
         gone_ts = raw.get("deleted_ts") or _get(previous, "ts")
         if not gone_ts:
             raise SkippableRecord(f"Slack message_deleted in {channel_id} has no deleted_ts")
-        event = deleted_event(source, channel_id, channel_name, gone_ts, raw.get("ts"))
+        kept: dict[str, Any] = {}
         if isinstance(previous, Mapping):
             # who wrote it and where it sat in a thread survive; its text does not
-            event = event.model_copy(update={
-                "subtype": previous.get("subtype"),
-                "user_id": previous.get("user"),
-                "bot_id": previous.get("bot_id"),
-                "thread_ts": previous.get("thread_ts"),
-            })
-        return [event]
+            kept = {"subtype": previous.get("subtype"), "user_id": previous.get("user"),
+                    "bot_id": previous.get("bot_id"), "thread_ts": previous.get("thread_ts")}
+        return [deleted_event(source, channel_id, channel_name, gone_ts, raw.get("ts"),
+                              make=make, **kept)]
     return _message_records(raw, source, channel_id, channel_name,
-                            store_text=store_text, classifier=classifier)
+                            store_text=store_text, classifier=classifier, make=make,
+                            users=users)
 
 
 def deleted_event(source: str, channel_id: str, channel_name: str | None,
-                  ts: str, deleted_ts: str | float | None = None) -> SlackEvent:
+                  ts: str, deleted_ts: str | float | None = None, *,
+                  make: Make = as_model, **kept: Any) -> SlackEvent:
     """The record that replaces a message that was deleted or disappeared from history.
 
     `ts` is the vanished message's own ts (its identity); `deleted_ts` is when
     the deletion happened or was noticed (Slack-style epoch seconds; Slack's
     `message_deleted` event puts it in the event's `ts`). It becomes
     `updated_at`, so the deletion sorts as a change; without it, the message
-    time is used.
+    time is used. `kept` are the fields of the message that survive its deletion
+    (`subtype`, `user_id`, `bot_id`, `thread_ts`).
     """
     when = _epoch(ts, channel_id)
     gone = _epoch(deleted_ts, channel_id) if deleted_ts not in (None, "") else when
-    return SlackEvent(
+    return make(
+        SlackEvent,
         source=source, source_id=f"{channel_id}:{ts}", event_id=f"{channel_id}:{ts}",
         channel_id=channel_id, channel_name=channel_name, ts=str(ts),
-        timestamp=to_iso(when), updated_at=to_iso(max(when, gone)), deleted=True,
+        timestamp=to_iso(when), updated_at=to_iso(max(when, gone)), deleted=True, **kept,
     )
 
 
-def normalize_channel(raw: Mapping[str, Any], source: str) -> Channel:
+def normalize_channel(raw: Mapping[str, Any], source: str, make: Make = as_model) -> Channel:
     """A conversations.list entry → Channel."""
     channel_id = raw.get("id")
     if not channel_id:
@@ -115,23 +124,23 @@ def normalize_channel(raw: Mapping[str, Any], source: str) -> Channel:
     else:
         created = raw.get("created")
         when = created if isinstance(created, int | float) and created > 0 else None
-    return Channel(
-        source=source, source_id=channel_id, channel_id=channel_id,
+    return make(
+        Channel, source=source, source_id=channel_id, channel_id=channel_id,
         name=raw.get("name"), is_private=is_private, is_archived=raw.get("is_archived"),
         topic=topic_value or None, member_count=raw.get("num_members"),
         updated_at=to_iso(when),
     )
 
 
-def normalize_user(raw: Mapping[str, Any], source: str) -> User:
+def normalize_user(raw: Mapping[str, Any], source: str, make: Make = as_model) -> User:
     """A users.list member → User. `user_id` is the Slack id, as in SlackEvent.user_id."""
     user_id = raw.get("id")
     if not user_id:
         raise SkippableRecord("Slack user without an id")
     profile = raw.get("profile") if isinstance(raw.get("profile"), Mapping) else {}
     updated = raw.get("updated")
-    return User(
-        source=source, source_id=user_id, user_id=user_id, source_user_id=user_id,
+    return make(
+        User, source=source, source_id=user_id, user_id=user_id, source_user_id=user_id,
         login=raw.get("name") or None,
         display_name=_display_name(profile, raw),
         email=profile.get("email") or None,     # only with the users:read.email scope
@@ -143,7 +152,8 @@ def normalize_user(raw: Mapping[str, Any], source: str) -> User:
 
 def _message_records(raw: Mapping[str, Any], source: str, channel_id: str,
                      channel_name: str | None, *, store_text: bool,
-                     classifier: TagSource | None) -> list[Record]:
+                     classifier: TagSource | None, make: Make,
+                     users: bool) -> list[Record]:
     ts = raw.get("ts")
     if not ts:
         raise SkippableRecord(f"Slack message in {channel_id} without a ts")
@@ -165,8 +175,8 @@ def _message_records(raw: Mapping[str, Any], source: str, channel_id: str,
             fields["payload"] = payload or None
         if classifier is not None:
             fields["tags"] = list(classifier.classify(raw))
-    event = SlackEvent(
-        source=source, source_id=f"{channel_id}:{ts}", event_id=f"{channel_id}:{ts}",
+    event = make(
+        SlackEvent, source=source, source_id=f"{channel_id}:{ts}", event_id=f"{channel_id}:{ts}",
         channel_id=channel_id, channel_name=channel_name,
         type=raw.get("type") or "message", subtype=subtype,
         user_id=raw.get("user"), bot_id=raw.get("bot_id"),
@@ -179,10 +189,10 @@ def _message_records(raw: Mapping[str, Any], source: str, channel_id: str,
     )
     records: list[Record] = [event]
     profile = raw.get("user_profile")
-    if isinstance(profile, Mapping) and raw.get("user"):
+    if users and isinstance(profile, Mapping) and raw.get("user"):
         uid = raw["user"]
-        records.append(User(source=source, source_id=uid, user_id=uid, source_user_id=uid,
-                            login=profile.get("name") or None,
+        records.append(make(User, source=source, source_id=uid, user_id=uid,
+                            source_user_id=uid, login=profile.get("name") or None,
                             display_name=_display_name(profile, {})))
     return records
 

@@ -22,7 +22,8 @@ from dihub.connectors.slack.normalize import (
 )
 from dihub.connectors.stream import Page, Stream
 from dihub.errors import FatalError
-from dihub.models import SlackEvent, SyncState
+from dihub.models import SyncState
+from dihub.models.plain import build
 from dihub.timeutil import parse
 
 LIST_LIMIT = 999          # conversations.list: "a limit value under 1000"
@@ -78,7 +79,7 @@ def channel_pages(ctx: SlackSession, partition: str, state: SyncState) -> Iterat
 
 
 def _normalize_channel(raw: dict, ctx: SlackSession, partition: str):
-    return normalize_channel(raw, ctx.source)
+    return [normalize_channel(raw, ctx.source, build)]
 
 
 # -- users ---------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def user_pages(ctx: SlackSession, partition: str, state: SyncState) -> Iterator[
 
 
 def _normalize_user(raw: dict, ctx: SlackSession, partition: str):
-    return normalize_user(raw, ctx.source)
+    return [normalize_user(raw, ctx.source, build)]
 
 
 # -- messages ------------------------------------------------------------------------------
@@ -156,14 +157,12 @@ def _normalize_message(raw: dict, ctx: SlackSession, partition: str):
     cfg = ctx.config
     name = ctx.names.get(partition)
     if DELETED in raw:
-        event = deleted_event(ctx.source, partition, name, raw[DELETED], raw.get("noticed"))
-        if raw.get("thread_ts"):
-            event = event.model_copy(update={"thread_ts": raw["thread_ts"]})
-        return event
-    records = normalize_message(raw, ctx.source, partition, name, store_text=cfg.store_text,
-                                classifier=cfg.classifier)
+        kept = {"thread_ts": raw["thread_ts"]} if raw.get("thread_ts") else {}
+        return [deleted_event(ctx.source, partition, name, raw[DELETED], raw.get("noticed"),
+                              make=build, **kept)]
     # users come from the users stream; a message's partial profile would overwrite them
-    return [r for r in records if isinstance(r, SlackEvent)]
+    return normalize_message(raw, ctx.source, partition, name, store_text=cfg.store_text,
+                             classifier=cfg.classifier, make=build, users=False)
 
 
 channels = Stream(

@@ -296,6 +296,6 @@ def test_users_carry_an_email_only_with_the_email_scope(scopes, email):
                                log=logging.getLogger("dihub.slack")))
     with answered_by(client):
         raws = [raw for page in users.fetch(ctx, "*", None) for raw in page.items]
-    got = [users.normalize(raw, ctx, "*") for raw in raws]
+    got = [user for raw in raws for user in users.normalize(raw, ctx, "*")]
     assert [u.user_id for u in got] == ["U00000001", "U00000002", "U00000003"]
     assert got[0].email == email and got[0].display_name == "user1"

@@ -384,7 +384,8 @@ class HttpClient:
         extra = {"rate_limit_reason": r.headers.get("ratelimit-reason")} \
             if r.headers.get("ratelimit-reason") else {}
         if v.kind in (c.RETRY, c.DEFER) and v.rate_limited and v.reset_at is not None:
-            self.governor.block(call.rel, v.reset_at, v.reason, self._quota)
+            self.governor.block(call.rel, v.reset_at, v.reason, self._quota,
+                                short=v.kind == c.RETRY)
         if v.kind == c.DEFER:
             raise self._rate_limited(call, v.reason, v.reset_at, v.wait_s, v.status, extra)
         if v.kind in (c.RETRY, c.GIVE_UP):

@@ -44,6 +44,8 @@ class _Bucket:
     next_slot: float = 0.0
     blocked_until: float = 0.0
     block_reason: str | None = None
+    strikes: int = 0                  # short rate-limit answers within each other's waits
+    strike_until: float = 0.0         # ... the latest of their waits
 
 
 @dataclass(frozen=True)
@@ -160,10 +162,21 @@ class Governor:
             return b.remaining
 
     def block(self, path: str, until: float, reason: str | None = None,
-              quota: str | None = None) -> None:
-        """Hold every request to `path`'s quota until `until` (a 429 / secondary limit)."""
+              quota: str | None = None, *, short: bool = False) -> None:
+        """Hold every request to `path`'s quota until `until` (a 429 / secondary limit).
+
+        `short`: the answer's wait is one the call itself sits out (a retry, not a
+        deferral); under a policy with `hold_after` > 1 it holds the bucket only once that
+        many such answers came each within the wait of the one before."""
         with self._lock:
             b = self._bucket(path, quota)
+            if short and self.policy.hold_after > 1:
+                now = self._clock()
+                b.strikes = b.strikes + 1 if b.strike_until > now else 1
+                b.strike_until = max(b.strike_until, until) if b.strikes > 1 else until
+                if b.strikes < self.policy.hold_after:
+                    return
+                until = b.strike_until
             if until > b.blocked_until:
                 b.blocked_until, b.block_reason = until, reason
 

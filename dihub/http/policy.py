@@ -19,7 +19,16 @@ upstream comes from its connector as a `RateLimitPolicy`, handed to the client:
 * `secondary(status, message)`: whether a 403/429 without Retry-After or quota
   headers is the upstream's secondary (abuse) limit, given the status and the
   upstream message in lower case; such an answer is retried after at least
-  `secondary_min_wait_s`.
+  `secondary_min_wait_s`;
+* `hold_after`: how many rate-limit answers with a short wait (a 429's Retry-After
+  under `max_wait_s`) one bucket gets, each within the wait of the one before, before
+  every call of the bucket is held until the latest of those waits. The call that got
+  one always waits exactly what it was told. 1 (the default): the first answer holds
+  the whole bucket, as an upstream whose limit holds the whole credential requires.
+  2 (an upstream with per-method limits): a lone 429 holds only its own call and the
+  other partitions keep working; a second one while the
+  first's wait runs means the limit is real, and the bucket is held. A wait beyond
+  `max_wait_s` (the run defers) always holds the bucket.
 
 The default policy has one bucket, no pacing and no secondary limit. A connector may
 also `register` its policy under its name, so `HttpClient(..., rate_limit_style=name)`
@@ -56,6 +65,7 @@ class RateLimitPolicy:
     method: Callable[[str], str] = last_segment
     secondary: Callable[[int, str], bool] = no_secondary
     secondary_min_wait_s: float = 60.0
+    hold_after: int = 1
 
     def with_intervals(self, min_interval: Mapping[str, float]) -> RateLimitPolicy:
         """The same policy with another per-method interval map."""

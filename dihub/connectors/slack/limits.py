@@ -3,10 +3,12 @@
 Each Web API method belongs to a tier that allows so many calls per minute per
 workspace; the governor paces the calls of each method at least this far apart
 (`/api/conversations.history` -> method `conversations.history`, the last path
-segment). 429s carry Retry-After, which the shared layer honours for the method
-that got it: the limits are per method, so each method is a quota bucket of its own
-and a 429 on one holds only that method's calls (other channels' calls of other
-methods go on meanwhile).
+segment). 429s carry Retry-After, which the call that got one waits exactly. The
+limits are per method, so each method is a quota bucket of its own: a second 429 on a
+method while the first one's wait runs means the method's limit is really reached, and
+every call of that method is held until the latest Retry-After (calls of other methods
+go on). A lone 429 holds only its own call, so the other channels keep working while
+it waits (`hold_after=2`; dihub.http.policy).
 """
 
 from __future__ import annotations
@@ -25,5 +27,5 @@ MIN_INTERVAL_S: dict[str, float] = {
     "team.info": TIER_INTERVAL_S[3],
 }
 
-POLICY = register(RateLimitPolicy(name="slack", bucket=last_segment)
+POLICY = register(RateLimitPolicy(name="slack", bucket=last_segment, hold_after=2)
                   .with_intervals(MIN_INTERVAL_S))

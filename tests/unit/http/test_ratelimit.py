@@ -247,3 +247,49 @@ def test_a_429_on_one_slack_method_holds_only_that_method():
     gov.block("/api/conversations.replies", 130.0, "rate limited")
     assert gov.decide("/api/conversations.replies").wait_s == 30.0    # exactly Retry-After
     assert gov.decide("/api/conversations.history").wait_s == 0.0
+
+
+def _slack_429(retry_after: str = "1") -> httpx.Response:
+    return httpx.Response(429, json={"ok": False, "error": "ratelimited"},
+                          headers={"Retry-After": retry_after})
+
+
+def test_a_lone_slack_429_holds_only_the_call_that_got_it(make_rig):
+    rig = make_rig(_slack_429("3"), ok({"ok": True}), style="slack",
+                   base_url="https://slack.com/api", min_interval={})
+    assert rig.client.get("conversations.replies").data == {"ok": True}
+    assert rig.clock.sleeps == [3]                        # exactly its Retry-After
+    # the method was not held: another channel's replies call went on meanwhile
+    assert rig.client.governor.state("/api/conversations.replies")["blocked_until"] is None
+
+
+def test_a_second_slack_429_within_the_first_wait_holds_the_method():
+    now = [T0]
+    gov = Governor(RateLimitSettings(), style="slack", clock=lambda: now[0],
+                   min_interval={})
+    gov.block("/api/conversations.replies", T0 + 1, "rate limited", short=True)
+    now[0] = T0 + 0.5
+    gov.block("/api/conversations.replies", T0 + 2, "rate limited", short=True)
+    assert gov.decide("/api/conversations.replies").wait_s == pytest.approx(1.5)
+    assert gov.decide("/api/conversations.history").wait_s == 0.0     # its own limit
+    # a 429 after the earlier waits ran out is a lone one again
+    now[0] = T0 + 10
+    gov.block("/api/conversations.replies", T0 + 11, "rate limited", short=True)
+    assert gov.decide("/api/conversations.replies").wait_s == 0.0
+
+
+def test_a_slack_429_the_run_defers_on_holds_the_method_at_once(make_rig):
+    rig = make_rig(_slack_429("600"), style="slack", base_url="https://slack.com/api",
+                   min_interval={})
+    with pytest.raises(RateLimited):
+        rig.client.get("conversations.replies")
+    assert rig.client.governor.decide("/api/conversations.replies").defer
+
+
+def test_a_github_429_with_retry_after_holds_every_call_of_its_bucket(make_rig):
+    rig = make_rig(httpx.Response(429, headers={"Retry-After": "5"}), ok())
+    rig.client.get("/repos/o/r/pulls")
+    assert rig.clock.sleeps == [5]
+    gov = Governor(RateLimitSettings(), policy=GITHUB_LIMITS, clock=lambda: T0)
+    gov.block("/repos/o/r/pulls", T0 + 5, "rate limited", short=True)
+    assert gov.decide("/repos/o/r/issues").wait_s == 5.0

@@ -5,7 +5,9 @@ the document `Model(**values).to_doc()` returns (the same keys in the same order
 same values), its key and its `source_id`. It builds one only when every value already
 has the exact type its field declares (a str for `str`, an int for `int`, a list of str
 for `list[str]`, None where None is allowed, a field with a nested model only at its
-empty default): those are the values pydantic keeps as they are. For any other value
+empty default, for `dict[str, Any]` a dict of str keys whose values are, all the way
+down, exact str, int, bool, None, float, list or dict values json and orjson write
+alike): those are the values pydantic keeps as they are. For any other value
 (one pydantic would convert or refuse) it returns `Model(**values)` itself, so the
 result is always the model's, a ValidationError included.
 """
@@ -88,8 +90,46 @@ def _is_str_list(v: Any) -> bool:
     return type(v) is list and all(type(x) is str for x in v)
 
 
+_JSON_LEAF = frozenset((str, bool, type(None)))
+
+
+def _is_json(v: Any, depth: int = 0) -> bool:
+    """An exact JSON value that pydantic dumps as it is and orjson writes as json does
+    (as documents._same_as_json; ints within 64 bits); nesting bounded as orjson's."""
+    t = type(v)
+    if t in _JSON_LEAF:
+        return True
+    if t is int:
+        return _is_int(v)
+    if t is float:
+        return _is_float(v)
+    if depth >= 200:
+        return False
+    if t is dict:
+        return all(type(k) is str for k in v) and all(_is_json(x, depth + 1)
+                                                      for x in v.values())
+    if t is list:
+        return all(_is_json(x, depth + 1) for x in v)
+    return False
+
+
+def _is_json_object(v: Any) -> bool:
+    return type(v) is dict and _is_json(v)
+
+
+def _json_copy(v: Any) -> Any:
+    """A copy of a value `_is_json` accepted: the record shares nothing with its input."""
+    t = type(v)
+    if t is dict:
+        return {k: _json_copy(x) for k, x in v.items()}
+    if t is list:
+        return [_json_copy(x) for x in v]
+    return v
+
+
 _CHECKS: dict[Any, Callable[[Any], bool]] = {str: _is_str, int: _is_int, bool: _is_bool,
-                                             float: _is_float, list[str]: _is_str_list}
+                                             float: _is_float, list[str]: _is_str_list,
+                                             dict[str, Any]: _is_json_object}
 
 
 def _check(annotation: Any, default: Any) -> Callable[[Any], bool]:
@@ -172,6 +212,8 @@ def _build(spec: _Spec, values: dict[str, Any]) -> PlainRecord | Record:
             return model(**values)
         elif type(v) is list:
             v = list(v)
+        elif type(v) is dict:
+            v = _json_copy(v)
         doc[name] = v
     doc["entity"] = spec.entity
     for name in spec.omit:

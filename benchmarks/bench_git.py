@@ -81,8 +81,9 @@ def main() -> None:
                     "peak RSS, with git"], cells, "rlrrrr")
     helps.sort()
     lines += ["", "The dihub process stays flat across sizes (batches of 1,000; streaming reads "
-                  "and writes); the last column includes the `git log --topo-order` child, which "
-                  "holds the commit graph in its own memory and grows with the history.",
+                  "and writes); the last column includes the `git log` child, which streams "
+                  "the history newest first (see the next section for the cost against "
+                  "history size).",
               "", f"`dihub --help` start-up: median {statistics.median(helps) * 1000:.0f} ms, "
                   f"min {helps[0] * 1000:.0f} ms over {len(helps)} runs (process start to exit)."]
     publish(lines, "git", "## git connector: up to 100,000 commits", args.write)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 from dihub import secrets
@@ -131,6 +132,13 @@ class SlackSession(Session):
             cfg.base_url, auth=BearerAuth(token_for(self.source, cfg)),
             limits=LIMITS.with_intervals(method_intervals(cfg.min_interval_s)),
             auth_hint=auth_hint(self.source, cfg))
+
+    @cached_property
+    def message_options(self) -> tuple[bool, Any]:
+        """(store_text, classifier) of the config, read once: the messages stream's
+        normalizer needs them for every message."""
+        cfg = self.config
+        return cfg.store_text, cfg.classifier
 
     @property
     def slack(self) -> SlackClient:

@@ -166,6 +166,7 @@ def _message_records(raw: Mapping[str, Any], source: str, channel_id: str,
     latest_reply = raw.get("latest_reply") if is_parent else None
     deleted = subtype == "tombstone"
     latest = max(_epoch(v, channel_id) for v in (ts, edited_ts, latest_reply) if v)
+    stamp = to_iso(when)
 
     fields: dict[str, Any] = {}
     if not deleted:
@@ -181,7 +182,7 @@ def _message_records(raw: Mapping[str, Any], source: str, channel_id: str,
         type=raw.get("type") or "message", subtype=subtype,
         user_id=raw.get("user"), bot_id=raw.get("bot_id"),
         thread_ts=str(thread_ts) if thread_ts is not None else None,
-        ts=ts, timestamp=to_iso(when), updated_at=to_iso(latest),
+        ts=ts, timestamp=stamp, updated_at=stamp if latest == when else to_iso(latest),
         reply_count=raw.get("reply_count") if is_parent else None,
         latest_reply=latest_reply,
         edited_at=to_iso(_epoch(edited_ts, channel_id)) if edited_ts else None,

@@ -154,15 +154,15 @@ def message_pages(ctx: SlackSession, partition: str, state: SyncState) -> Iterat
 
 
 def _normalize_message(raw: dict, ctx: SlackSession, partition: str):
-    cfg = ctx.config
+    store_text, classifier = ctx.message_options
     name = ctx.names.get(partition)
     if DELETED in raw:
         kept = {"thread_ts": raw["thread_ts"]} if raw.get("thread_ts") else {}
         return [deleted_event(ctx.source, partition, name, raw[DELETED], raw.get("noticed"),
                               make=build, **kept)]
     # users come from the users stream; a message's partial profile would overwrite them
-    return normalize_message(raw, ctx.source, partition, name, store_text=cfg.store_text,
-                             classifier=cfg.classifier, make=build, users=False)
+    return normalize_message(raw, ctx.source, partition, name, store_text=store_text,
+                             classifier=classifier, make=build, users=False)
 
 
 channels = Stream(

@@ -8,13 +8,13 @@ from __future__ import annotations
 import copy
 import logging
 import random
-from types import SimpleNamespace
 
 import pytest
 
 from dihub.connectors.normalizing import as_model
 from dihub.connectors.slack import SlackConfig
 from dihub.connectors.slack.classify import Classifier
+from dihub.connectors.slack.client import SlackSession
 from dihub.connectors.slack.messages import DELETED
 from dihub.connectors.slack.normalize import (
     deleted_event,
@@ -23,6 +23,7 @@ from dihub.connectors.slack.normalize import (
     normalize_user,
 )
 from dihub.connectors.slack.streams import channels, messages, users
+from dihub.connectors.stream import Context
 from dihub.errors import SkippableRecord
 from dihub.models import SlackEvent, User
 from dihub.models.documents import encode_document, signature, to_document
@@ -247,10 +248,12 @@ def test_a_deleted_message_keeps_what_the_model_copy_kept():
         assert event.user_id == "U061F7AUR" and event.deleted is True
 
 
-def _ctx(**config) -> SimpleNamespace:
+def _ctx(**config) -> SlackSession:
     cfg = SlackConfig.model_validate({"connector": "slack", **config})
-    return SimpleNamespace(source="slack", config=cfg, names={"C1": "general"},
-                           log=logging.getLogger("dihub.slack"))
+    ctx = SlackSession(Context(source="slack", config=cfg, run_id="test",
+                               log=logging.getLogger("dihub.slack")))
+    ctx.names.update(C1="general")
+    return ctx
 
 
 @pytest.mark.parametrize("thread_ts", [None, "1482960137.003543"])
@@ -268,7 +271,8 @@ def test_the_stream_stores_a_vanished_message_as_before(thread_ts):
 def test_the_stream_stores_events_only_and_the_same_bytes():
     ctx = _ctx(classify=RULES)
     for channel, raw in _recorded():
-        ctx.names = {channel: "general"}
+        ctx.names.clear()
+        ctx.names[channel] = "general"
         got = messages.normalize(raw, ctx, channel)
         want = [r for r in normalize_message(raw, "slack", channel, "general",
                                              store_text=False, classifier=ctx.config.classifier)

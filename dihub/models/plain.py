@@ -171,7 +171,7 @@ class _Spec:
 
 _specs: dict[type[Record], _Spec] = {}
 _MISSING = object()
-_SHARED_MAX = 20_000        # records kept per repeated model; emptied when full
+_SHARED_MAX = 4096          # records kept per repeated model (a few MB); emptied when full
 _STR_NONE = frozenset((str, type(None)))
 
 

@@ -701,8 +701,7 @@ class MongoStore:
         return doc["value"] if doc else None
 
     def put_meta(self, key: str, value: dict[str, Any]) -> None:
-        self._writable(META).replace_one({"_id": key}, {"_id": key, "value": value},
-                                         upsert=True)
+        _upsert(self._writable(META).replace_one, {"_id": key}, {"_id": key, "value": value})
 
     # -- maintenance -----------------------------------------------------------------
 
@@ -785,7 +784,7 @@ class MongoStore:
                 if coll.find_one({"_id": doc_id}, {"_id": 1}) is not None:
                     return False  # the same delivery, stored by a concurrent request
                 continue          # the number was taken: the next one
-            meta.update_one({"_id": _INBOX_SEQ}, {"$max": {"value": doc["seq"]}}, upsert=True)
+            _upsert(meta.update_one, {"_id": _INBOX_SEQ}, {"$max": {"value": doc["seq"]}})
             return True
         raise OperationFailure("webhook inbox: no delivery number after "
                                f"{_INBOX_PUT_ATTEMPTS} attempts (too many concurrent writers)")
@@ -902,3 +901,13 @@ def _inbox_doc(doc: dict[str, Any], body: bool = True) -> dict[str, Any]:
     else:
         out["has_body"] = doc.get("body") is not None
     return out
+
+
+def _upsert(write: Any, key: dict[str, Any], update: dict[str, Any]) -> None:
+    """`write(key, update, upsert=True)`, once more on a duplicate key: two upserts of a
+    document that does not exist yet may both insert, and the server refuses the second
+    (E11000); the document exists then, so the second try updates it."""
+    try:
+        write(key, update, upsert=True)
+    except DuplicateKeyError:
+        write(key, update, upsert=True)

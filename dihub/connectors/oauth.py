@@ -103,6 +103,27 @@ def print_code(user_code: str, verification_uri: str) -> None:
           f"Then open {verification_uri} in a browser and paste it.", file=sys.stderr)
 
 
+def stored_token(result: dict[str, Any], source: str, token_name: str, *, host: str,
+                 token_env: str | None) -> str | None:
+    """The first step of a `Login.status`: the token from the environment, keyring or file,
+    without contacting anyone. Sets `result["via"]` and `state` "present" when found, or
+    `result["error"]` (none stored; stored for another host; a locked keyring) and
+    returns None."""
+    from dihub import secrets
+
+    try:
+        found = secrets.get_secret(source, token_name, host=host, env_var=token_env)
+    except AuthError as exc:            # stored for another host, or locked keyring
+        result["error"] = str(exc)
+        return None
+    if found is None:
+        result["error"] = "no token stored"
+        return None
+    token, result["via"] = found
+    result["state"] = "present"
+    return token
+
+
 def token_status(result: dict[str, Any], source: str, token_name: str, *, host: str,
                  token_env: str | None, check: bool, http: httpx.Client | None,
                  timeout_s: float, whoami: Callable[[httpx.Client, str], dict[str, Any]],
@@ -113,19 +134,8 @@ def token_status(result: dict[str, Any], source: str, token_name: str, *, host: 
     is: {"user": ..., "scopes": ...}. `state`: missing, present (not checked), ok,
     rejected (an AuthError with a status in `rejected`), unreachable, or error. Never
     the token."""
-    from dihub import secrets
-
-    try:
-        found = secrets.get_secret(source, token_name, host=host, env_var=token_env)
-    except AuthError as exc:            # stored for another host, or locked keyring
-        result["error"] = str(exc)
-        return result
-    if found is None:
-        result["error"] = "no token stored"
-        return result
-    token, result["via"] = found
-    result["state"] = "present"
-    if not check:
+    token = stored_token(result, source, token_name, host=host, token_env=token_env)
+    if token is None or not check:
         return result
     try:
         with open_client(http, timeout_s) as client:

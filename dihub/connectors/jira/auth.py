@@ -20,6 +20,7 @@ import httpx
 from dihub import secrets
 from dihub.connectors.base import check_failure
 from dihub.connectors.jira.limits import POLICY as JIRA_LIMITS
+from dihub.connectors.oauth import stored_token
 from dihub.errors import AuthError, DihubError, TemporaryError
 from dihub.http.auth import BearerAuth
 
@@ -121,18 +122,8 @@ class JiraAuth:
             "source": source, "site": config.base_url, "host": site_host(config),
             "deployment": "cloud" if config.is_cloud else "datacenter",
             "logged_in": False, "via": None, "user": None, "error": None, "state": "missing"}
-        try:
-            found = secrets.get_secret(source, TOKEN, host=result["host"],
-                                       env_var=getattr(config, "token_env", None))
-        except AuthError as exc:            # stored for another host, or locked keyring
-            result["error"] = str(exc)
-            return result
-        if found is None:
-            result["error"] = "no token stored"
-            return result
-        result["via"] = found.where
-        result["state"] = "present"
-        if not check:
+        if stored_token(result, source, TOKEN, host=result["host"],
+                        token_env=getattr(config, "token_env", None)) is None or not check:
             return result
         try:
             auth = credentials(source, config)

@@ -306,9 +306,10 @@ class HttpClient:
                                reason=decision.reason, audited=decision.audited,
                                extra=decision.detail)
             self._sleep(decision.wait_s)
+        sent_at = self._clock()
         r = self._send(call)
         remaining = self.governor.observe(call.rel, r.status_code, r.headers, decision.charged,
-                                          self._quota)
+                                          self._quota, sent_at=sent_at)
         self.recorder.quota(remaining)
         if r.status_code in call.allow_status:
             return self._response(r, call, strict=False)

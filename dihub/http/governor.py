@@ -46,6 +46,7 @@ class _Bucket:
     block_reason: str | None = None
     strikes: int = 0                  # short rate-limit answers within each other's waits
     strike_until: float = 0.0         # ... the latest of their waits
+    strike_at: float = 0.0            # when the latest of them arrived
 
 
 @dataclass(frozen=True)
@@ -137,11 +138,18 @@ class Governor:
 
     # -- after a response ---------------------------------------------------------------
     def observe(self, path: str, status: int, headers: Mapping[str, str],
-                charged: bool = False, quota: str | None = None) -> int | None:
-        """Learn the quota from a response; returns the remaining estimate, if known."""
+                charged: bool = False, quota: str | None = None,
+                sent_at: float | None = None) -> int | None:
+        """Learn the quota from a response; returns the remaining estimate, if known.
+
+        `sent_at` (the clock when the request went out): a success sent after the
+        bucket's latest short rate-limit answer clears its strikes (see `block`)."""
         with self._lock:
             now = self._clock()
             b = self._bucket(path, quota)
+            if (b.strikes and status < 400 and sent_at is not None
+                    and sent_at >= b.strike_at):
+                b.strikes = 0
             q = ratelimit.quota(headers, now)
             if status == 304:                 # conditional hit: no quota spent
                 if charged and b.remaining is not None:
@@ -167,12 +175,16 @@ class Governor:
 
         `short`: the answer's wait is one the call itself sits out (a retry, not a
         deferral); under a policy with `hold_after` > 1 it holds the bucket only once that
-        many such answers came each within the wait of the one before."""
+        many such answers came each within the wait of the one before, with no success
+        of a request sent after the one before in between (`observe`): a limit that is
+        really reached answers every request with a 429, while a lone 429 among
+        successes is not a reason to stop the other partitions."""
         with self._lock:
             b = self._bucket(path, quota)
             if short and self.policy.hold_after > 1:
                 now = self._clock()
-                b.strikes = b.strikes + 1 if b.strike_until > now else 1
+                b.strikes = b.strikes + 1 if b.strikes and b.strike_until > now else 1
+                b.strike_at = now
                 b.strike_until = max(b.strike_until, until) if b.strikes > 1 else until
                 if b.strikes < self.policy.hold_after:
                     return

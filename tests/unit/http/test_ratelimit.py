@@ -278,6 +278,35 @@ def test_a_second_slack_429_within_the_first_wait_holds_the_method():
     assert gov.decide("/api/conversations.replies").wait_s == 0.0
 
 
+def test_a_success_between_two_slack_429s_means_the_limit_is_not_reached():
+    """Random 429s among successes hold only their own calls; a run of 429s with no
+    success sent after the one before holds the method."""
+    now = [T0]
+    gov = Governor(RateLimitSettings(), style="slack", clock=lambda: now[0],
+                   min_interval={})
+    path = "/api/conversations.replies"
+    gov.block(path, T0 + 1, "rate limited", short=True)
+    # a request sent before the 429 arrived and answered after it proves nothing
+    now[0] = T0 + 0.1
+    gov.observe(path, 200, {}, sent_at=T0 - 0.2)
+    now[0] = T0 + 0.2
+    gov.block(path, T0 + 1.2, "rate limited", short=True)
+    assert gov.decide(path).wait_s == pytest.approx(1.0)      # held: two strikes
+    # after that wait, another 429, then a request sent after it succeeds: cleared
+    now[0] = T0 + 2
+    gov.block(path, T0 + 3, "rate limited", short=True)
+    now[0] = T0 + 2.3
+    gov.observe(path, 200, {}, sent_at=T0 + 2.1)
+    now[0] = T0 + 2.5
+    gov.block(path, T0 + 3.5, "rate limited", short=True)
+    assert gov.decide(path).wait_s == 0.0                     # a lone 429 again
+    # errors other than success do not clear the strikes
+    now[0] = T0 + 2.6
+    gov.observe(path, 503, {}, sent_at=T0 + 2.55)
+    gov.block(path, T0 + 3.6, "rate limited", short=True)
+    assert gov.decide(path).wait_s == pytest.approx(1.0)
+
+
 def test_a_slack_429_the_run_defers_on_holds_the_method_at_once(make_rig):
     rig = make_rig(_slack_429("600"), style="slack", base_url="https://slack.com/api",
                    min_interval={})

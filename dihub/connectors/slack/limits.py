@@ -6,9 +6,9 @@ workspace; the governor paces the calls of each method at least this far apart
 segment). 429s carry Retry-After, which the call that got one waits exactly. The
 limits are per method, so each method is a quota bucket of its own: a second 429 on a
 method while the first one's wait runs, with no success in between, means the method's
-limit is really reached, and every call of that method is held until the latest Retry-After (calls of other methods
-go on). A lone 429 holds only its own call, so the other channels keep working while
-it waits (`hold_after=2`; dihub.http.policy).
+limit is really reached, and every call of that method is held until the latest
+Retry-After (calls of other methods go on). A lone 429 holds only its own call, so the
+other channels keep working while it waits (`hold_after=2`; dihub.http.policy).
 """
 
 from __future__ import annotations

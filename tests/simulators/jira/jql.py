@@ -7,7 +7,8 @@
 
 Dates (`yyyy/MM/dd HH:mm`, `yyyy-MM-dd HH:mm`, `yyyy/MM/dd`, `yyyy-MM-dd`, `-5d`, `-2h`,
 `-30m`, `-1w`) are read in the searching account's time zone, by the minute, as Jira
-does. Errors carry Jira's wording; the server answers them with 400.
+does; a bare number is milliseconds since the epoch (UTC), as Jira reads one. Errors
+carry Jira's wording; the server answers them with 400.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .data import Dataset, SimIssue
@@ -238,6 +239,8 @@ class _Parser:
             sign = -1 if m.group(1) == "-" else 1
             unit = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}[m.group(3)]
             return self.now + sign * timedelta(**{unit: int(m.group(2))})
+        if text.strip().isdigit():              # milliseconds since the epoch
+            return datetime.fromtimestamp(int(text) / 1000, UTC)
         for fmt in _DATE_FORMATS:
             try:
                 return datetime.strptime(text.strip(), fmt).replace(tzinfo=self.ds.zone)

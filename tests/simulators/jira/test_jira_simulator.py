@@ -115,3 +115,37 @@ def test_faults_are_deterministic_for_a_seed():
             return [r.fault for r in s.stats.log]
     first = kinds()
     assert first == kinds() and {"500", "503"} <= set(first)
+
+
+def test_data_center_reads_epoch_milliseconds_and_serves_comments():
+    ds = Dataset.generate(120, sprints=3, seed=5, deployment="datacenter")
+    with JiraSimulator(ds, credentials=credentials(cloud=False)) as s, httpx.Client(
+            base_url=s.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        def keys(jql: str) -> list[str]:
+            body = c.get("/rest/api/2/search", params={"jql": jql, "maxResults": 1000,
+                                                        "fields": "updated"}).json()
+            return [i["key"] for i in body["issues"]]
+
+        everything = keys("updated > 0 order by updated asc")
+        middle = sorted(ds.issues, key=lambda i: i.updated)[60]
+        millis = int(middle.updated.timestamp() * 1000)
+        after = keys(f"updated > {millis} order by updated asc")
+        commented = [i for i in ds.issues
+                     if i.updated > (i.history_times[-1] if i.history_times else i.created)]
+        quiet = next(i for i in ds.issues if i not in commented)
+        page = c.get(f"/rest/api/2/issue/{commented[0].id}/comment",
+                     params={"startAt": 0, "maxResults": 100}).json()
+        none = c.get(f"/rest/api/2/issue/{quiet.key}/comment").json()
+        missing = c.get("/rest/api/2/issue/NOPE-1/comment")
+        cloud_path = c.get(f"/rest/api/3/issue/{quiet.key}/comment")
+    assert everything == [i.key for i in sorted(ds.issues, key=lambda i: i.updated)]
+    cut = datetime.fromtimestamp(millis / 1000, UTC)
+    assert set(after) == {i.key for i in ds.issues if i.updated > cut}
+    assert 0 < len(after) < len(everything)
+    assert 0 < len(commented) < len(ds.issues)
+    assert page["total"] == 1 and page["startAt"] == 0 and page["maxResults"] == 100
+    comment = page["comments"][0]
+    assert comment["updated"] == commented[0].fields["updated"]
+    assert isinstance(comment["body"], str) and comment["author"]["key"]
+    assert none == {"startAt": 0, "maxResults": 50, "total": 0, "comments": []}
+    assert missing.status_code == 404 and cloud_path.status_code == 404

@@ -26,7 +26,9 @@ must be the dataset's size, or the run fails: Perceval logs an error and exits 0
 
 CPU is user + system time of the child's process tree (os.wait4); peak RSS is the VmHWM of
 the measured process itself (read at its exit), so neither includes this process or the
-simulator. Requests are what the simulator served to each run.
+simulator. Requests are what the simulator served to each run. Wall time includes the
+simulator answering them on the same (shared) machine, so Perceval's wall time (a request
+an issue) is partly the simulator's; CPU is each tool's own.
 
 What was adjusted for the peer: nothing in Perceval itself; it runs as released, with
 `--no-archive` (by default it also stores every raw response in an archive under

@@ -31,49 +31,31 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import SYNC_ONLY, dihub_argv, dihub_env, machine, stored  # noqa: E402
+from benchmarks.measure import (  # noqa: E402
+    PEER_RSS,
+    SYNC_ONLY,
+    Sample,
+    dihub_argv,
+    dihub_env,
+    machine,
+    measure_tree,
+    peer_program,
+    stored,
+)
 from benchmarks.report import publish, table  # noqa: E402
 from tests.support.gitrepo import generate, rev_count  # noqa: E402
 
 # Runs Perceval in its own venv; prints its VmHWM at exit like dihub_argv's wrapper.
-_PERCEVAL = """
-import atexit, re, sys
-def _hwm():
-    text = open('/proc/self/status').read()
-    print('peer-rss-kib', re.search(r'VmHWM:\\s+(\\d+)', text).group(1), file=sys.stderr)
-atexit.register(_hwm)
+_PERCEVAL = peer_program("""
 from perceval.perceval import main
 sys.argv[0] = "perceval"
 sys.exit(main())
-"""
-
-
-@dataclass
-class Sample:
-    cpu_s: float
-    wall_s: float
-    rss_mb: float
-    records: int
-
-
-def _measure(argv: list[str], env: dict | None, marker: str) -> tuple[float, float, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    assert code == 0, f"{argv[:3]} exited {code}: {err[-3000:]}"
-    m = re.search(rf"^{marker} (\d+)$", err, re.M)
-    assert m, err[-2000:]
-    return usage.ru_utime + usage.ru_stime, wall, int(m.group(1)) / 1024
+""")
 
 
 # each tool's history walk, as it asks git for it (the formats aside)
@@ -100,7 +82,7 @@ def run_dihub(repo: Path, tmp: Path) -> Sample:
     env = dihub_env(tmp / "store.db", tmp)
     argv = [*dihub_argv(sys.executable, "--config", str(cfg)), "-q", "sync", "repo",
             "commits"]
-    cpu, wall, rss = _measure(argv, env, "dihub-rss-kib")
+    cpu, wall, rss, _ = measure_tree(argv, env, "dihub-rss-kib")
     return Sample(cpu, wall, rss, stored(tmp / "store.db", "repo", "commits"))
 
 
@@ -109,7 +91,7 @@ def run_perceval(python: str, repo: Path, tmp: Path) -> Sample:
     out = tmp / "items.jsonl"
     argv = [python, "-c", _PERCEVAL, "git", str(repo), "--git-path", str(repo),
             "--no-update", "--json-line", "-o", str(out)]
-    cpu, wall, rss = _measure(argv, None, "peer-rss-kib")
+    cpu, wall, rss, _ = measure_tree(argv, None, PEER_RSS)
     with out.open() as fh:
         records = sum(1 for line in fh if line.strip())
     out.unlink()

@@ -38,19 +38,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import (  # noqa: E402
+    PEER_RSS,
     SYNC_ONLY,
+    Sample,
     SimulatorProcess,
     dihub_argv,
     dihub_env,
     machine,
+    measure_tree,
     obey,
+    peer_program,
     stored,
 )
 from benchmarks.report import publish, table  # noqa: E402
@@ -59,12 +62,7 @@ from tests.support.github import REPOS, TOKEN, TOKEN_ENV, github_config  # noqa:
 STREAMS = ("commits", "pull_requests", "issues")
 
 # Runs the tap in its own venv; prints its VmHWM at exit like dihub_argv's wrapper.
-_TAP = """
-import atexit, re, sys
-def _hwm():
-    text = open('/proc/self/status').read()
-    print('peer-rss-kib', re.search(r'VmHWM:\\s+(\\d+)', text).group(1), file=sys.stderr)
-atexit.register(_hwm)
+_TAP = peer_program("""
 from tap_github import repository_streams as rs
 _post_process = rs.IssuesStream.post_process
 def post_process(self, row, context=None):
@@ -75,15 +73,7 @@ rs.IssuesStream.use_cursor_pagination = False     # the simulator pages issues b
 from tap_github.tap import cli
 sys.argv[0] = "tap-github"
 sys.exit(cli())
-"""
-
-
-@dataclass
-class Sample:
-    cpu_s: float
-    wall_s: float
-    rss_mb: float
-    records: int
+""")
 
 
 def _serve(conn, sizes: dict) -> None:
@@ -96,20 +86,6 @@ def _serve(conn, sizes: dict) -> None:
         obey(conn, {"stats": sim.stats.snapshot})
 
 
-def _measure(argv: list[str], env: dict, stdout, marker: str) -> tuple[float, float, float,
-                                                                       str]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    assert code == 0, f"{argv[:3]} exited {code}: {err[-3000:]}"
-    m = re.search(rf"^{marker} (\d+)$", err, re.M)
-    assert m, err[-2000:]
-    return usage.ru_utime + usage.ru_stime, wall, int(m.group(1)) / 1024, err
-
-
 def run_dihub(api_url: str, tmp: Path) -> Sample:
     tmp.mkdir(parents=True)
     cfg = tmp / "dihub.yaml"
@@ -117,7 +93,7 @@ def run_dihub(api_url: str, tmp: Path) -> Sample:
     env = dihub_env(tmp / "store.db", tmp, {TOKEN_ENV: TOKEN})
     argv = [*dihub_argv(sys.executable, "--config", str(cfg)), "-q", "sync", "github",
             *STREAMS]
-    cpu, wall, rss, _ = _measure(argv, env, subprocess.DEVNULL, "dihub-rss-kib")
+    cpu, wall, rss, _ = measure_tree(argv, env, "dihub-rss-kib")
     # every item of the three listings, as the tap counts them: the issues listing's pull
     # requests are stored as pull requests (once), not as issues
     db = tmp / "store.db"
@@ -145,8 +121,8 @@ def run_tap(tap_python: str, config: Path, catalog: Path, tmp: Path) -> Sample:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     out = tmp / "records.jsonl"
     with out.open("w") as fh:
-        cpu, wall, rss, _ = _measure([tap_python, "-c", _TAP, "--config", str(config),
-                                      "--catalog", str(catalog)], env, fh, "peer-rss-kib")
+        cpu, wall, rss, _ = measure_tree([tap_python, "-c", _TAP, "--config", str(config),
+                                          "--catalog", str(catalog)], env, PEER_RSS, stdout=fh)
     records = 0
     with out.open() as fh:
         for line in fh:

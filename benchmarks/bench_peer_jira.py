@@ -2,8 +2,8 @@
 simulated Jira Data Center site: CPU time, peak memory, wall time, HTTP requests and the
 issues each emits, runs interleaved (dihub, Perceval, dihub, Perceval, ...).
 
-    python -m venv /work/percevalvenv && /work/percevalvenv/bin/pip install perceval
-    python benchmarks/bench_peer_jira.py [--peer-python /work/percevalvenv/bin/python] \\
+    python -m venv /tmp/percevalvenv && /tmp/percevalvenv/bin/pip install perceval
+    python benchmarks/bench_peer_jira.py --peer-python /tmp/percevalvenv/bin/python \\
         [--issues 5000] [--runs 3] [--write]
 
 The dataset is the one benchmarks/bench_jira.py syncs (tests/simulators/jira, seed 7):
@@ -60,39 +60,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import (  # noqa: E402
+    PEER_RSS,
     SYNC_ONLY,
     SimulatorProcess,
     dihub_argv,
     dihub_env,
     machine,
+    measure_tree,
+    peer_program,
     stored,
 )
+from benchmarks.measure import Sample as _Sample  # noqa: E402
 from benchmarks.report import publish, table  # noqa: E402
 
 TOKEN = "bench-pat-3c81f0e2d9"
 TOKEN_ENV = "JIRA_BENCH_TOKEN"
-DEFAULT_PEER = "/work/percevalvenv/bin/python"
 
 # Runs the perceval CLI in its own venv; prints its VmHWM at exit like dihub_argv's wrapper.
-_PEER = """
-import atexit, re, sys
-def _hwm():
-    text = open('/proc/self/status').read()
-    print('peer-rss-kib', re.search(r'VmHWM:\\s+(\\d+)', text).group(1), file=sys.stderr)
-atexit.register(_hwm)
+_PEER = peer_program("""
 from perceval.perceval import main
 sys.argv[0] = "perceval"
 sys.exit(main())
-"""
+""")
 
 
 @dataclass
-class Sample:
-    cpu_s: float
-    wall_s: float
-    rss_mb: float
-    records: int
-    requests: int
+class Sample(_Sample):
+    requests: int = 0
     by_route: dict[str, int] = field(default_factory=dict)
 
 
@@ -136,20 +130,6 @@ def _verify(ds, store_path: str) -> list[str]:
         store.close()
 
 
-def _measure(argv: list[str], env: dict, stdout, marker: str) -> tuple[float, float, float,
-                                                                       str]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    assert code == 0, f"{argv[:3]} exited {code}: {err[-3000:]}"
-    m = re.search(rf"^{marker} (\d+)$", err, re.M)
-    assert m, err[-2000:]
-    return usage.ru_utime + usage.ru_stime, wall, int(m.group(1)) / 1024, err
-
-
 def _served(sim: SimulatorProcess) -> tuple[int, dict[str, int]]:
     stats = sim.ask("stats")
     bad = {k: v for k, v in stats["by_status"].items() if k != "200"}
@@ -167,7 +147,7 @@ def run_dihub(sim: SimulatorProcess, n: int, tmp: Path) -> Sample:
                     base={k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")})
     sim.ask("reset")
     argv = [*dihub_argv(sys.executable, "--config", str(cfg)), "-q", "sync", "jira", "issues"]
-    cpu, wall, rss, _ = _measure(argv, env, subprocess.DEVNULL, "dihub-rss-kib")
+    cpu, wall, rss, _ = measure_tree(argv, env, "dihub-rss-kib")
     requests, by_route = _served(sim)
     problems = sim.ask(("verify", str(tmp / "store.db")))
     assert not problems, problems
@@ -183,9 +163,9 @@ def run_peer(sim: SimulatorProcess, n: int, peer_python: str, tmp: Path) -> Samp
     out = tmp / "items.jsonl"
     sim.ask("reset")
     with out.open("w") as fh:
-        cpu, wall, rss, err = _measure(
+        cpu, wall, rss, err = measure_tree(
             [peer_python, "-c", _PEER, "jira", sim.api_url, "--api-token", TOKEN,
-             "--no-archive", "--json-line"], env, fh, "peer-rss-kib")
+             "--no-archive", "--json-line"], env, PEER_RSS, stdout=fh)
     requests, by_route = _served(sim)
     with out.open() as fh:
         records = sum(1 for line in fh if line.strip())
@@ -211,7 +191,7 @@ def _version(python: str, package: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--peer-python", default=DEFAULT_PEER,
+    ap.add_argument("--peer-python", required=True,
                     help="the python of a venv with perceval installed")
     ap.add_argument("--issues", type=int, default=5000, help="issues in the dataset")
     ap.add_argument("--long-changelogs", type=float, default=0.04)

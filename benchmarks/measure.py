@@ -45,6 +45,43 @@ def dihub_argv(python: str, *args: str) -> list[str]:
     return [python, "-c", _WRAPPER, *args]
 
 
+# The same report for a peer tool run in its own venv: `peer_program(body)` is a
+# `python -c` program that registers it, then runs `body` (which starts the tool).
+PEER_RSS = "peer-rss-kib"
+_PEER_PRELUDE = _WRAPPER.split("sys.argv = ")[0].replace("dihub-rss-kib", PEER_RSS)
+
+
+def peer_program(body: str) -> str:
+    return _PEER_PRELUDE + body
+
+
+@dataclass
+class Sample:
+    """One run of a tool against a peer: CPU = user + system of its process tree, wall
+    time, the peak RSS of its own process (VmHWM) and the records it produced."""
+    cpu_s: float
+    wall_s: float
+    rss_mb: float
+    records: int
+
+
+def measure_tree(argv: list[str], env: Mapping[str, str] | None, marker: str,
+                 stdout: Any = subprocess.DEVNULL) -> tuple[float, float, float, str]:
+    """Run `argv` to its exit (which must be 0): CPU seconds of its process tree
+    (os.wait4), wall seconds, the peak RSS in MB it reported on stderr as `marker`
+    (dihub_argv and peer_program report it), and its stderr."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    assert code == 0, f"{argv[:3]} exited {code}: {err[-3000:]}"
+    m = re.search(rf"^{marker} (\d+)$", err, re.M)
+    assert m, err[-2000:]
+    return usage.ru_utime + usage.ru_stime, wall, int(m.group(1)) / 1024, err
+
+
 def run(argv: list[str], *, env: dict | None = None, stdout=subprocess.DEVNULL,
         cwd: str | None = None) -> Run:
     t0 = time.perf_counter()

@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -76,11 +75,14 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_slack import serve  # noqa: E402
 from benchmarks.measure import (  # noqa: E402
+    PEER_RSS,
     SYNC_ONLY,
     SimulatorProcess,
     dihub_argv,
     dihub_env,
     machine,
+    measure_tree,
+    peer_program,
     stored,
 )
 from benchmarks.report import publish, table  # noqa: E402
@@ -91,12 +93,8 @@ START_DATE = "2025-12-01T00:00:00Z"     # the workspace (tests/simulators/slack)
 
 # Runs Airbyte's source-slack CLI in its own venv with slack.com/api/ pointed at the
 # simulator (the first argument); prints its VmHWM at exit like dihub_argv's wrapper.
-_AIRBYTE = """
-import atexit, re, sys
-def _hwm():
-    text = open('/proc/self/status').read()
-    print('peer-rss-kib', re.search(r'VmHWM:\\s+(\\d+)', text).group(1), file=sys.stderr)
-atexit.register(_hwm)
+_AIRBYTE = peer_program("""
+import sys
 SLACK = "https://slack.com/api/"
 API = sys.argv.pop(1).rstrip("/") + "/"
 def _redirect(node):
@@ -115,7 +113,7 @@ join_channels.JoinChannelsStream.url_base = API
 from source_slack.run import run
 sys.argv[0] = "source-slack"
 sys.exit(run())
-"""
+""")
 
 
 @dataclass
@@ -127,19 +125,6 @@ class Sample:
     by_route: dict[str, int]
     events: int                    # messages + thread replies
     records: dict[str, int] = field(default_factory=dict)    # everything emitted or stored
-
-
-def _measure(argv: list[str], env: dict, stdout, marker: str) -> tuple[float, float, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    assert code == 0, f"{argv[:3]} exited {code}: {err[-3000:]}"
-    m = re.search(rf"^{marker} (\d+)$", err, re.M)
-    assert m, err[-2000:]
-    return usage.ru_utime + usage.ru_stime, wall, int(m.group(1)) / 1024
 
 
 def _served(sim: SimulatorProcess) -> tuple[int, dict[str, int]]:
@@ -155,7 +140,7 @@ def run_dihub(sim: SimulatorProcess, tmp: Path, concurrency: int) -> Sample:
     env = dihub_env(tmp / "store.db", tmp, {TOKEN_ENV: TOKEN})
     argv = [*dihub_argv(sys.executable, "--config", str(cfg)), "-q", "sync", "slack"]
     sim.ask("reset")
-    cpu, wall, rss = _measure(argv, env, subprocess.DEVNULL, "dihub-rss-kib")
+    cpu, wall, rss, _ = measure_tree(argv, env, "dihub-rss-kib")
     requests, by_route = _served(sim)
     db = tmp / "store.db"
     records = {e: stored(db, "slack", e) for e in ("channels", "users", "slack_events")}
@@ -197,9 +182,9 @@ def run_airbyte(python: str, sim: SimulatorProcess, config: Path, catalog: Path,
     out = tmp / "records.jsonl"
     sim.ask("reset")
     with out.open("w") as fh:
-        cpu, wall, rss = _measure([python, "-c", _AIRBYTE, sim.api_url, "read", "--config",
-                                   str(config), "--catalog", str(catalog)],
-                                  airbyte_env(), fh, "peer-rss-kib")
+        cpu, wall, rss, _ = measure_tree([python, "-c", _AIRBYTE, sim.api_url, "read",
+                                          "--config", str(config), "--catalog", str(catalog)],
+                                         airbyte_env(), PEER_RSS, stdout=fh)
     requests, by_route = _served(sim)
     records: dict[str, int] = dict.fromkeys(STREAMS, 0)
     replies = 0

@@ -396,3 +396,64 @@ def test_mutations_move_updated_at_and_keep_identities():
         more = data.add_pipelines(A, 2)
         assert more[0]["iid"] == 26 and more[1]["id"] > more[0]["id"] > max(
             x["id"] for x in data.projects[B].pipelines)
+
+
+# -- notes, award emoji, merge request diff versions ------------------------------------------
+@pytest.mark.parametrize("kind", ["issues", "merge_requests"])
+def test_notes_and_award_emoji_follow_the_item_counts(client, data, kind):
+    items = getattr(data.projects[A], kind)
+    item = next(i for i in items if i["user_notes_count"] >= 3 and i["upvotes"])
+    base = f"/projects/{EA}/{kind}/{item['iid']}"
+    r = client.get(f"{base}/notes", params={"order_by": "updated_at", "sort": "asc",
+                                            "per_page": 100})
+    assert r.status_code == 200
+    notes = r.json()
+    assert len(notes) == item["user_notes_count"]
+    assert [n["updated_at"] for n in notes] == sorted(n["updated_at"] for n in notes)
+    assert all(item["created_at"] <= n["created_at"] <= item["updated_at"] for n in notes)
+    assert {(n["noteable_id"], n["noteable_iid"], n["system"]) for n in notes} == {
+        (item["id"], item["iid"], False)}
+    assert notes[0]["noteable_type"] == ("Issue" if kind == "issues" else "MergeRequest")
+    newest_first = client.get(f"{base}/notes").json()
+    assert [n["id"] for n in newest_first] == [n["id"] for n in reversed(notes)]
+    paged = client.get(f"{base}/notes", params={"per_page": 2})
+    assert len(paged.json()) == 2 and paged.headers["x-total"] == str(len(notes))
+    awards = client.get(f"{base}/award_emoji").json()
+    assert [a["name"] for a in awards] == ["thumbsup"] * item["upvotes"] + [
+        "thumbsdown"] * item["downvotes"]
+    assert {a["awardable_id"] for a in awards} == {item["id"]}
+    counts = [len(client.get(f"{base}/notes/{n['id']}/award_emoji").json()) for n in notes]
+    assert counts == [1 if n["id"] % 7 == 0 else 0 for n in notes]
+    assert client.get(f"{base}/notes/1/award_emoji").status_code == 404
+    assert client.get(f"/projects/{EA}/{kind}/99999/notes").status_code == 404
+    assert client.get(f"/projects/{EA}/{kind}/99999/award_emoji").status_code == 404
+
+
+def test_merge_request_versions_newest_first_with_detail(client, data):
+    mr = next(m for m in data.projects[B].merge_requests if m["iid"] % 3 == 0)
+    versions = client.get(f"/projects/{quote(B, safe='')}/merge_requests/{mr['iid']}"
+                          "/versions").json()
+    assert len(versions) == 2 and versions[0]["id"] > versions[1]["id"]
+    assert versions[0]["head_commit_sha"] == mr["sha"]
+    assert {v["merge_request_id"] for v in versions} == {mr["id"]}
+    one = client.get(f"/projects/{quote(B, safe='')}/merge_requests/{mr['iid']}/versions/"
+                     f"{versions[0]['id']}").json()
+    assert one["id"] == versions[0]["id"] and one["commits"][0]["id"] == mr["sha"]
+    assert len(one["diffs"]) == int(one["real_size"])
+    assert client.get(f"/projects/{quote(B, safe='')}/merge_requests/{mr['iid']}/versions/1"
+                      ).status_code == 404
+    single = next(m for m in data.projects[B].merge_requests if m["iid"] % 3)
+    assert len(client.get(f"/projects/{quote(B, safe='')}/merge_requests/{single['iid']}"
+                          "/versions").json()) == 1
+
+
+def test_merge_requests_simple_view(client, data):
+    r = client.get(f"/projects/{EA}/merge_requests",
+                   params={"view": "simple", "per_page": 5, "order_by": "updated_at"})
+    full = client.get(f"/projects/{EA}/merge_requests",
+                      params={"per_page": 5, "order_by": "updated_at"}).json()
+    assert [list(m) for m in r.json()] == [
+        ["id", "iid", "project_id", "title", "description", "state", "created_at",
+         "updated_at", "web_url"]] * 5
+    assert [m["iid"] for m in r.json()] == [m["iid"] for m in full]
+    assert r.headers["x-total"] == str(len(data.projects[A].merge_requests))

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..common import Reply
-from .data import WEB, Dataset, ProjectData, canon, iso_z, parse_ts
+from .data import WEB, Dataset, ProjectData, canon, iso_z, parse_ts, sha_of
 from .paging import (
     ApiError,
     Linker,
@@ -369,6 +369,11 @@ def _filter_sort(rows: list[dict[str, Any]], params: Params, states: tuple[str, 
     return rows, order, desc
 
 
+# `view=simple`: the iid, URL, title, description and basic state of each merge request
+MR_SIMPLE_KEYS = ("id", "iid", "project_id", "title", "description", "state", "created_at",
+                  "updated_at", "web_url")
+
+
 @route(rf"/projects/(?P<pid>{_SEG})/merge_requests", "/projects/:id/merge_requests")
 def list_mrs(ctx: Ctx, pid: str) -> Reply:
     p = _project(ctx, pid)
@@ -382,6 +387,8 @@ def list_mrs(ctx: Ctx, pid: str) -> Reply:
             rows = [r for r in rows if r[key] == value]
     chunk, headers = offset_page(rows, ctx.params, ctx.linker(unquote(pid)),
                                  count_limit=ctx.count_limit)
+    if ctx.params.get("view") == "simple":
+        chunk = [{k: r[k] for k in MR_SIMPLE_KEYS} for r in chunk]
     return Reply(200, chunk, headers)
 
 
@@ -470,3 +477,144 @@ def get_pipeline(ctx: Ctx, pid: str, pipeline_id: str) -> Reply:
         return Reply(200, _project(ctx, pid).pipeline(int(pipeline_id)))
     except KeyError:
         return not_found()
+
+
+# -- notes, award emoji and merge request diff versions ---------------------------------
+# Derived from each item on request (nothing is stored): an issue or merge request has
+# `user_notes_count` notes (comments by people, none of them system notes), `upvotes`
+# thumbsup and `downvotes` thumbsdown awards, every seventh note one award of its own; a
+# merge request has one diff version, two when its iid is a multiple of 3.
+_NOTEABLE = {"issues": ("Issue", 1), "merge_requests": ("MergeRequest", 2)}
+
+
+def _noteable(ctx: Ctx, pid: str, kind: str, iid: str) -> tuple[ProjectData, dict[str, Any]]:
+    p = _project(ctx, pid)
+    try:
+        return p, (p.issue(int(iid)) if kind == "issues" else p.mr(int(iid)))
+    except KeyError:
+        raise ApiError(404, {"message": "404 Not found"}) from None
+
+
+def _between(item: dict[str, Any], k: int, n: int) -> str:
+    """The k-th of n times spread between an item's creation and its last update."""
+    t0, t1 = parse_ts(item["created_at"]), parse_ts(item["updated_at"])
+    return iso_z(t0 + (t1 - t0) * k / (n + 1))
+
+
+def _notes(ctx: Ctx, p: ProjectData, kind: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    noteable_type, tag = _NOTEABLE[kind]
+    people, n = ctx.dataset.people, item.get("user_notes_count") or 0
+    notes = []
+    for k in range(1, n + 1):
+        at = _between(item, k, n)
+        notes.append({
+            "id": tag * 100_000_000 + item["id"] * 100 + k, "type": None,
+            "body": f"Comment {k} on {noteable_type} {item['iid']}.", "attachment": None,
+            "author": people[(item["id"] + k) % len(people)].user(),
+            "created_at": at, "updated_at": at, "system": False,
+            "noteable_id": item["id"], "noteable_type": noteable_type,
+            "project_id": p.id, "resolvable": False, "confidential": False,
+            "internal": False, "imported": False, "imported_from": "none",
+            "noteable_iid": item["iid"], "commands_changes": {}})
+    return notes
+
+
+def _award(ctx: Ctx, award_id: int, name: str, who: int, at: str, awardable_id: int,
+           awardable_type: str) -> dict[str, Any]:
+    people = ctx.dataset.people
+    return {"id": award_id, "name": name, "user": people[who % len(people)].user(),
+            "created_at": at, "updated_at": at, "awardable_id": awardable_id,
+            "awardable_type": awardable_type}
+
+
+def list_notes(ctx: Ctx, pid: str, kind: str, iid: str) -> Reply:
+    """order_by created_at (default) / updated_at, sort desc (default) / asc; offset
+    paging (20 a page by default)."""
+    p, item = _noteable(ctx, pid, kind, iid)
+    order = ctx.params.choice("order_by", ("created_at", "updated_at"), "created_at")
+    desc = ctx.params.choice("sort", ("asc", "desc"), "desc") == "desc"
+    rows = sorted(_notes(ctx, p, kind, item), key=lambda r: (r[order], r["id"]),
+                  reverse=desc)
+    chunk, headers = offset_page(rows, ctx.params, ctx.linker(unquote(pid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, chunk, headers)
+
+
+def list_award_emoji(ctx: Ctx, pid: str, kind: str, iid: str) -> Reply:
+    p, item = _noteable(ctx, pid, kind, iid)
+    noteable_type, tag = _NOTEABLE[kind]
+    names = ["thumbsup"] * (item.get("upvotes") or 0) + ["thumbsdown"] * (
+        item.get("downvotes") or 0)
+    rows = [_award(ctx, tag * 100_000_000 + item["id"] * 10 + k, name, item["id"] + 7 * k,
+                   _between(item, k + 1, len(names)), item["id"], noteable_type)
+            for k, name in enumerate(names)]
+    chunk, headers = offset_page(rows, ctx.params, ctx.linker(unquote(pid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, chunk, headers)
+
+
+def list_note_award_emoji(ctx: Ctx, pid: str, kind: str, iid: str, note_id: str) -> Reply:
+    p, item = _noteable(ctx, pid, kind, iid)
+    note = next((n for n in _notes(ctx, p, kind, item) if n["id"] == int(note_id)), None)
+    if note is None:
+        return not_found("Note")
+    rows = ([_award(ctx, note["id"] * 10, "tada", note["id"], note["created_at"],
+                    note["id"], "Note")] if note["id"] % 7 == 0 else [])
+    chunk, headers = offset_page(rows, ctx.params, ctx.linker(unquote(pid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, chunk, headers)
+
+
+for _kind, _iid in (("issues", ":issue_iid"), ("merge_requests", ":merge_request_iid")):
+    _item = rf"/projects/(?P<pid>{_SEG})/(?P<kind>{_kind})/(?P<iid>\d+)"
+    route(f"{_item}/notes", f"/projects/:id/{_kind}/{_iid}/notes")(list_notes)
+    route(f"{_item}/award_emoji", f"/projects/:id/{_kind}/{_iid}/award_emoji")(list_award_emoji)
+    route(rf"{_item}/notes/(?P<note_id>\d+)/award_emoji",
+          f"/projects/:id/{_kind}/{_iid}/notes/:note_id/award_emoji")(list_note_award_emoji)
+
+
+def _versions(p: ProjectData, mr: dict[str, Any]) -> list[dict[str, Any]]:
+    """Newest first, as GitLab lists them."""
+    n = 2 if mr["iid"] % 3 == 0 else 1
+    base = p.branches.get(mr["target_branch"]) or mr["sha"]
+    rows = []
+    for k in range(1, n + 1):
+        head = mr["sha"] if k == n else sha_of(p.id, "mr-version", mr["iid"], k)
+        rows.append({"id": mr["id"] * 10 + k, "head_commit_sha": head,
+                     "base_commit_sha": base, "start_commit_sha": base,
+                     "created_at": _between(mr, k, n), "merge_request_id": mr["id"],
+                     "state": "collected", "real_size": str(1 + mr["iid"] % 5),
+                     "patch_id_sha": sha_of(p.id, "mr-patch", mr["iid"], k)})
+    return rows[::-1]
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/merge_requests/(?P<iid>\d+)/versions",
+       "/projects/:id/merge_requests/:merge_request_iid/versions")
+def list_mr_versions(ctx: Ctx, pid: str, iid: str) -> Reply:
+    p, mr = _noteable(ctx, pid, "merge_requests", iid)
+    chunk, headers = offset_page(_versions(p, mr), ctx.params, ctx.linker(unquote(pid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, chunk, headers)
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/merge_requests/(?P<iid>\d+)/versions/(?P<vid>\d+)",
+       "/projects/:id/merge_requests/:merge_request_iid/versions/:version_id")
+def get_mr_version(ctx: Ctx, pid: str, iid: str, vid: str) -> Reply:
+    """A version with its commits (the head only: the simulator holds no MR branches)
+    and one diff per changed file (`real_size` of them)."""
+    p, mr = _noteable(ctx, pid, "merge_requests", iid)
+    version = next((v for v in _versions(p, mr) if v["id"] == int(vid)), None)
+    if version is None:
+        return not_found()
+    author = mr["author"]
+    head = version["head_commit_sha"]
+    commit = {"id": head, "short_id": head[:8], "title": mr["title"],
+              "message": mr["title"], "author_name": author["name"],
+              "author_email": f"{author['username']}@example.com",
+              "created_at": version["created_at"]}
+    diffs = [{"old_path": f"src/file_{k}.py", "new_path": f"src/file_{k}.py",
+              "a_mode": "100644", "b_mode": "100644", "new_file": False,
+              "renamed_file": False, "deleted_file": False, "generated_file": False,
+              "diff": f"@@ -1 +1 @@\n-old line {k}\n+new line {k}\n"}
+             for k in range(int(version["real_size"]))]
+    return Reply(200, {**version, "commits": [commit], "diffs": diffs})

@@ -273,6 +273,7 @@ def main() -> None:
         f"also emits more per item. Per request, Perceval spends "
         f"{_median(peer, 'cpu_s') / peer[0].requests * 1000:.1f} ms of CPU: the gap is "
         f"the requests it makes, not the cost of each.",
+        "",
         "Adjustments for the peer: none to Perceval; `--no-archive` leaves out its default "
         "archive of every raw response (less work than its default); its four command lines "
         "run in one process (one start-up). The simulator serves, additively and in GitLab's "

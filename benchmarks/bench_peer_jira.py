@@ -253,6 +253,7 @@ def main() -> None:
         "",
         f"Requests, dihub: {routes['dihub']}. Perceval: {routes['peer']} (one comments "
         f"request per issue, whether it has comments or not).",
+        "",
         "Adjustments for the peer: none to Perceval; `--no-archive` leaves out its default "
         "archive of every raw response (less work than its default). The simulator serves "
         "two things Perceval asks for as Jira does (an issue's comments, JQL dates as epoch "

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,8 +41,11 @@ from benchmarks.measure import (  # noqa: E402
     Sample,
     dihub_argv,
     dihub_env,
+    installed_version,
     machine,
     measure_tree,
+    median_of,
+    pair_ratio,
     peer_program,
     stored,
 )
@@ -108,10 +110,6 @@ def measure(name: str, repo: Path, runs: int, python: str, tmp: Path) -> dict:
     return samples
 
 
-def _median(samples: list[Sample], attr: str) -> float:
-    return statistics.median(getattr(s, attr) for s in samples)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--perceval-python", required=True,
@@ -123,9 +121,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs of each tool per repository")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
-    version = subprocess.run([args.perceval_python, "-m", "pip", "show", "perceval"],
-                             capture_output=True, text=True).stdout
-    peer_version = (re.search(r"^Version: (\S+)", version, re.M) or [None, "?"])[1]
+    peer_version = installed_version(args.perceval_python, "perceval")
     rows = []
     with tempfile.TemporaryDirectory(prefix="dihub-bench-peer-git-") as d:
         tmp = Path(d)
@@ -148,18 +144,18 @@ def main() -> None:
             assert all(s.records == reachable for s in dihub + peer), (
                 reachable, [s.records for s in dihub + peer])
             git_dihub, git_peer = git_cpu(repo, "dihub"), git_cpu(repo, "perceval")
-            cpu_ratio = statistics.median(a.cpu_s / b.cpu_s
-                                          for a, b in zip(dihub, peer, strict=True))
-            rss_ratio = statistics.median(a.rss_mb / b.rss_mb
-                                          for a, b in zip(dihub, peer, strict=True))
+            cpu_ratio = pair_ratio(dihub, peer, "cpu_s")
+            rss_ratio = pair_ratio(dihub, peer, "rss_mb")
             rows.append([label, f"{reachable:,}",
-                         f"{_median(dihub, 'cpu_s'):.2f} s", f"{_median(peer, 'cpu_s'):.2f} s",
+                         f"{median_of(dihub, 'cpu_s'):.2f} s", f"{median_of(peer, 'cpu_s'):.2f} s",
                          f"**{cpu_ratio:.2f}x**", f"{git_dihub:.2f} s", f"{git_peer:.2f} s",
-                         f"{reachable / _median(dihub, 'cpu_s'):,.0f}",
-                         f"{reachable / _median(peer, 'cpu_s'):,.0f}",
-                         f"{_median(dihub, 'rss_mb'):.0f} MB", f"{_median(peer, 'rss_mb'):.0f} MB",
+                         f"{reachable / median_of(dihub, 'cpu_s'):,.0f}",
+                         f"{reachable / median_of(peer, 'cpu_s'):,.0f}",
+                         f"{median_of(dihub, 'rss_mb'):.0f} MB",
+                         f"{median_of(peer, 'rss_mb'):.0f} MB",
                          f"{rss_ratio:.2f}x",
-                         f"{_median(dihub, 'wall_s'):.1f} s", f"{_median(peer, 'wall_s'):.1f} s"])
+                         f"{median_of(dihub, 'wall_s'):.1f} s",
+                         f"{median_of(peer, 'wall_s'):.1f} s"])
     lines = [
         f"Each tool's first read of a whole local history: dihub `sync <source> commits` into "
         f"a fresh embedded SQLite store; Perceval {peer_version} (in its own venv) `git <repo> "

@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,9 +48,12 @@ from benchmarks.measure import (  # noqa: E402
     SimulatorProcess,
     dihub_argv,
     dihub_env,
+    installed_version,
     machine,
     measure_tree,
+    median_of,
     obey,
+    pair_ratio,
     peer_program,
     stored,
 )
@@ -155,10 +156,6 @@ def measure(scale: float, runs: int, tap_python: str) -> dict:
     return {"sizes": sizes, **samples}
 
 
-def _median(samples: list[Sample], attr: str) -> float:
-    return statistics.median(getattr(s, attr) for s in samples)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tap-python", required=True,
@@ -167,21 +164,19 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=2, help="runs of each tool per scale")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
-    version = subprocess.run([args.tap_python, "-m", "pip", "show", "meltanolabs-tap-github"],
-                             capture_output=True, text=True).stdout
-    tap_version = (re.search(r"^Version: (\S+)", version, re.M) or [None, "?"])[1]
+    tap_version = installed_version(args.tap_python, "meltanolabs-tap-github")
     rows = []
     for scale in (float(s) for s in args.scales.split(",")):
         result = measure(scale, args.runs, args.tap_python)
         dihub, tap = result["dihub"], result["tap"]
-        cpu_ratio = statistics.median(a.cpu_s / b.cpu_s for a, b in zip(dihub, tap, strict=True))
-        rss_ratio = statistics.median(a.rss_mb / b.rss_mb for a, b in zip(dihub, tap, strict=True))
+        cpu_ratio = pair_ratio(dihub, tap, "cpu_s")
+        rss_ratio = pair_ratio(dihub, tap, "rss_mb")
         rows.append([f"{dihub[0].records:,}", f"{tap[0].records:,}",
-                     f"{_median(dihub, 'cpu_s'):.1f} s", f"{_median(tap, 'cpu_s'):.1f} s",
+                     f"{median_of(dihub, 'cpu_s'):.1f} s", f"{median_of(tap, 'cpu_s'):.1f} s",
                      f"**{cpu_ratio:.2f}x**",
-                     f"{_median(dihub, 'rss_mb'):.0f} MB", f"{_median(tap, 'rss_mb'):.0f} MB",
+                     f"{median_of(dihub, 'rss_mb'):.0f} MB", f"{median_of(tap, 'rss_mb'):.0f} MB",
                      f"**{rss_ratio:.2f}x**",
-                     f"{_median(dihub, 'wall_s'):.1f} s", f"{_median(tap, 'wall_s'):.1f} s"])
+                     f"{median_of(dihub, 'wall_s'):.1f} s", f"{median_of(tap, 'wall_s'):.1f} s"])
     lines = [
         f"tap-github's three streams (commits, pull_requests, issues) from the local GitHub "
         f"simulator, 2 repositories, each tool's first sync; scale 1 = 5,000 commits, 1,000 "

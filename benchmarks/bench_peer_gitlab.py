@@ -53,9 +53,6 @@ import argparse
 import importlib.metadata
 import json
 import os
-import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,9 +68,12 @@ from benchmarks.measure import (  # noqa: E402
     SimulatorProcess,
     dihub_argv,
     dihub_env,
+    installed_version,
     machine,
     measure_tree,
+    median_of,
     obey,
+    pair_ratio,
     peer_program,
     stored,
 )
@@ -178,21 +178,6 @@ def run_peer(sim: SimulatorProcess, info: dict, peer_python: str, tmp: Path) -> 
     return Sample(cpu, wall, rss, sum(counts.values()), requests, by_route)
 
 
-def _median(samples: list[Sample], attr: str) -> float:
-    return statistics.median(getattr(s, attr) for s in samples)
-
-
-def _ratio(a: list[Sample], b: list[Sample], attr: str) -> float:
-    return statistics.median(getattr(x, attr) / getattr(y, attr)
-                             for x, y in zip(a, b, strict=True))
-
-
-def _version(python: str, package: str) -> str:
-    out = subprocess.run([python, "-m", "pip", "show", package], capture_output=True,
-                         text=True).stdout
-    return (re.search(r"^Version: (\S+)", out, re.M) or [None, "?"])[1]
-
-
 def _routes(sample: Sample) -> str:
     return ", ".join(f"{v:,} × `{k.split(' ', 1)[1].removeprefix('/api/v4')}`"
                      for k, v in sorted(sample.by_route.items(), key=lambda kv: -kv[1]))
@@ -209,7 +194,7 @@ def main() -> None:
     args = ap.parse_args()
     sizes = dict(commits_per_project=5 * args.mrs, mrs_per_project=args.mrs,
                  issues_per_project=args.issues, pipelines_per_project=10, seed=7)
-    peer_version = _version(args.peer_python, "perceval")
+    peer_version = installed_version(args.peer_python, "perceval")
     dihub_version = importlib.metadata.version("dihub")
     load = os.getloadavg()[0]
     samples: dict[str, list[Sample]] = {"dihub": [], "peer": []}
@@ -228,12 +213,12 @@ def main() -> None:
             sim.close()
     dihub, peer = samples["dihub"], samples["peer"]
     rows = [
-        ["CPU (user + sys)", f"{_median(dihub, 'cpu_s'):.1f} s",
-         f"{_median(peer, 'cpu_s'):.1f} s", f"**{_ratio(dihub, peer, 'cpu_s'):.2f}x**"],
-        ["peak RSS", f"{_median(dihub, 'rss_mb'):.0f} MB", f"{_median(peer, 'rss_mb'):.0f} MB",
-         f"{_ratio(dihub, peer, 'rss_mb'):.2f}x"],
-        ["wall time", f"{_median(dihub, 'wall_s'):.1f} s", f"{_median(peer, 'wall_s'):.1f} s",
-         f"{_ratio(dihub, peer, 'wall_s'):.2f}x"],
+        ["CPU (user + sys)", f"{median_of(dihub, 'cpu_s'):.1f} s",
+         f"{median_of(peer, 'cpu_s'):.1f} s", f"**{pair_ratio(dihub, peer, 'cpu_s'):.2f}x**"],
+        ["peak RSS", f"{median_of(dihub, 'rss_mb'):.0f} MB", f"{median_of(peer, 'rss_mb'):.0f} MB",
+         f"{pair_ratio(dihub, peer, 'rss_mb'):.2f}x"],
+        ["wall time", f"{median_of(dihub, 'wall_s'):.1f} s", f"{median_of(peer, 'wall_s'):.1f} s",
+         f"{pair_ratio(dihub, peer, 'wall_s'):.2f}x"],
         ["HTTP requests", f"{dihub[0].requests:,}", f"{peer[0].requests:,}",
          f"{dihub[0].requests / peer[0].requests:.4f}x"],
         ["issues + merge requests emitted", f"{dihub[0].records:,}", f"{peer[0].records:,}",
@@ -271,7 +256,7 @@ def main() -> None:
         f"there are any or not, and for each merge request again; dihub reads the lists "
         f"(100 a page) and stores no notes, award emoji or diff versions, so Perceval "
         f"also emits more per item. Per request, Perceval spends "
-        f"{_median(peer, 'cpu_s') / peer[0].requests * 1000:.1f} ms of CPU: the gap is "
+        f"{median_of(peer, 'cpu_s') / peer[0].requests * 1000:.1f} ms of CPU: the gap is "
         f"the requests it makes, not the cost of each.",
         "",
         "Adjustments for the peer: none to Perceval; `--no-archive` leaves out its default "

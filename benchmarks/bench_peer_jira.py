@@ -47,9 +47,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
-import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,8 +62,11 @@ from benchmarks.measure import (  # noqa: E402
     SimulatorProcess,
     dihub_argv,
     dihub_env,
+    installed_version,
     machine,
     measure_tree,
+    median_of,
+    pair_ratio,
     peer_program,
     stored,
 )
@@ -174,21 +174,6 @@ def run_peer(sim: SimulatorProcess, n: int, peer_python: str, tmp: Path) -> Samp
     return Sample(cpu, wall, rss, records, requests, by_route)
 
 
-def _median(samples: list[Sample], attr: str) -> float:
-    return statistics.median(getattr(s, attr) for s in samples)
-
-
-def _ratio(a: list[Sample], b: list[Sample], attr: str) -> float:
-    return statistics.median(getattr(x, attr) / getattr(y, attr)
-                             for x, y in zip(a, b, strict=True))
-
-
-def _version(python: str, package: str) -> str:
-    out = subprocess.run([python, "-m", "pip", "show", package], capture_output=True,
-                         text=True).stdout
-    return (re.search(r"^Version: (\S+)", out, re.M) or [None, "?"])[1]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--peer-python", required=True,
@@ -199,7 +184,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     n = args.issues
-    peer_version = _version(args.peer_python, "perceval")
+    peer_version = installed_version(args.peer_python, "perceval")
     dihub_version = importlib.metadata.version("dihub")
     load = os.getloadavg()[0]
     samples: dict[str, list[Sample]] = {"dihub": [], "peer": []}
@@ -217,12 +202,12 @@ def main() -> None:
             sim.close()
     dihub, peer = samples["dihub"], samples["peer"]
     rows = [
-        ["CPU (user + sys)", f"{_median(dihub, 'cpu_s'):.1f} s",
-         f"{_median(peer, 'cpu_s'):.1f} s", f"**{_ratio(dihub, peer, 'cpu_s'):.2f}x**"],
-        ["peak RSS", f"{_median(dihub, 'rss_mb'):.0f} MB", f"{_median(peer, 'rss_mb'):.0f} MB",
-         f"{_ratio(dihub, peer, 'rss_mb'):.2f}x"],
-        ["wall time", f"{_median(dihub, 'wall_s'):.1f} s", f"{_median(peer, 'wall_s'):.1f} s",
-         f"{_ratio(dihub, peer, 'wall_s'):.2f}x"],
+        ["CPU (user + sys)", f"{median_of(dihub, 'cpu_s'):.1f} s",
+         f"{median_of(peer, 'cpu_s'):.1f} s", f"**{pair_ratio(dihub, peer, 'cpu_s'):.2f}x**"],
+        ["peak RSS", f"{median_of(dihub, 'rss_mb'):.0f} MB", f"{median_of(peer, 'rss_mb'):.0f} MB",
+         f"{pair_ratio(dihub, peer, 'rss_mb'):.2f}x"],
+        ["wall time", f"{median_of(dihub, 'wall_s'):.1f} s", f"{median_of(peer, 'wall_s'):.1f} s",
+         f"{pair_ratio(dihub, peer, 'wall_s'):.2f}x"],
         ["HTTP requests", f"{dihub[0].requests:,}", f"{peer[0].requests:,}",
          f"{dihub[0].requests / peer[0].requests:.3f}x"],
         ["issues emitted", f"{dihub[0].records:,}", f"{peer[0].records:,}", ""],

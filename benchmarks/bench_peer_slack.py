@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,6 +81,8 @@ from benchmarks.measure import (  # noqa: E402
     dihub_env,
     machine,
     measure_tree,
+    median_of,
+    pair_ratio,
     peer_program,
     stored,
 )
@@ -242,15 +243,6 @@ def measure(args) -> tuple[dict, list[Sample], list[Sample]]:
     return sim.info, dihub, airbyte
 
 
-def _median(samples: list[Sample], attr: str) -> float:
-    return statistics.median(getattr(s, attr) for s in samples)
-
-
-def _ratio(a: list[Sample], b: list[Sample], attr: str) -> float:
-    return statistics.median(getattr(x, attr) / getattr(y, attr)
-                             for x, y in zip(a, b, strict=True))
-
-
 def _routes(s: Sample) -> str:
     return ", ".join(f"{n:,} × `{route}`" for route, n in
                      sorted(s.by_route.items(), key=lambda kv: -kv[1]))
@@ -280,15 +272,18 @@ def main() -> None:
     each = " / ".join(f"{s.cpu_s:.1f}" for s in dihub), " / ".join(f"{s.cpu_s:.1f}"
                                                                    for s in airbyte)
     rows = [
-        ["CPU (user + sys), median", f"{_median(dihub, 'cpu_s'):.1f} s",
-         f"{_median(airbyte, 'cpu_s'):.1f} s", f"**{_ratio(dihub, airbyte, 'cpu_s'):.2f}x**"],
+        ["CPU (user + sys), median", f"{median_of(dihub, 'cpu_s'):.1f} s",
+         f"{median_of(airbyte, 'cpu_s'):.1f} s", f"**{pair_ratio(dihub, airbyte, 'cpu_s'):.2f}x**"],
         ["CPU, each run", f"{each[0]} s", f"{each[1]} s", ""],
-        ["peak RSS", f"{_median(dihub, 'rss_mb'):.0f} MB", f"{_median(airbyte, 'rss_mb'):.0f} MB",
-         f"{_ratio(dihub, airbyte, 'rss_mb'):.2f}x"],
-        ["wall time", f"{_median(dihub, 'wall_s'):.1f} s", f"{_median(airbyte, 'wall_s'):.1f} s",
-         f"{_ratio(dihub, airbyte, 'wall_s'):.2f}x"],
-        ["HTTP requests", f"{_median(dihub, 'requests'):,.0f}",
-         f"{_median(airbyte, 'requests'):,.0f}", f"{_ratio(dihub, airbyte, 'requests'):.3f}x"],
+        ["peak RSS", f"{median_of(dihub, 'rss_mb'):.0f} MB",
+         f"{median_of(airbyte, 'rss_mb'):.0f} MB",
+         f"{pair_ratio(dihub, airbyte, 'rss_mb'):.2f}x"],
+        ["wall time", f"{median_of(dihub, 'wall_s'):.1f} s",
+         f"{median_of(airbyte, 'wall_s'):.1f} s",
+         f"{pair_ratio(dihub, airbyte, 'wall_s'):.2f}x"],
+        ["HTTP requests", f"{median_of(dihub, 'requests'):,.0f}",
+         f"{median_of(airbyte, 'requests'):,.0f}",
+         f"{pair_ratio(dihub, airbyte, 'requests'):.3f}x"],
         ["messages + thread replies", f"{d.events:,}", f"{a.events:,}", ""],
     ]
     lines = [

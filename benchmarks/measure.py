@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import platform
 import re
+import statistics
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -63,6 +64,25 @@ class Sample:
     wall_s: float
     rss_mb: float
     records: int
+
+
+def median_of(samples: list[Any], attr: str) -> float:
+    """The median of one figure (`cpu_s`, `rss_mb`, ...) over runs."""
+    return statistics.median(getattr(s, attr) for s in samples)
+
+
+def pair_ratio(a: list[Any], b: list[Any], attr: str) -> float:
+    """The median of a/b taken pair by pair (run i of one tool against run i of the other,
+    interleaved), which keeps the ratio steady when the machine's speed drifts."""
+    return statistics.median(getattr(x, attr) / getattr(y, attr) for x, y in zip(a, b,
+                                                                                 strict=True))
+
+
+def installed_version(python: str, package: str) -> str:
+    """The version of `package` in the venv of `python` ("?" when it is not there)."""
+    out = subprocess.run([python, "-m", "pip", "show", package], capture_output=True,
+                         text=True).stdout
+    return (re.search(r"^Version: (\S+)", out, re.M) or [None, "?"])[1]
 
 
 def measure_tree(argv: list[str], env: Mapping[str, str] | None, marker: str,

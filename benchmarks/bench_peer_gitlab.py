@@ -73,8 +73,8 @@ from benchmarks.measure import (  # noqa: E402
     measure_tree,
     median_of,
     obey,
-    pair_ratio,
     peer_program,
+    peer_rows,
     stored,
 )
 from benchmarks.measure import Sample as _Sample  # noqa: E402
@@ -213,12 +213,7 @@ def main() -> None:
             sim.close()
     dihub, peer = samples["dihub"], samples["peer"]
     rows = [
-        ["CPU (user + sys)", f"{median_of(dihub, 'cpu_s'):.1f} s",
-         f"{median_of(peer, 'cpu_s'):.1f} s", f"**{pair_ratio(dihub, peer, 'cpu_s'):.2f}x**"],
-        ["peak RSS", f"{median_of(dihub, 'rss_mb'):.0f} MB", f"{median_of(peer, 'rss_mb'):.0f} MB",
-         f"{pair_ratio(dihub, peer, 'rss_mb'):.2f}x"],
-        ["wall time", f"{median_of(dihub, 'wall_s'):.1f} s", f"{median_of(peer, 'wall_s'):.1f} s",
-         f"{pair_ratio(dihub, peer, 'wall_s'):.2f}x"],
+        *peer_rows(dihub, peer),
         ["HTTP requests", f"{dihub[0].requests:,}", f"{peer[0].requests:,}",
          f"{dihub[0].requests / peer[0].requests:.4f}x"],
         ["issues + merge requests emitted", f"{dihub[0].records:,}", f"{peer[0].records:,}",

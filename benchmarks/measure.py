@@ -78,6 +78,19 @@ def pair_ratio(a: list[Any], b: list[Any], attr: str) -> float:
                                                                                  strict=True))
 
 
+def peer_rows(ours: list[Any], peer: list[Any]) -> list[list[str]]:
+    """The rows every peer table starts with: CPU, peak RSS and wall time, each tool's
+    median and the pair-by-pair ratio (the CPU ratio in bold)."""
+    return [
+        ["CPU (user + sys)", f"{median_of(ours, 'cpu_s'):.1f} s",
+         f"{median_of(peer, 'cpu_s'):.1f} s", f"**{pair_ratio(ours, peer, 'cpu_s'):.2f}x**"],
+        ["peak RSS", f"{median_of(ours, 'rss_mb'):.0f} MB", f"{median_of(peer, 'rss_mb'):.0f} MB",
+         f"{pair_ratio(ours, peer, 'rss_mb'):.2f}x"],
+        ["wall time", f"{median_of(ours, 'wall_s'):.1f} s", f"{median_of(peer, 'wall_s'):.1f} s",
+         f"{pair_ratio(ours, peer, 'wall_s'):.2f}x"],
+    ]
+
+
 def installed_version(python: str, package: str) -> str:
     """The version of `package` in the venv of `python` ("?" when it is not there)."""
     out = subprocess.run([python, "-m", "pip", "show", package], capture_output=True,

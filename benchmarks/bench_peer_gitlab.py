@@ -75,6 +75,7 @@ from benchmarks.measure import (  # noqa: E402
     obey,
     peer_program,
     peer_rows,
+    served,
     stored,
 )
 from benchmarks.measure import Sample as _Sample  # noqa: E402
@@ -119,13 +120,6 @@ def _serve(conn, sizes: dict) -> None:
         obey(conn, {"stats": sim.stats.snapshot, "reset": sim.stats.reset, "info": info})
 
 
-def _served(sim: SimulatorProcess) -> tuple[int, dict[str, int]]:
-    stats = sim.ask("stats")
-    bad = {k: v for k, v in stats["by_status"].items() if k != "200"}
-    assert not bad, f"the simulator answered {bad}"
-    return stats["requests"], stats["by_route"]
-
-
 def run_dihub(sim: SimulatorProcess, info: dict, tmp: Path) -> Sample:
     tmp.mkdir(parents=True)
     cfg = tmp / "dihub.yaml"
@@ -136,7 +130,7 @@ def run_dihub(sim: SimulatorProcess, info: dict, tmp: Path) -> Sample:
     argv = [*dihub_argv(sys.executable, "--config", str(cfg)), "-q", "sync", "gitlab",
             "issues", "merge_requests"]
     cpu, wall, rss, _ = measure_tree(argv, env, "dihub-rss-kib")
-    requests, by_route = _served(sim)
+    requests, by_route = served(sim)
     issues = stored(tmp / "store.db", "gitlab", "issues")
     mrs = stored(tmp / "store.db", "gitlab", "pull_requests")
     assert (issues, mrs) == (info["issues"], info["mrs"]), (issues, mrs, info)
@@ -166,7 +160,7 @@ def run_peer(sim: SimulatorProcess, info: dict, peer_python: str, tmp: Path) -> 
         cpu, wall, rss, err = measure_tree(
             [peer_python, "-c", _PEER, json.dumps(peer_jobs(sim.api_url))], env, PEER_RSS,
             stdout=fh)
-    requests, by_route = _served(sim)
+    requests, by_route = served(sim)
     counts = {c: 0 for c in CATEGORIES}
     with out.open() as fh:
         for line in fh:

@@ -67,6 +67,7 @@ from benchmarks.measure import (  # noqa: E402
     measure_tree,
     peer_program,
     peer_rows,
+    served,
     stored,
 )
 from benchmarks.measure import Sample as _Sample  # noqa: E402
@@ -129,13 +130,6 @@ def _verify(ds, store_path: str) -> list[str]:
         store.close()
 
 
-def _served(sim: SimulatorProcess) -> tuple[int, dict[str, int]]:
-    stats = sim.ask("stats")
-    bad = {k: v for k, v in stats["by_status"].items() if k != "200"}
-    assert not bad, f"the simulator answered {bad}"
-    return stats["requests"], stats["by_route"]
-
-
 def run_dihub(sim: SimulatorProcess, n: int, tmp: Path) -> Sample:
     tmp.mkdir(parents=True)
     cfg = tmp / "dihub.yaml"
@@ -147,7 +141,7 @@ def run_dihub(sim: SimulatorProcess, n: int, tmp: Path) -> Sample:
     sim.ask("reset")
     argv = [*dihub_argv(sys.executable, "--config", str(cfg)), "-q", "sync", "jira", "issues"]
     cpu, wall, rss, _ = measure_tree(argv, env, "dihub-rss-kib")
-    requests, by_route = _served(sim)
+    requests, by_route = served(sim)
     problems = sim.ask(("verify", str(tmp / "store.db")))
     assert not problems, problems
     records = stored(tmp / "store.db", "jira", "issues")
@@ -165,7 +159,7 @@ def run_peer(sim: SimulatorProcess, n: int, peer_python: str, tmp: Path) -> Samp
         cpu, wall, rss, err = measure_tree(
             [peer_python, "-c", _PEER, "jira", sim.api_url, "--api-token", TOKEN,
              "--no-archive", "--json-line"], env, PEER_RSS, stdout=fh)
-    requests, by_route = _served(sim)
+    requests, by_route = served(sim)
     with out.open() as fh:
         records = sum(1 for line in fh if line.strip())
     out.unlink()

@@ -78,6 +78,15 @@ def pair_ratio(a: list[Any], b: list[Any], attr: str) -> float:
                                                                                  strict=True))
 
 
+def served(sim: SimulatorProcess) -> tuple[int, dict[str, int]]:
+    """The requests a simulator answered since its last "reset", and by route; every
+    answer must have been a 200 (a run that met an error is not a clean run)."""
+    stats = sim.ask("stats")
+    bad = {k: v for k, v in stats["by_status"].items() if k != "200"}
+    assert not bad, f"the simulator answered {bad}"
+    return stats["requests"], stats["by_route"]
+
+
 def peer_rows(ours: list[Any], peer: list[Any]) -> list[list[str]]:
     """The rows every peer table starts with: CPU, peak RSS and wall time, each tool's
     median and the pair-by-pair ratio (the CPU ratio in bold)."""

@@ -10,7 +10,8 @@
     ds.project_keys()                               # Jira project keys known from issues
 
 Records are plain dicts as stored (`_id`, `source`, `entity`, `source_id`, `updated_at`,
-`ingested_at`, ... and the entity's fields). `changed(entity, since)` yields the records
+`ingested_at`, ... and the entity's fields); the lookups give only their LOOKUP_KEYS
+(`get` gives the whole record). `changed(entity, since)` yields the records
 written at or after a mark (Store.iter_ingested_since, an indexed read), and
 `closed_mark(store)` is the next safe mark: the hub's refresh and the metrics' facts
 consume only what changed. Lookups build
@@ -31,6 +32,10 @@ HUB_SOURCE = "hub"
 # another host (a MongoDB store shared by several machines) or one that stamps without a
 # lease (`dihub serve`) may commit a record stamped up to this long before now.
 CLOSE_MARGIN = timedelta(minutes=2)
+# What a lookup (commits_by_sha, issue_by_key, repo_item, builds_by_*) gives of a record:
+# what a link to it is made of (`_id`, `entity`), its source and repository, and the
+# commit graph. An index holds every record of its entity, so not their whole documents.
+LOOKUP_KEYS = ("_id", "entity", "source", "repo", "commit_id", "parents")
 
 
 def closed_mark(store, now: datetime | None = None) -> str:
@@ -128,9 +133,11 @@ class Dataset:
             for doc in self.records(entity):
                 if doc.get("source") == HUB_SOURCE:
                     continue
-                for k in key(doc):
-                    if k is not None:
-                        index.setdefault(k, []).append(doc)
+                keys = [k for k in key(doc) if k is not None]
+                if keys:
+                    entry = {k: doc[k] for k in LOOKUP_KEYS if k in doc}
+                    for k in keys:
+                        index.setdefault(k, []).append(entry)
             self._cache[name] = index
         return self._cache[name]
 

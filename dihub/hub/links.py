@@ -86,13 +86,21 @@ class Linker:
         self.patterns = [(re.compile(p.pattern), p.key) for p in
                          (getattr(cfg, "patterns", None) or [])]
         self.repos: dict[str, str] = dict(getattr(cfg, "repos", None) or {})
+        # a git commit's GitHub/GitLab copy can only be found when such a source is
+        # configured (or when the sources are unknown): otherwise no index of every commit
+        known = dataset.connectors()
+        self.copies = not known or any(c in ("github", "gitlab") for c in known.values())
 
     def links_of(self, doc: dict[str, Any]) -> Found:
         found = Found()
         entity = doc.get("entity") or entity_of(doc["_id"])
         if entity == "commits":
-            repo = self._repo_of_commit(doc)
-            self._text(found, doc, "message", doc.get("message"), repo)
+            message = doc.get("message")
+            # the repository only matters to `#123` and the configured patterns; for a git
+            # commit it means looking up the commit's GitHub/GitLab copy by sha
+            repo = self._repo_of_commit(doc) if self.patterns or (
+                message and LOCAL_REF.search(message)) else None
+            self._text(found, doc, "message", message, repo)
             for branch in dict.fromkeys([doc.get("branch"), *(doc.get("branches") or [])]):
                 self._text(found, doc, "branch", branch, repo, jira_only=True)
         elif entity == "pull_requests":
@@ -180,6 +188,8 @@ class Linker:
             return doc.get("repo")
         if doc.get("source") in self.repos:
             return self.repos[doc["source"]]
+        if not self.copies:
+            return None
         for other in self.ds.commits_by_sha(doc.get("commit_id") or ""):
             if self.ds.connector_of(other.get("source", "")) in ("github", "gitlab"):
                 return other.get("repo")

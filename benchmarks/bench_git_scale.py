@@ -101,8 +101,10 @@ def _env(src: str | None, db: Path, home: Path) -> dict:
 
 def _sync(cfg: Path, env: dict) -> dict:
     t0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # run from the config's folder: a `python -c` child puts its working directory first
+    # on sys.path, and a dihub checkout there would shadow the one --src names
     r = run([sys.executable, "-c", _WRAPPER, "-q", "--config", str(cfg), "sync", "git",
-             "commits"], env=env)
+             "commits"], env=env, cwd=str(cfg.parent))
     t1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert r.returncode == 0, r.stderr[-2000:]
     line = next(ln for ln in r.stderr.splitlines() if ln.startswith("dihub-io "))

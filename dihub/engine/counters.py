@@ -25,6 +25,7 @@ class Counters:
     rate_limit_waits: int = 0
     rate_limit_wait_s: float = 0.0
     failures: int = 0
+    transient_retries: int = 0      # of `retries` (not in snapshot())
     quota_remaining: int | None = None
     latencies_ms: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -36,9 +37,13 @@ class Counters:
             if status == 304:
                 self.not_modified += 1
 
-    def retry(self) -> None:
+    def retry(self, transient: bool = False) -> None:
+        """One retry; `transient`: of a 5xx, a dropped connection or a broken body (not
+        of a rate limit)."""
         with self._lock:
             self.retries += 1
+            if transient:
+                self.transient_retries += 1
 
     def failure(self) -> None:
         with self._lock:

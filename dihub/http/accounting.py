@@ -48,7 +48,7 @@ class Recorder:
               reason: str | None, error: str, status: int | None,
               rate_limited: bool, extra: dict | None = None) -> None:
         if self.counters is not None:
-            self.counters.retry()
+            self.counters.retry(transient=not rate_limited)
             if rate_limited:
                 self.counters.wait(wait_s)
         self._audit("retry", "retried", error=error, detail={

@@ -59,6 +59,7 @@ class FakeClient:
         return FakeResponse(body, size=100)
 
     pages = SlackClient.pages     # the real cursor paging, over the scripted call()
+    first_page = SlackClient.first_page
 
     def count(self, method: str) -> int:
         return sum(1 for m, _ in self.calls if m == method)

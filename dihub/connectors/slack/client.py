@@ -12,6 +12,7 @@ channels, so the pacing is per method per workspace, as Slack counts it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cached_property
 from typing import Any
@@ -103,14 +104,29 @@ class SlackClient:
             if "cursor" not in query:
                 query = None
 
+    def first_page(self, method: str, params: Mapping[str, Any], *,
+                   channel: str | None = None, keep_body: bool = True,
+                   shape: Any = None) -> Response:
+        """The first page `pages(...)` would give, read on its own (ahead, in another
+        thread); the pages after it are `pages(...)` from its `next_cursor`."""
+        resp = self.call(method, params, channel=channel, shape=shape)
+        if not keep_body and getattr(resp, "raw", None) is not None:
+            resp = replace(resp, raw=None)
+        return resp
+
+
+def next_cursor(resp: Response) -> str | None:
+    """The cursor of the page after `resp`, or None after the last page."""
+    meta = resp.data.get("response_metadata") if isinstance(resp.data, dict) else None
+    return (meta or {}).get("next_cursor") or None
+
 
 def _next_page(client: SlackClient, method: str, query: dict[str, Any],
                channel: str | None, shape: Any = None) -> Response:
     """One page, without its body bytes; sets query["cursor"] to the next page's, or
     removes it after the last page."""
     resp = client.call(method, query, channel=channel, shape=shape)
-    cursor = ((resp.data.get("response_metadata") or {}).get("next_cursor")
-              if isinstance(resp.data, dict) else None)
+    cursor = next_cursor(resp)
     if cursor:
         query["cursor"] = cursor
     else:
@@ -125,6 +141,25 @@ class SlackSession(Session):
         super().__init__(run)
         self.channels: Once[list[dict[str, Any]]] = Once()   # conversations.list, once
         self.names: dict[str, str | None] = {}               # channel id -> name
+        self._replies: Once[ThreadPoolExecutor] = Once()      # see replies_pool
+
+    def replies_pool(self) -> ThreadPoolExecutor:
+        """The run's threads that read thread replies ahead of the channel passes that
+        use them (dihub/connectors/slack/messages.py, _Ahead): twice `http.concurrency`,
+        shared by every channel of the run, so that a few of them waiting out a
+        Retry-After leave the others reading."""
+        settings = self.http_settings
+        workers = 2 * max(1, int(getattr(settings, "concurrency", 4) or 4))
+        return self._replies.get(lambda: ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=f"dihub-{self.source}-replies"))
+
+    def close(self) -> None:
+        """Let the replies being read finish (their pass no longer waits for them), then
+        close the client."""
+        pool = self._replies.peek()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        super().close()
 
     def open_http(self) -> HttpClient:
         cfg = self.config

@@ -60,6 +60,13 @@ message it stopped after (`latest`), then the followed and broadcast-found
 threads still to read (`todo`). The pass keeps the plan it started with
 (`start`, `scan`), so a run stopped at any page (exit 75, a kill, a crash)
 continues from there and reads again at most the page in flight.
+
+Once a call of the run has been retried after a 5xx, a dropped connection or a
+broken body, each pass reads the first replies page of its next threads (up to
+AHEAD) in the run's replies pool while it handles the current one, so a
+Retry-After holds one thread instead of its channel (`_Ahead`); what is
+written and where checkpoints fall do not change, and a run stopped then reads
+again at most those AHEAD threads as well.
 """
 
 from __future__ import annotations
@@ -67,12 +74,13 @@ from __future__ import annotations
 import math
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from dihub.connectors.slack import shapes
-from dihub.connectors.slack.client import SlackClient, SlackSession
+from dihub.connectors.slack.client import SlackClient, SlackSession, next_cursor
 from dihub.connectors.slack.errors import ThreadSkipped
 from dihub.connectors.stream import Page
 from dihub.models import SyncState
@@ -81,6 +89,7 @@ VERSION = 1
 RESUME = 2                          # resume format; an older one is dropped (the pass restarts)
 DAY_S = 86_400
 MAX_OLD_MARKS = 2_000               # compact marks of threads older than thread_lookback_days
+AHEAD = 16                          # threads a pass has read ahead (first page), see _Ahead
 DELETED = "_dihub_deleted"          # marker item: {DELETED: ts, "thread_ts": ..., "noticed": ts}
 
 
@@ -222,11 +231,16 @@ class ChannelPass:
             self.phase, self.extra = "threads", {}
             if self.todo:
                 yield self._checkpoint()
-        while self.todo:
-            parent_ts = self.todo[0]
-            yield from self._thread(parent_ts, self.threads.get(parent_ts), with_parent=True)
-            self.todo.pop(0)
-            yield self._checkpoint()
+        ahead = self._ahead(list(self.todo))
+        try:
+            while self.todo:
+                parent_ts = self.todo[0]
+                yield from self._thread(parent_ts, self.threads.get(parent_ts),
+                                        with_parent=True, first=ahead.take(parent_ts))
+                self.todo.pop(0)
+                yield self._checkpoint()
+        finally:
+            ahead.close()
         gone = self._vanished()
         if gone:
             yield Page(gone)
@@ -244,19 +258,22 @@ class ChannelPass:
             # reads of its messages (a page holds up to `page_size` whole messages)
             resp, msgs = None, [_walked(m) for m in msgs]
             self.seen.update(m["ts"] for m in msgs if m.get("ts") and self._keep(m["ts"]))
-            for m in msgs:
-                ts = m.get("ts")
-                if not ts or ts == self.skip:
-                    continue
-                if ts not in self.read:
-                    known = self.threads.get(ts)
-                    if (_is_parent(m) or known is not None) and self._changed(m, known):
-                        yield from self._thread(ts, known)
+            ahead = self._ahead([m["ts"] for m in msgs if self._to_read(m)])
+            try:
+                for m in msgs:
+                    ts = m.get("ts")
+                    if not ts or ts == self.skip:
+                        continue
+                    if self._to_read(m):
+                        yield from self._thread(ts, self.threads.get(ts),
+                                                first=ahead.take(ts))
                         self.latest = ts
                         yield self._checkpoint()
-                thread = m.get("thread_ts")
-                if thread and thread != ts and thread not in self.threads:
-                    self.extra[thread] = None
+                    thread = m.get("thread_ts")
+                    if thread and thread != ts and thread not in self.threads:
+                        self.extra[thread] = None
+            finally:
+                ahead.close()
             if msgs:
                 self.latest = msgs[-1]["ts"]
                 if self.latest != self.saved:       # not already saved with its thread
@@ -272,16 +289,52 @@ class ChannelPass:
         return self.client.pages("conversations.history", params, channel=self.label,
                                  keep_body=self.raw, shape=self.shape)
 
-    def _thread(self, parent_ts: str, known: list | None, *,
-                with_parent: bool = False) -> Iterator[Page]:
+    def _to_read(self, m: dict[str, Any]) -> bool:
+        """Whether the walk reads the thread of history message `m` (not read yet in this
+        run, and new or changed since the cursor's mark)."""
+        ts = m.get("ts")
+        if not ts or ts == self.skip or ts in self.read:
+            return False
+        known = self.threads.get(ts)
+        return (_is_parent(m) or known is not None) and self._changed(m, known)
+
+    def _ahead(self, parents: list[str]) -> _Ahead:
+        pool = self.ctx.replies_pool() if hasattr(self.ctx, "replies_pool") else None
+        return _Ahead(self._first_replies, pool, parents, self._failing)
+
+    def _failing(self) -> bool:
+        """Whether a call of this stream has been retried after a 5xx, a dropped
+        connection or a broken body in this run (see _Ahead)."""
+        return getattr(getattr(self.ctx, "metrics", None), "transient_retries", 0) > 0
+
+    def _first_replies(self, parent_ts: str) -> Any:
+        return self.client.first_page("conversations.replies", self._replies_query(parent_ts),
+                                      channel=self.label, keep_body=self.raw, shape=self.shape)
+
+    def _replies_query(self, parent_ts: str) -> dict[str, Any]:
+        return {"channel": self.cid, "ts": parent_ts, "limit": self.page_size}
+
+    def _replies(self, parent_ts: str, first: Future | None) -> Iterator[Any]:
+        """The pages of a thread: the first one read ahead (`first`), if it was."""
+        params = self._replies_query(parent_ts)
+        if first is not None:
+            resp = first.result()          # raises what reading it raised
+            yield resp
+            cursor = next_cursor(resp)
+            if not cursor:
+                return
+            params["cursor"] = cursor
+        yield from self.client.pages("conversations.replies", params, channel=self.label,
+                                     keep_body=self.raw, shape=self.shape)
+
+    def _thread(self, parent_ts: str, known: list | None, *, with_parent: bool = False,
+                first: Future | None = None) -> Iterator[Page]:
         """Read a whole thread; replies the cursor knew that are gone become deletions."""
         self.read.add(parent_ts)
-        params = {"channel": self.cid, "ts": parent_ts, "limit": self.page_size}
         parent: dict[str, Any] | None = None
         replies: list[str] = []
         try:
-            for resp in self.client.pages("conversations.replies", params, channel=self.label,
-                                          keep_body=self.raw, shape=self.shape):
+            for resp in self._replies(parent_ts, first):
                 msgs = resp.data.get("messages") or []
                 items = []
                 for m in msgs:
@@ -516,3 +569,39 @@ class ChannelPass:
         self.ctx.audit_event(entity="slack_events", stream="messages", partition=self.cid,
                              action="thread", outcome="skipped", error=str(err),
                              detail={"thread_ts": parent_ts})
+
+
+class _Ahead:
+    """The first replies page of the threads a pass reads next, read in the run's replies
+    pool (SlackSession.replies_pool) while the pass handles the thread before them, once
+    the upstream has failed transiently in this run (`armed`: a 5xx, a dropped connection
+    or a broken body was retried): a call that waits (a 503's or a 429's Retry-After)
+    then holds its thread, not its channel. While the upstream is healthy a pass reads
+    one thread at a time, so a run stopped at any request (a kill, a rate limit that
+    ends it) has read nothing it must read again. At most AHEAD are read or in flight
+    for a pass; it takes them in its own order, so what it writes, and where its
+    checkpoints fall, are the same as without them. A pass that stops cancels those not
+    started; the rest finish unused."""
+
+    def __init__(self, read: Callable[[str], Any], pool: Executor | None,
+                 parents: list[str], armed: Callable[[], bool]):
+        self._read, self._pool, self._parents, self._armed = read, pool, parents, armed
+        self._futures: dict[str, Future] = {}
+        self._submitted = self._taken = 0
+
+    def take(self, parent: str) -> Future | None:
+        """The read of `parent`'s first page, started (None: the pass reads it itself)."""
+        at = self._taken
+        self._taken += 1
+        if self._pool is not None and self._armed():
+            self._submitted = max(self._submitted, at)
+            while self._submitted < len(self._parents) and self._submitted <= at + AHEAD:
+                nxt = self._parents[self._submitted]
+                self._futures[nxt] = self._pool.submit(self._read, nxt)
+                self._submitted += 1
+        return self._futures.pop(parent, None)
+
+    def close(self) -> None:
+        for future in self._futures.values():
+            future.cancel()
+        self._futures.clear()

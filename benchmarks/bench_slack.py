@@ -156,8 +156,9 @@ def sync(sim: SimulatorProcess, tmp: Path, name: str, *args: str, extra: str = "
 
 
 def memory(channels: int, sizes: list[int], days: float, long_threads: float,
-           root: Path) -> None:
-    """The first sync alone at each size: peak RSS of the dihub process, wall and CPU."""
+           root: Path, faults: bool = False) -> None:
+    """The first sync alone at each size: peak RSS of the dihub process, wall and CPU;
+    with `faults`, 5% of the requests fail (so the replies are read ahead)."""
     import json
     import resource
 
@@ -168,7 +169,8 @@ def memory(channels: int, sizes: list[int], days: float, long_threads: float,
             with tempfile.TemporaryDirectory(prefix="dihub-bench-slack-") as tmp:
                 tmp = Path(tmp)
                 cfg = tmp / "main.yaml"
-                cfg.write_text(SYNC_ONLY + config_yaml(sim.api_url))
+                url = sim.ask("faults") if faults else sim.api_url
+                cfg.write_text(SYNC_ONLY + config_yaml(url))
                 env = dihub_env(tmp / "main.db", tmp, {TOKEN_ENV: TOKEN,
                                                        "PYTHONPATH": str(root)})
                 cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -182,6 +184,7 @@ def memory(channels: int, sizes: list[int], days: float, long_threads: float,
             sim.close()
         cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
         print(json.dumps({"channels": channels, "messages": messages, "events": events,
+                          "faults": faults,
                           "peak_rss_mb": round(first.self_rss_mb or first.peak_rss_mb, 1),
                           "wall_s": round(first.wall_s, 1), "cpu_s": round(cpu, 1)}),
               flush=True)
@@ -198,12 +201,14 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=180)
     ap.add_argument("--long-threads", type=float, default=0.2)
     ap.add_argument("--memory", default="")
+    ap.add_argument("--faults", action="store_true",
+                    help="with --memory: 5%% of the requests fail")
     ap.add_argument("--root", type=Path, default=ROOT)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     if args.memory:
         memory(args.channels, [int(x) for x in args.memory.split(",")], args.days,
-               args.long_threads, args.root.resolve())
+               args.long_threads, args.root.resolve(), args.faults)
         return
 
     load = os.getloadavg()[0]

@@ -99,7 +99,7 @@ def test_a_thread_whose_read_waits_does_not_stop_the_reads_after_it():
         release.set()
         assert first.result(timeout=10) == "p0"
         # taken in the pass's order; never more than AHEAD beyond the one taken
-        for i, parent in enumerate(parents[1:], 1):
+        for parent in parents[1:]:
             assert ahead.take(parent).result(timeout=10) == parent
             assert len(ahead._futures) <= AHEAD
         ahead.close()

@@ -1,7 +1,8 @@
 """A `dihub sync slack messages` stopped mid-pass (out of rate-limit quota: exit 75;
 SIGKILL at a random request) continues on the next run from the page it stopped at:
 the store ends up exactly as after an uninterrupted run, and the requests of all the
-runs together stay within 5% of an uninterrupted sync."""
+runs together stay within 5% of an uninterrupted sync. Runs that meet failures read
+replies ahead, and killed while they do, they still lose and duplicate nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from tests.integration.conftest import Dihub
-from tests.simulators.slack import RateLimits, SlackSimulator, Workspace
+from tests.simulators.slack import RateLimits, SlackSimulator, Workspace, slack_faults
 from tests.simulators.slack.testing import TOKEN, TOKEN_ENV, config_yaml, mismatches
 
 TEMPFAIL = 75
@@ -113,3 +114,38 @@ def test_sigkill_at_20_random_requests_then_the_store_equals_an_uninterrupted_ru
     assert mismatches(dihub.store(), ws) == []
     assert len(read) == len(set(read)) == ws.counts()["threads"]
     assert total <= uninterrupted * 1.05, (total, uninterrupted)
+
+
+@pytest.mark.slow
+def test_killed_runs_that_read_replies_ahead_lose_and_duplicate_nothing(dihub, tmp_path):
+    # 5% of the requests fail, so every run reads replies ahead (messages._Ahead) from
+    # its first retry on; each run is killed at a random request while threads are read
+    # ahead in the replies pool
+    ws = Workspace.generate(channels=3, messages=1_500, days=90, thread_ratio=0.3,
+                            max_replies=4, long_threads=0.1, seed=23)
+    extra = "page_size: 300"
+    with SlackSimulator(ws) as sim:
+        clean = Dihub(tmp_path / "clean")
+        _setup(clean, sim, extra=extra)
+        clean.run("sync", "slack", "messages", check_code=0)
+        want = _signatures(clean)
+    assert len(want) == ws.counts()["events"]
+
+    with SlackSimulator(ws, faults=slack_faults(0.05, seed=9, retry_after=0)) as sim:
+        _setup(dihub, sim, extra=extra)
+        rng = random.Random(3)
+        kills = 0
+        for _ in range(8):
+            proc = dihub.popen("sync", "slack", "messages")
+            sim.kill_at(rng.randint(20, 150), proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=300)
+            if proc.returncode != -signal.SIGKILL:
+                break
+            kills += 1
+        sim.kill_at(1 << 30, 0)                           # disarm
+        dihub.run("sync", "slack", "messages", check_code=0)
+        retried = [r for r in sim.stats.requests_to("conversations.replies")
+                   if r.status != 200]
+    assert kills >= 6 and retried                         # killed while failing
+    assert _signatures(dihub) == want
+    assert mismatches(dihub.store(), ws) == []

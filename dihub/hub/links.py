@@ -135,14 +135,20 @@ class Linker:
                         yield f"repo:{(where or repo).lower()}#{number}", m.group(0)
                 else:
                     yield f"jira:{key}", m.group(0)
-        for m in JIRA_KEY.finditer(text):
-            yield f"jira:{m.group(1)}-{m.group(2)}", m.group(0)
+        # each expression runs only on a text with the character it cannot match without
+        # (most commit messages have no `#` and no URL)
+        if "-" in text:
+            for m in JIRA_KEY.finditer(text):
+                yield f"jira:{m.group(1)}-{m.group(2)}", m.group(0)
         if jira_only:
             return
         spans = []
-        for m in ITEM_URL.finditer(text):
-            spans.append(m.span())
-            yield f"repo:{m.group(1).lower()}#{m.group(2)}", m.group(0)
+        if "://" in text:
+            for m in ITEM_URL.finditer(text):
+                spans.append(m.span())
+                yield f"repo:{m.group(1).lower()}#{m.group(2)}", m.group(0)
+        if "#" not in text:
+            return
         for m in REPO_REF.finditer(text):
             if not any(a <= m.start() < b for a, b in spans):
                 yield f"repo:{m.group(1).lower()}#{m.group(2)}", m.group(0)

@@ -72,10 +72,10 @@ def refresh(store: Any, settings: Any = None, *, full: bool = False) -> RefreshR
     result = RefreshResult(full=full)
 
     closed = closed_mark(store)
-    streams: dict[str, Iterator[dict[str, Any]]] = {}
+    streams: dict[str, _Peeked] = {}
     for entity in ENTITIES:
         since = (marks.get(entity) or {}).get("at")
-        streams[entity] = _peeked(ds.changed(entity, since))
+        streams[entity] = _Peeked(ds.changed(entity, since))
         result.read[entity] = 0
         marks[entity] = {"at": max(since or "", closed)}
     state_doc = {"version": VERSION, "rules": rules.fingerprint(), "marks": marks,
@@ -116,10 +116,6 @@ class _Peeked:
         if self.first is not None:
             yield self.first
             yield from self._it
-
-
-def _peeked(it: Iterator[dict[str, Any]]) -> _Peeked:
-    return _Peeked(iter(it))
 
 
 class _People:

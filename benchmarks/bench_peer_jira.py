@@ -65,6 +65,7 @@ from benchmarks.measure import (  # noqa: E402
     installed_version,
     machine,
     measure_tree,
+    obey,
     peer_program,
     peer_rows,
     served,
@@ -100,23 +101,18 @@ def _serve(conn, n: int, long_changelogs: float) -> None:
                           long_changelogs=long_changelogs, deployment="datacenter")
     with JiraSimulator(ds, credentials=Credentials(TOKEN)) as sim:
         conn.send({"api_url": sim.base_url})
-        while (cmd := conn.recv()) != "stop":
-            if cmd == "stats":
-                conn.send(sim.stats.snapshot())
-            elif cmd == "reset":
-                conn.send(sim.stats.reset())
-            elif cmd == "info":
-                long = [len(i.histories) for i in ds.issues if len(i.histories) > 40]
-                last = [i.history_times[-1] if i.history_times else i.created
-                        for i in ds.issues]
-                conn.send({"issues": len(ds.issues), "long": len(long),
-                           "longest": max(long, default=0),
-                           "histories": sum(len(i.histories) for i in ds.issues),
-                           "commented": sum(i.updated > t for i, t in zip(ds.issues, last,
-                                                                         strict=True))})
-            else:
-                conn.send(_verify(ds, cmd[1]))
-        conn.send(None)
+
+        def info() -> dict:
+            long = [len(i.histories) for i in ds.issues if len(i.histories) > 40]
+            last = [i.history_times[-1] if i.history_times else i.created for i in ds.issues]
+            return {"issues": len(ds.issues), "long": len(long),
+                    "longest": max(long, default=0),
+                    "histories": sum(len(i.histories) for i in ds.issues),
+                    "commented": sum(i.updated > t for i, t in zip(ds.issues, last,
+                                                                  strict=True))}
+
+        obey(conn, {"stats": sim.stats.snapshot, "reset": sim.stats.reset, "info": info,
+                    "verify": lambda path: _verify(ds, path)})
 
 
 def _verify(ds, store_path: str) -> list[str]:

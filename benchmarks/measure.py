@@ -203,14 +203,16 @@ class SimulatorProcess:
         self.proc.join(self.join_s)
 
 
-def obey(conn, commands: Mapping[str, Callable[[], Any]]) -> None:
+def obey(conn, commands: Mapping[str, Callable[..., Any]]) -> None:
     """The child's side of SimulatorProcess: answer each command with what
-    `commands[cmd]()` returns, until "stop" (answered with None)."""
+    `commands[cmd]()` returns (a tuple `(cmd, *args)`: `commands[cmd](*args)`), until
+    "stop" (answered with None)."""
     while (cmd := conn.recv()) != "stop":
-        conn.send(commands[cmd]())
+        name, *args = cmd if isinstance(cmd, tuple) else (cmd,)
+        conn.send(commands[name](*args))
     conn.send(None)
 
 
 # The connector benchmarks measure the sync itself: the hub's refresh after a sync
-# (people and links, on by default) has its own benchmark, bench_hub.py.
+# (people and links, on by default) is measured by bench_git.py's default-config step.
 SYNC_ONLY = "hub:\n  refresh_after_sync: false\n"

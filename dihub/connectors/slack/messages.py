@@ -299,8 +299,7 @@ class ChannelPass:
         return (_is_parent(m) or known is not None) and self._changed(m, known)
 
     def _ahead(self, parents: list[str]) -> _Ahead:
-        pool = self.ctx.replies_pool() if hasattr(self.ctx, "replies_pool") else None
-        return _Ahead(self._first_replies, pool, parents, self._failing)
+        return _Ahead(self._first_replies, self.ctx.replies_pool(), parents, self._failing)
 
     def _failing(self) -> bool:
         """Whether a call of this stream has been retried after a 5xx, a dropped
@@ -583,8 +582,8 @@ class _Ahead:
     checkpoints fall, are the same as without them. A pass that stops cancels those not
     started; the rest finish unused."""
 
-    def __init__(self, read: Callable[[str], Any], pool: Executor | None,
-                 parents: list[str], armed: Callable[[], bool]):
+    def __init__(self, read: Callable[[str], Any], pool: Executor, parents: list[str],
+                 armed: Callable[[], bool]):
         self._read, self._pool, self._parents, self._armed = read, pool, parents, armed
         self._futures: dict[str, Future] = {}
         self._submitted = self._taken = 0
@@ -593,7 +592,7 @@ class _Ahead:
         """The read of `parent`'s first page, started (None: the pass reads it itself)."""
         at = self._taken
         self._taken += 1
-        if self._pool is not None and self._armed():
+        if self._armed():
             self._submitted = max(self._submitted, at)
             while self._submitted < len(self._parents) and self._submitted <= at + AHEAD:
                 nxt = self._parents[self._submitted]

@@ -6,6 +6,7 @@
     ds.sources("github")                            # ["github", "ghe"]: sources of a connector
     ds.get("commits", "git:commits:4b825dc6...")    # one record by `_id`, or None
     ds.commits_by_sha("4b825dc6...")                # the commit records of a sha, any source
+    ds.commits_by_shas(["4b82...", "9fce..."])      # {sha: its commit records}, one lookup
     ds.issue_by_key("ENG-12")                       # a Jira issue by key
     ds.project_keys()                               # Jira project keys known from issues
 
@@ -14,9 +15,10 @@ Records are plain dicts as stored (`_id`, `source`, `entity`, `source_id`, `upda
 (`get` gives the whole record). `changed(entity, since)` yields the records
 written at or after a mark (Store.iter_ingested_since, an indexed read), and
 `closed_mark(store)` is the next safe mark: the hub's refresh and the metrics' facts
-consume only what changed. Lookups build
-their index on first use and keep it for the Dataset's life: make one per refresh or
-report, not one per question. Hub output (people, links) lives under the source `hub`.
+consume only what changed. Commit lookups ask the store's sha index and keep what they
+found (up to COMMIT_CACHE commits); the other lookups build their index on first use and
+keep it for the Dataset's life: make one Dataset per refresh or report, not one per
+question. Hub output (people, links) lives under the source `hub`.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ HUB_SOURCE = "hub"
 CLOSE_MARGIN = timedelta(minutes=2)
 # What a lookup (commits_by_sha, issue_by_key, repo_item, builds_by_*) gives of a record:
 # what a link to it is made of (`_id`, `entity`), its source and repository, and the
-# commit graph. An index holds every record of its entity, so not their whole documents.
-LOOKUP_KEYS = ("_id", "entity", "source", "repo", "commit_id", "parents")
+# commit graph (parents, commit time). An index holds every record of its entity, so not
+# their whole documents. Commits are looked up in the store by sha (Store.find_by), not
+# indexed here: a store holds far more of them than a refresh needs.
+LOOKUP_KEYS = ("_id", "entity", "source", "repo", "commit_id", "parents", "timestamp")
 
 
 def closed_mark(store, now: datetime | None = None) -> str:
@@ -65,6 +69,16 @@ def closed_mark(store, now: datetime | None = None) -> str:
     return to_iso(bound) or ""
 
 Doc = dict[str, Any]
+# Commits kept by commits_by_shas (each a few hundred bytes): about what a refresh's pull
+# requests walk, never every stored commit.
+COMMIT_CACHE = 50_000
+# Records read for a sha prefix: a prefix of two shas, each with a copy per source, is
+# ambiguous whatever more there is.
+PREFIX_MATCHES = 64
+
+
+def _lookup_entry(doc: Doc) -> Doc:
+    return {k: doc[k] for k in LOOKUP_KEYS if k in doc}
 
 
 class Dataset:
@@ -135,7 +149,7 @@ class Dataset:
                     continue
                 keys = [k for k in key(doc) if k is not None]
                 if keys:
-                    entry = {k: doc[k] for k in LOOKUP_KEYS if k in doc}
+                    entry = _lookup_entry(doc)
                     for k in keys:
                         index.setdefault(k, []).append(entry)
             self._cache[name] = index
@@ -143,8 +157,26 @@ class Dataset:
 
     def commits_by_sha(self, sha: str) -> list[Doc]:
         """Every stored commit record with this full sha (a git and a GitHub copy)."""
-        return self._index("commit_sha", "commits",
-                           lambda d: [d.get("commit_id")]).get((sha or "").lower(), [])
+        sha = (sha or "").lower()
+        return self.commits_by_shas([sha]).get(sha, [])
+
+    def commits_by_shas(self, shas: Iterable[str]) -> dict[str, list[Doc]]:
+        """{sha: its commit records} for several shas at once (one store lookup for
+        those not asked before; a sha not stored maps to [])."""
+        known = self._cache.setdefault("commits", {})
+        wanted = {s.lower() for s in shas if s}
+        result = {s: known[s] for s in wanted if s in known}
+        missing = wanted.difference(result)
+        if missing:
+            found: dict[str, list[Doc]] = {s: [] for s in missing}
+            for doc in self.store.find_by("commits", "commit_id", missing):
+                if doc.get("source") != HUB_SOURCE and doc.get("commit_id") in found:
+                    found[doc["commit_id"]].append(_lookup_entry(doc))
+            result.update(found)
+            if len(known) + len(found) > COMMIT_CACHE:
+                known.clear()       # bounded: a long walk must not keep every commit
+            known.update(found)
+        return result
 
     def commits_by_prefix(self, prefix: str) -> list[Doc]:
         """Commits whose sha starts with `prefix` (7 hex digits or more); [] when the prefix
@@ -152,27 +184,11 @@ class Dataset:
         prefix = (prefix or "").lower()
         if len(prefix) < 7:
             return []
-        if "commit_shas" not in self._cache:
-            self._cache["commit_shas"] = sorted(self._index("commit_sha", "commits",
-                                                            lambda d: [d.get("commit_id")]))
-        import bisect
-
-        shas = self._cache["commit_shas"]
-        i = bisect.bisect_left(shas, prefix)
-        found = []
-        while i < len(shas) and shas[i].startswith(prefix):
-            found.append(shas[i])
-            i += 1
-        return self.commits_by_sha(found[0]) if len(found) == 1 else []
-
-    def commit_parents(self) -> dict[str, list[str]]:
-        """{sha: parent shas} of every stored commit."""
-        if "parents" not in self._cache:
-            self._cache["parents"] = {d["commit_id"]: list(d.get("parents") or [])
-                                      for docs in self._index("commit_sha", "commits",
-                                                              lambda d: [d.get("commit_id")]
-                                                              ).values() for d in docs}
-        return self._cache["parents"]
+        docs = [d for d in self.store.find_by_prefix("commits", "commit_id", prefix,
+                                                     PREFIX_MATCHES)
+                if d.get("source") != HUB_SOURCE]
+        shas = {d.get("commit_id") for d in docs}
+        return self.commits_by_sha(shas.pop()) if len(shas) == 1 else []
 
     def issue_by_key(self, key: str) -> Doc | None:
         """A Jira issue by its key (`ENG-12`), from any Jira source; None when unknown."""

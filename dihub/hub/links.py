@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dihub.hub.dataset import HUB_SOURCE, Dataset
+from dihub.hub.history import only_in_head
 from dihub.models.records import Link
 
 MAX_PR_COMMITS = 250        # as GitHub's own pull request commit list
-MAX_BASE_WALK = 20_000      # ancestors of a merge base looked at, per pull request
+MAX_WALK = 20_000           # commits looked at per pull request (dihub.hub.history)
 DEPLOY_TAG = "deploy_notification"
 
 JIRA_KEY = re.compile(r"(?<![A-Za-z0-9_.\-])([A-Z][A-Z0-9_]+)-([1-9][0-9]*)(?![A-Za-z0-9_])")
@@ -87,7 +88,7 @@ class Linker:
                          (getattr(cfg, "patterns", None) or [])]
         self.repos: dict[str, str] = dict(getattr(cfg, "repos", None) or {})
         # a git commit's GitHub/GitLab copy can only be found when such a source is
-        # configured (or when the sources are unknown): otherwise no index of every commit
+        # configured (or when the sources are unknown): otherwise no lookup by sha
         known = dataset.connectors()
         self.copies = not known or any(c in ("github", "gitlab") for c in known.values())
 
@@ -216,11 +217,11 @@ class Linker:
                 found.pending.add(f"commit:{sha}")
         if not (merged and head and merge):
             return
-        parents = self.ds.commit_parents()
-        if head not in parents or merge not in parents or not parents[merge]:
+        base = next((d["parents"][0] for d in self.ds.commits_by_sha(merge)
+                     if d.get("parents")), None)
+        if base is None:
             return
-        base = _ancestors(parents, parents[merge][0], MAX_BASE_WALK)
-        for sha in _walk(parents, head, base, MAX_PR_COMMITS):
+        for sha in sorted(only_in_head(self.ds, head, base, MAX_PR_COMMITS, MAX_WALK)):
             for commit in self.ds.commits_by_sha(sha):
                 found.add("pr_commit", pr, commit, "reachable from head, not from base")
 
@@ -250,32 +251,6 @@ class Linker:
                 found.add("deploy_commit", doc, commit, f"sha {sha}")
             if not commits:
                 found.pending.add(f"commit:{sha}" if len(sha) == 40 else f"prefix:{sha}")
-
-
-def _ancestors(parents: dict[str, list[str]], start: str, limit: int) -> set[str]:
-    seen: set[str] = set()
-    stack = [start]
-    while stack and len(seen) < limit:
-        sha = stack.pop()
-        if sha in seen:
-            continue
-        seen.add(sha)
-        stack.extend(parents.get(sha) or [])
-    return seen
-
-
-def _walk(parents: dict[str, list[str]], head: str, stop: set[str], limit: int) -> list[str]:
-    out: list[str] = []
-    seen: set[str] = set()
-    stack = [head]
-    while stack and len(out) < limit:
-        sha = stack.pop()
-        if sha in seen or sha in stop or sha not in parents:
-            continue
-        seen.add(sha)
-        out.append(sha)
-        stack.extend(parents[sha])
-    return sorted(out)
 
 
 def target_refs(doc: dict[str, Any], dataset: Dataset) -> list[str]:

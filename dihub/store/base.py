@@ -70,6 +70,11 @@ class Store(Protocol):
       iter_records(...) -> Iterator[dict]: same arguments without cursor/limit,
         pages internally so memory stays flat.
       count(entity, source=None) -> int
+      find_by(entity, field, values) -> list[dict]: the records whose `field` equals
+        one of `values` (strings), in no particular order; find_by_prefix(entity,
+        field, prefix, limit) -> list[dict]: at most `limit` records whose `field`
+        starts with `prefix`. Only for keyset.KEYED_FIELDS (a commit's `commit_id`),
+        each read through an index, so a lookup costs the same at any store size.
       iter_ingested_since(entity, since=None, source=None) -> Iterator[dict]: the
         records written (inserted or updated) at or after `since`, an ISO time
         compared with `ingested_at` (None: every record), ordered by
@@ -136,6 +141,11 @@ class Store(Protocol):
                      filters: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]: ...
 
     def count(self, entity: str, source: str | None = None) -> int: ...
+
+    def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]: ...
+
+    def find_by_prefix(self, entity: str, field: str, prefix: str,
+                       limit: int) -> list[dict[str, Any]]: ...
 
     def iter_ingested_since(self, entity: str, since: str | None = None,
                             source: str | None = None) -> Iterator[dict[str, Any]]: ...

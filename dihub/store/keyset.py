@@ -77,6 +77,22 @@ def check_entity(entity: str) -> str:
     return entity
 
 
+# Fields a record can be found by besides its `_id`, one store index each: a commit by
+# its sha (`find_by`, `find_by_prefix`), so that the hub links a pull request, a build or a
+# deploy message to its commits without reading every stored commit.
+KEYED_FIELDS: dict[str, str] = {"commits": "commit_id"}
+PREFIX_END = "\U0010ffff"      # above every character: `prefix <= key < prefix + PREFIX_END`
+
+
+def check_keyed(entity: str, field: str) -> None:
+    """Refuse a lookup by a field the stores keep no index for (it would read every
+    record of the entity, each time)."""
+    if KEYED_FIELDS.get(check_entity(entity)) != field:
+        raise UsageError(f"records of {entity!r} cannot be looked up by {field!r}",
+                         hint="Indexed lookups: " + ", ".join(
+                             f"{e}.{f}" for e, f in sorted(KEYED_FIELDS.items())) + ".")
+
+
 def check_limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise UsageError(f"invalid --limit {limit!r}: use a number from 1 to {MAX_PAGE_SIZE}")

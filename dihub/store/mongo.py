@@ -45,9 +45,12 @@ from dihub.store.base import QueryPage, UpsertResult, inbox_headers
 from dihub.store.errors import LeaseLost
 from dihub.store.keyset import (
     DEFAULT_PAGE_SIZE,
+    KEYED_FIELDS,
+    PREFIX_END,
     cap_raw_payload,
     check_entity,
     check_filters,
+    check_keyed,
     check_limit,
     check_window,
     cutoff,
@@ -257,6 +260,10 @@ class MongoStore:
                               name="by_updated")
             coll.create_index([("ingested_at", ASCENDING), ("_id", ASCENDING)],
                               name="by_ingested")
+            if name in KEYED_FIELDS:    # a commit by its sha (find_by); the collection
+                # is the entity's, so no partial filter is needed
+                coll.create_index([(KEYED_FIELDS[name], ASCENDING)],
+                                  name=f"by_{KEYED_FIELDS[name]}")
 
     def _ensure_audit_ttl(self, coll) -> None:
         """The TTL index expires entries after `audit_retention_days`.
@@ -429,6 +436,24 @@ class MongoStore:
         check_entity(entity)
         where = {} if source is None else {"source": source}
         return self._collection(entity).count_documents(where)
+
+    def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
+        """Through the `by_<field>` index, which every write to the entity creates (a
+        store last written by an older dihub has it after its next sync)."""
+        check_keyed(entity, field)
+        keys = sorted({v for v in values if isinstance(v, str)})
+        coll = self._collection(entity)
+        found: list[dict[str, Any]] = []
+        for i in range(0, len(keys), _CHUNK):
+            found.extend(coll.find({field: {"$in": keys[i:i + _CHUNK]}}))
+        return found
+
+    def find_by_prefix(self, entity: str, field: str, prefix: str,
+                       limit: int) -> list[dict[str, Any]]:
+        check_keyed(entity, field)
+        check_limit(limit)
+        return list(self._collection(entity).find(
+            {field: {"$gte": prefix, "$lt": prefix + PREFIX_END}}).limit(limit))
 
     def iter_ingested_since(self, entity: str, since: str | None = None,
                             source: str | None = None) -> Iterator[dict[str, Any]]:

@@ -34,9 +34,12 @@ from dihub.store.base import QueryPage, UpsertResult, inbox_headers
 from dihub.store.errors import CHECK_HINT, LeaseLost, StoreDamaged, sqlite_error
 from dihub.store.keyset import (
     DEFAULT_PAGE_SIZE,
+    KEYED_FIELDS,
+    PREFIX_END,
     cap_raw_payload,
     check_entity,
     check_filters,
+    check_keyed,
     check_limit,
     check_window,
     cutoff,
@@ -49,7 +52,8 @@ from dihub.store.keyset import (
 )
 from dihub.timeutil import utcnow
 
-SCHEMA_VERSION = 3          # 2: sync_state.lease_generation; 3: records_by_ingested
+SCHEMA_VERSION = 4          # 2: sync_state.lease_generation; 3: records_by_ingested;
+                            # 4: the KEYED_FIELDS indexes (records_by_commits_commit_id)
 _LEASE_FIELDS = {"lease_owner", "lease_until", "lease_generation"}
 # Lease times come from SQLite's clock, i.e. the clock of the host the file is on
 # (every process that shares a SQLite file runs on that host), never from a
@@ -59,6 +63,10 @@ _SQL_UNTIL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)"
 _WAL_CHECKPOINT_PAGES = 16384
 _CHUNK = 500  # ids per IN (...) lookup, well under SQLite's bound-parameter limit
 _DOC_TABLES = ("records", "sync_state", "audit_log", "run_metrics")   # with a JSON `doc`
+
+def _keyed_index(entity: str, name: str) -> str:
+    return f"records_by_{entity}_{name}"
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -93,7 +101,11 @@ CREATE TABLE IF NOT EXISTS run_metrics (
 );
 CREATE INDEX IF NOT EXISTS metrics_by_time ON run_metrics (started_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+""" + "".join(
+    # partial: only the entity's rows are in it, so other records cost it nothing
+    f"CREATE INDEX IF NOT EXISTS {_keyed_index(entity, name)} ON records "
+    f"(json_extract(doc, '$.{name}')) WHERE entity = '{entity}';\n"
+    for entity, name in KEYED_FIELDS.items())
 
 _UPSERT = """
 INSERT INTO records (entity, id, source, updated_at, raw_signature, ingested_at, doc)
@@ -158,6 +170,7 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._checked = False        # quick_check passed; done once, before the first write
+        self._indexes: set[str] = set()   # index names seen in the file (_keyed_where)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -213,7 +226,8 @@ class SQLiteStore:
                         self._migrate(conn)
                     except sqlite3.OperationalError as exc:
                         # A read-only version-1 file still serves reads (generation 0);
-                        # a read-only version-2 one reads without records_by_ingested.
+                        # a read-only version-2 one reads without records_by_ingested, a
+                        # version-3 one without the KEYED_FIELDS indexes.
                         if ((exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_READONLY
                                 or version < 1):
                             raise
@@ -398,6 +412,41 @@ class SQLiteStore:
             params.append(source)
         with self._read() as conn:
             return conn.execute(sql, params).fetchone()[0]
+
+    def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
+        check_keyed(entity, field)
+        keys = sorted({v for v in values if isinstance(v, str)})
+        found: list[dict[str, Any]] = []
+        with self._read() as conn:
+            where = self._keyed_where(conn, entity, field)
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i:i + _CHUNK]
+                rows = conn.execute(f"{where} IN ({','.join('?' * len(chunk))})", chunk)
+                found.extend(self._loads(doc) for (doc,) in rows)
+        return found
+
+    def find_by_prefix(self, entity: str, field: str, prefix: str,
+                       limit: int) -> list[dict[str, Any]]:
+        check_keyed(entity, field)
+        check_limit(limit)
+        with self._read() as conn:
+            where = self._keyed_where(conn, entity, field)
+            rows = conn.execute(f"{where} >= ? AND json_extract(doc, '$.{field}') < ? "
+                                "LIMIT ?", [prefix, prefix + PREFIX_END, limit]).fetchall()
+        return [self._loads(doc) for (doc,) in rows]
+
+    def _keyed_where(self, conn: sqlite3.Connection, entity: str, field: str) -> str:
+        """`SELECT doc ... WHERE <the indexed expression>` (entity and field come from
+        KEYED_FIELDS). The planner, left alone, prefers the entity's time index and reads
+        every record of the entity: name the index, where it exists (a read-only file of
+        schema version 3 has none, and is scanned)."""
+        index = _keyed_index(entity, field)
+        if index not in self._indexes:
+            self._indexes.update(name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index'"))
+        hint = f"INDEXED BY {index} " if index in self._indexes else ""
+        return (f"SELECT doc FROM records {hint}WHERE entity = '{entity}' "
+                f"AND json_extract(doc, '$.{field}')")
 
     def iter_ingested_since(self, entity: str, since: str | None = None,
                             source: str | None = None) -> Iterator[dict[str, Any]]:
@@ -631,8 +680,15 @@ class SQLiteStore:
                     problems = _problems(conn.execute(
                         f"PRAGMA quick_check({int(max_problems)})").fetchall()) or problems
                 return problems[:max_problems]
-            problems = _problems(conn.execute(
-                f"PRAGMA integrity_check({int(max_problems)})").fetchall())
+            try:
+                problems = _problems(conn.execute(
+                    f"PRAGMA integrity_check({int(max_problems)})").fetchall())
+            except sqlite3.OperationalError as exc:
+                # checking a KEYED_FIELDS index reads each document's field: one that is
+                # not JSON stops it, and the JSON check below names the rows
+                if "malformed JSON" not in str(exc):
+                    raise
+                problems = []
             if problems:
                 return problems[:max_problems]
             tables = {name for (name,) in conn.execute(

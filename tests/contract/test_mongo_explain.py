@@ -91,3 +91,11 @@ def test_fetch_and_keyset_pages_use_their_indexes(mongo):
     check_plan(mongo._find_records("commits", source="gh", cursor=page.next_cursor,
                                    limit=25), 26)
     check_plan(mongo._find_records("commits", cursor=page.next_cursor, limit=25), 26)
+
+
+def test_commits_by_sha_use_their_index(mongo):
+    mongo.upsert_many([record(f"sha{i:04d}", commit_id=f"{i:040x}") for i in range(N)])
+    coll = mongo._collection("commits")
+    check_plan(coll.find({"commit_id": {"$in": [f"{7:040x}"]}}), 1)
+    check_plan(coll.find({"commit_id": {"$gte": f"{7:040x}"[:39],
+                                        "$lt": f"{7:040x}"[:39] + "\U0010ffff"}}).limit(5), 5)

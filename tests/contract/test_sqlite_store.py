@@ -136,3 +136,48 @@ def test_a_lease_excludes_another_process(db):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert db.get_state("github", "commits", "o/r").lease_owner == "other-process"
+
+
+def _plan_of_find(db, call) -> str:
+    conn = db._connection()
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        call()
+    finally:
+        conn.set_trace_callback(None)
+    [select] = [s for s in statements if s.lstrip().upper().startswith("SELECT DOC")]
+    return " | ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + select))
+
+
+def test_commits_are_found_by_sha_through_their_index(db, make_record):
+    db.upsert_many([make_record(f"r{i}", commit_id=f"{i:040x}") for i in range(50)])
+    for call in (lambda: db.find_by("commits", "commit_id", [f"{3:040x}", f"{4:040x}"]),
+                 lambda: db.find_by_prefix("commits", "commit_id", "0000000", 5)):
+        plan = _plan_of_find(db, call)
+        assert "USING INDEX records_by_commits_commit_id" in plan, plan
+
+
+def test_a_version_3_file_gains_the_sha_index_and_one_without_it_still_answers(tmp_path,
+                                                                              make_record):
+    path = tmp_path / "dihub.db"
+    store = SQLiteStore(path)
+    store.upsert_many([make_record(f"r{i}", commit_id=f"{i:040x}") for i in range(5)])
+    store.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP INDEX records_by_commits_commit_id")
+        raw.execute("PRAGMA user_version = 3")
+    raw.close()
+    store = SQLiteStore(path)         # migrated on open: the index is back
+    assert [d["_id"] for d in store.find_by("commits", "commit_id", [f"{2:040x}"])] == [
+        "gh:commits:r2"]
+    assert "records_by_commits_commit_id" in store._indexes
+    store.close()
+    with sqlite3.connect(path) as raw:   # as a read-only file that could not migrate
+        raw.execute("DROP INDEX records_by_commits_commit_id")
+        raw.execute("PRAGMA user_version = 4")
+    raw.close()
+    store = SQLiteStore(path)
+    assert [d["_id"] for d in store.find_by_prefix("commits", "commit_id", f"{4:040x}",
+                                                   5)] == ["gh:commits:r4"]
+    store.close()

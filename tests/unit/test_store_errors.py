@@ -111,10 +111,12 @@ def test_check_reports_the_damaged_page_and_writes_nothing(filled):
 
 
 def test_check_finds_a_document_that_is_not_json(filled):
-    with sqlite3.connect(filled) as raw:
-        raw.execute("UPDATE records SET doc = '{\"_id\": \"gh:commits:7\", \"mess' "
-                    "WHERE id = 'gh:commits:7'")
-    raw.close()
+    # damage on disk inside one document (same length, so every page stays well formed):
+    # SQLite itself refuses to write a commit whose document is not JSON, since the sha
+    # index reads it
+    data = filled.read_bytes()
+    at = data.index(b'"_id":"gh:commits:7",')
+    filled.write_bytes(data[:at] + b'"_id":"gh:commits:7"!' + data[at + 21:])
     store = SQLiteStore(filled)
     try:
         with pytest.raises(StoreDamaged, match="holds a document that is not JSON"):

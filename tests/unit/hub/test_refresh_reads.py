@@ -1,6 +1,6 @@
 """What a refresh reads and keeps: the changed records as a stream (none of them held once
-linked), the index of every commit only when a link needs it, and that index without the
-commits' whole documents. A git commit's `#123` takes its repository from the same commit
+linked), commits looked up by sha (never every stored commit), and lookups without the
+records' whole documents. A git commit's `#123` takes its repository from the same commit
 synced from GitHub."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 from dihub.hub import Dataset, refresh
 from dihub.hub.dataset import LOOKUP_KEYS
-from dihub.models.records import Commit, Issue
-from tests.unit.hub.hubdata import put, settings, store
+from dihub.models.records import Commit, Issue, PullRequest
+from tests.unit.hub.hubdata import put, settings, settled_clock, store
 
 SHAS = [f"{i:02x}" * 20 for i in range(1, 41)]
 
@@ -28,11 +28,13 @@ class _Doc(dict):
 
 class Watched:
     """A store that counts the whole-store reads of records (`iter_records`) per entity,
-    and the most changed records (`iter_ingested_since`) alive at once."""
+    the shas looked up (`find_by`), and the most changed records (`iter_ingested_since`)
+    alive at once."""
 
     def __init__(self, inner: Any):
         self.inner = inner
         self.scans: dict[str, int] = {}
+        self.looked_up: list[str] = []       # the shas asked of find_by
         self.alive = self.most_alive = 0
 
     def iter_records(self, entity, *args, **kwargs):
@@ -50,6 +52,11 @@ class Watched:
     def _gone(self) -> None:
         self.alive -= 1
 
+    def find_by(self, entity, field, values):
+        values = list(values)
+        self.looked_up.extend(values)
+        return self.inner.find_by(entity, field, values)
+
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
@@ -66,19 +73,60 @@ def test_changed_records_are_consumed_one_at_a_time(tmp_path):
     assert 1 <= watched.most_alive <= 3
 
 
-def test_a_git_only_config_never_indexes_every_commit(tmp_path):
+def test_no_refresh_reads_every_commit(tmp_path):
     s = store(tmp_path)
     put(s, *(_git(sha, f"fix #{i} and ENG-{i}") for i, sha in enumerate(SHAS, 1)))
     only_git = settings(tmp_path).model_copy(update={"sources": {
         "git": {"connector": "git", "repo": "."}}})
     watched = Watched(s)
     refresh(watched, only_git)
-    assert "commits" not in watched.scans          # no GitHub/GitLab copy to look for
+    assert "commits" not in watched.scans and watched.looked_up == []
 
-    # with a GitHub source configured, a `#12` of a git commit needs that copy's repo
+    # with a GitHub source configured, a `#12` of a git commit needs that copy's repo:
+    # each commit looks up its own sha, and nothing reads every commit
     watched = Watched(s)
     refresh(watched, settings(tmp_path), full=True)
-    assert watched.scans.get("commits") == 1
+    assert "commits" not in watched.scans
+    assert sorted(watched.looked_up) == sorted(SHAS)
+
+
+def _chain(prefix: str, n: int, parent: str | None, day: int) -> list[Commit]:
+    out = []
+    for i in range(n):
+        sha = f"{prefix}{i:06x}".ljust(40, "0")
+        out.append(Commit(source="git", source_id=sha, commit_id=sha, repo="shop",
+                          message=f"change {i}", parents=[parent] if parent else [],
+                          timestamp=f"2025-{1 + day // 28:02d}-{1 + day % 28:02d}T"
+                                    f"{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                          updated_at="2026-03-02T10:00:00Z"))
+        parent = sha
+    return out
+
+
+def test_a_changed_pull_request_looks_at_its_commits_not_at_the_history(tmp_path,
+                                                                       monkeypatch):
+    settled_clock(monkeypatch)
+    s = store(tmp_path)
+    main = _chain("aa", 3000, None, 0)
+    branch = _chain("bb", 4, main[2990].commit_id, 100)
+    ahead = _chain("cc", 3, main[-1].commit_id, 101)
+    merge = Commit(source="git", source_id="dd" * 20, commit_id="dd" * 20, repo="shop",
+                   parents=[ahead[-1].commit_id, branch[-1].commit_id],
+                   timestamp="2025-06-01T00:00:00Z", updated_at="2026-03-02T10:00:00Z")
+    put(s, *main, *branch, *ahead, merge, at="2026-03-01T00:00:00Z")
+    refresh(s, settings(tmp_path))
+    pr = PullRequest(source="github", source_id="7:7", number=7, repo="acme/shop",
+                     state="merged", merged_at="2025-06-01T00:00:00Z",
+                     head_sha=branch[-1].commit_id, merge_commit_sha="dd" * 20,
+                     updated_at="2026-03-03T00:00:00Z")
+    put(s, pr, at="2026-03-03T00:00:00Z")
+    watched = Watched(s)
+    refresh(watched, settings(tmp_path))
+    assert "commits" not in watched.scans
+    assert len(set(watched.looked_up)) < 30            # of 3,008 stored commits
+    brought = {d["to_id"] for d in s.iter_records("links", source="hub")
+               if d["kind"] == "pr_commit"}
+    assert brought == {f"git:commits:{c.commit_id}" for c in branch}
 
 
 def test_a_git_commit_links_hash_refs_through_its_github_copy(tmp_path):

@@ -2,16 +2,17 @@
 
     only_in_head(dataset, head, base, limit, max_walk) -> [sha, ...]
 
-The walk is git's merge-base paint (`git log base..head` without the whole history): the
-stored commits are visited newest first (by commit time), each painted with the sides that
-reach it (HEAD, BASE); it stops when every commit still queued is reached by both. So it
-looks at the pull request's commits and those its base gained since they forked, whatever
-the store holds, and asks the store for the parents of one commit at a time
-(Dataset.commits_by_shas, the store's sha index). A commit not stored ends its line.
+The walk is git's `rev-list base..head` (without reading the whole history): the stored
+commits are visited newest first (by commit time), each painted with the sides that reach
+it (HEAD, BASE); it stops a few commits (SLOP) after every commit still queued is reached
+from base. So it looks at the pull request's commits and those its base gained since they
+forked, whatever the store holds, and asks the store for the parents of one commit at a
+time (Dataset.commits_by_shas, the store's sha index). A commit not stored ends its line;
+a head not stored has no commits.
 
-Commit times that go back in time along a line (a wrong clock) can end the walk early; as
-in git, the commits found are still reachable from head, and at most `max_walk` commits are
-looked at.
+Commit times that go back in time along a line by more than SLOP commits (a wrong clock)
+can end the walk early; as in git, the commits found are still reachable from head, and
+at most `max_walk` commits are looked at.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from typing import Any
 
 from dihub.timeutil import parse
 
-HEAD, BASE, BOTH = 1, 2, 3
+HEAD, BASE = 1, 2
+# Commits still walked once only base's side is queued, as git's `rev-list base..head`
+# does: a commit whose time is a little earlier than its parent's is then still painted.
+SLOP = 5
 
 
 def _node(docs: list[dict[str, Any]]) -> tuple[float, list[str]]:
@@ -56,13 +60,21 @@ def only_in_head(dataset: Any, head: str, base: str, limit: int, max_walk: int) 
 
     head, base = head.lower(), base.lower()
     load([head, base])
+    if head not in nodes:
+        return []
     paint(head, HEAD)
     paint(base, BASE)
     found: list[str] = []
-    walked = 0
+    walked, slop = 0, SLOP
     while queue and walked < max_walk and len(found) < limit:
-        if all(flags[sha] == BOTH for _, sha in queue):
-            break
+        # what is still queued and reached from base is an ancestor of base, and so is
+        # all it reaches: once nothing else is queued, nothing more is only in head
+        if all(flags[sha] & BASE for _, sha in queue):
+            slop -= 1
+            if slop <= 0:
+                break
+        else:
+            slop = SLOP
         _, sha = heapq.heappop(queue)
         walked += 1
         side = flags[sha]

@@ -80,3 +80,22 @@ def test_limits_bound_the_answer_and_the_walk():
     graph = Graph(commits)
     assert len(only_in_head(graph, "h399", "m9", 250, 30)) <= 30
     assert len(set(graph.asked)) <= 32
+
+
+def test_a_head_that_is_not_stored_or_already_in_base_ends_the_walk_at_once():
+    commits = line("m", 10_000)
+    graph = Graph(commits)
+    # a squash-merged pull request whose branch was never synced
+    assert only_in_head(graph, "gone", "m9999", 250, 20_000) == []
+    assert len(set(graph.asked)) <= 2
+    graph = Graph(commits)
+    assert only_in_head(graph, "m9900", "m9999", 250, 20_000) == []
+    assert len(set(graph.asked)) < 120          # base down to head, and a few more
+
+
+def test_a_commit_a_little_older_than_its_parent_is_still_painted_from_base():
+    commits = line("m", 30)
+    commits["h0"] = (["m20"], 100)
+    commits["h1"] = (["h0"], 101)
+    commits["m25"] = (["m24"], 23)                  # a clock a few minutes behind
+    assert only_in_head(Graph(commits), "h1", "m29", 250, 20_000) == ["h1", "h0"]

@@ -84,13 +84,14 @@ KEYED_FIELDS: dict[str, str] = {"commits": "commit_id"}
 PREFIX_END = "\U0010ffff"      # above every character: `prefix <= key < prefix + PREFIX_END`
 
 
-def check_keyed(entity: str, field: str) -> None:
-    """Refuse a lookup by a field the stores keep no index for (it would read every
-    record of the entity, each time)."""
+def check_keyed(entity: str, field: str, values: Iterable[Any] = ()) -> list[str]:
+    """The distinct string `values` to look up, sorted; refuses a lookup by a field the
+    stores keep no index for (it would read every record of the entity, each time)."""
     if KEYED_FIELDS.get(check_entity(entity)) != field:
         raise UsageError(f"records of {entity!r} cannot be looked up by {field!r}",
                          hint="Indexed lookups: " + ", ".join(
                              f"{e}.{f}" for e, f in sorted(KEYED_FIELDS.items())) + ".")
+    return sorted({v for v in values if isinstance(v, str)})
 
 
 def check_limit(limit: int) -> int:

@@ -440,8 +440,7 @@ class MongoStore:
     def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
         """Through the `by_<field>` index, which every write to the entity creates (a
         store last written by an older dihub has it after its next sync)."""
-        check_keyed(entity, field)
-        keys = sorted({v for v in values if isinstance(v, str)})
+        keys = check_keyed(entity, field, values)
         coll = self._collection(entity)
         found: list[dict[str, Any]] = []
         for i in range(0, len(keys), _CHUNK):

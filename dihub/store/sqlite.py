@@ -170,7 +170,7 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._checked = False        # quick_check passed; done once, before the first write
-        self._indexes: set[str] = set()   # index names seen in the file (_keyed_where)
+        self._indexes: set[str] | None = None   # the file's index names (_keyed_where)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -414,8 +414,7 @@ class SQLiteStore:
             return conn.execute(sql, params).fetchone()[0]
 
     def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
-        check_keyed(entity, field)
-        keys = sorted({v for v in values if isinstance(v, str)})
+        keys = check_keyed(entity, field, values)
         found: list[dict[str, Any]] = []
         with self._read() as conn:
             where = self._keyed_where(conn, entity, field)
@@ -441,9 +440,9 @@ class SQLiteStore:
         every record of the entity: name the index, where it exists (a read-only file of
         schema version 3 has none, and is scanned)."""
         index = _keyed_index(entity, field)
-        if index not in self._indexes:
-            self._indexes.update(name for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'index'"))
+        if self._indexes is None:       # read once: the schema is migrated on opening
+            self._indexes = {name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index'")}
         hint = f"INDEXED BY {index} " if index in self._indexes else ""
         return (f"SELECT doc FROM records {hint}WHERE entity = '{entity}' "
                 f"AND json_extract(doc, '$.{field}')")

@@ -93,9 +93,16 @@ def test_a_head_that_is_not_stored_or_already_in_base_ends_the_walk_at_once():
     assert len(set(graph.asked)) < 120          # base down to head, and a few more
 
 
-def test_a_commit_a_little_older_than_its_parent_is_still_painted_from_base():
+def test_a_main_line_commit_older_than_its_parent_does_not_change_the_answer():
     commits = line("m", 30)
     commits["h0"] = (["m20"], 100)
     commits["h1"] = (["h0"], 101)
     commits["m25"] = (["m24"], 23)                  # a clock a few minutes behind
     assert only_in_head(Graph(commits), "h1", "m29", 250, 20_000) == ["h1", "h0"]
+
+
+def test_the_walk_goes_on_a_little_once_only_base_is_queued():
+    # `mid`'s clock is behind: it is older than `x`, which it reaches. Once `x` is taken
+    # (from head) only `mid` is queued; walking on a few commits paints `x` from base
+    commits = {"x": ([], 50), "mid": (["x"], 40), "base": (["mid"], 60), "h0": (["x"], 100)}
+    assert only_in_head(Graph(commits), "h0", "base", 250, 20_000) == ["h0"]

@@ -17,6 +17,7 @@ touch. `check()` is the full `PRAGMA integrity_check` behind `dihub store check`
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -30,11 +31,11 @@ from dihub.errors import FatalError, LeaseHeld
 from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.models.documents import decode_document, encode_document
 from dihub.models.state import Lease
+from dihub.store import sqlite_keyed as keyed
 from dihub.store.base import QueryPage, UpsertResult, inbox_headers
 from dihub.store.errors import CHECK_HINT, LeaseLost, StoreDamaged, sqlite_error
 from dihub.store.keyset import (
     DEFAULT_PAGE_SIZE,
-    KEYED_FIELDS,
     PREFIX_END,
     cap_raw_payload,
     check_entity,
@@ -52,6 +53,8 @@ from dihub.store.keyset import (
 )
 from dihub.timeutil import utcnow
 
+log = logging.getLogger("dihub.store")
+
 SCHEMA_VERSION = 4          # 2: sync_state.lease_generation; 3: records_by_ingested;
                             # 4: the KEYED_FIELDS indexes (records_by_commits_commit_id)
 _LEASE_FIELDS = {"lease_owner", "lease_until", "lease_generation"}
@@ -63,10 +66,6 @@ _SQL_UNTIL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)"
 _WAL_CHECKPOINT_PAGES = 16384
 _CHUNK = 500  # ids per IN (...) lookup, well under SQLite's bound-parameter limit
 _DOC_TABLES = ("records", "sync_state", "audit_log", "run_metrics")   # with a JSON `doc`
-
-def _keyed_index(entity: str, name: str) -> str:
-    return f"records_by_{entity}_{name}"
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -101,11 +100,7 @@ CREATE TABLE IF NOT EXISTS run_metrics (
 );
 CREATE INDEX IF NOT EXISTS metrics_by_time ON run_metrics (started_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-""" + "".join(
-    # partial: only the entity's rows are in it, so other records cost it nothing
-    f"CREATE INDEX IF NOT EXISTS {_keyed_index(entity, name)} ON records "
-    f"(json_extract(doc, '$.{name}')) WHERE entity = '{entity}';\n"
-    for entity, name in KEYED_FIELDS.items())
+""" + keyed.SCHEMA
 
 _UPSERT = """
 INSERT INTO records (entity, id, source, updated_at, raw_signature, ingested_at, doc)
@@ -170,7 +165,7 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._checked = False        # quick_check passed; done once, before the first write
-        self._indexes: set[str] | None = None   # the file's index names (_keyed_where)
+        self._keyed = keyed.KeyedIndexes()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -270,10 +265,13 @@ class SQLiteStore:
         with self._lock:
             conn = self._connection()
             try:
-                if not self._checked:
+                first = not self._checked
+                if first:
                     self._quick_check(conn)
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    if first:   # a keyed index a killed load left dropped
+                        self._keyed.ensure(conn)
                     yield conn
                     conn.execute("COMMIT")
                 except BaseException:
@@ -302,6 +300,11 @@ class SQLiteStore:
                 hint=CHECK_HINT) from exc
 
     def close(self) -> None:
+        if self._keyed.dropped and not self._closed:
+            try:
+                self._restore_keyed()
+            except FatalError as exc:   # the next process that writes builds it
+                log.warning("%s", exc)
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -331,9 +334,11 @@ class SQLiteStore:
                         f"AND id IN ({','.join('?' * len(chunk))})", [entity, *chunk])
                     stored.update(((entity, rid), (sig, upd)) for rid, sig, upd in rows)
             writes = []
+            inserted: dict[str, int] = {}
             for key, doc in batch.items():
                 if key not in stored:
                     result.inserted += 1
+                    inserted[key[0]] = inserted.get(key[0], 0) + 1
                 elif (is_unchanged(stored[key][0], doc)
                       or (doc.get("updated_at") or "") < stored[key][1]
                       and isinstance(doc.get("updated_at"), str)):
@@ -349,6 +354,7 @@ class SQLiteStore:
             # leave their pages half full (measured: 48% used; sorted: 81%).
             writes.sort(key=_time_order)
             conn.executemany(_UPSERT, writes)
+            self._keyed.inserted(conn, inserted)
         return result
 
     def query(self, entity: str, source: str | None = None, since: str | None = None,
@@ -416,36 +422,40 @@ class SQLiteStore:
     def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
         keys = check_keyed(entity, field, values)
         found: list[dict[str, Any]] = []
-        with self._read() as conn:
-            where = self._keyed_where(conn, entity, field)
-            for i in range(0, len(keys), _CHUNK):
-                chunk = keys[i:i + _CHUNK]
-                rows = conn.execute(f"{where} IN ({','.join('?' * len(chunk))})", chunk)
-                found.extend(self._loads(doc) for (doc,) in rows)
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i:i + _CHUNK]
+            found.extend(self._keyed_read(entity, field,
+                                          f"IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
     def find_by_prefix(self, entity: str, field: str, prefix: str,
                        limit: int) -> list[dict[str, Any]]:
         check_keyed(entity, field)
         check_limit(limit)
+        return self._keyed_read(entity, field,
+                                f">= ? AND json_extract(doc, '$.{field}') < ? LIMIT ?",
+                                [prefix, prefix + PREFIX_END, limit])
+
+    def _keyed_read(self, entity: str, field: str, condition: str,
+                    params: list[Any]) -> list[dict[str, Any]]:
+        if self._keyed.dropped:
+            self._restore_keyed()
         with self._read() as conn:
-            where = self._keyed_where(conn, entity, field)
-            rows = conn.execute(f"{where} >= ? AND json_extract(doc, '$.{field}') < ? "
-                                "LIMIT ?", [prefix, prefix + PREFIX_END, limit]).fetchall()
+            try:
+                rows = conn.execute(f"{self._keyed.select(conn, entity, field)} {condition}",
+                                    params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not keyed.is_missing_index(exc):     # another process is loading
+                    raise
+                self._keyed.forget()
+                rows = conn.execute(f"{self._keyed.select(conn, entity, field)} {condition}",
+                                    params).fetchall()
         return [self._loads(doc) for (doc,) in rows]
 
-    def _keyed_where(self, conn: sqlite3.Connection, entity: str, field: str) -> str:
-        """`SELECT doc ... WHERE <the indexed expression>` (entity and field come from
-        KEYED_FIELDS). The planner, left alone, prefers the entity's time index and reads
-        every record of the entity: name the index, where it exists (a read-only file of
-        schema version 3 has none, and is scanned)."""
-        index = _keyed_index(entity, field)
-        if self._indexes is None:       # read once: the schema is migrated on opening
-            self._indexes = {name for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'index'")}
-        hint = f"INDEXED BY {index} " if index in self._indexes else ""
-        return (f"SELECT doc FROM records {hint}WHERE entity = '{entity}' "
-                f"AND json_extract(doc, '$.{field}')")
+    def _restore_keyed(self) -> None:
+        """Build the keyed indexes this process dropped while loading (sqlite_keyed)."""
+        with self._write() as conn:
+            self._keyed.ensure(conn)
 
     def iter_ingested_since(self, entity: str, since: str | None = None,
                             source: str | None = None) -> Iterator[dict[str, Any]]:

@@ -15,10 +15,11 @@ Records are plain dicts as stored (`_id`, `source`, `entity`, `source_id`, `upda
 (`get` gives the whole record). `changed(entity, since)` yields the records
 written at or after a mark (Store.iter_ingested_since, an indexed read), and
 `closed_mark(store)` is the next safe mark: the hub's refresh and the metrics' facts
-consume only what changed. Commit lookups ask the store's sha index and keep what they
-found (up to COMMIT_CACHE commits); the other lookups build their index on first use and
-keep it for the Dataset's life: make one Dataset per refresh or report, not one per
-question. Hub output (people, links) lives under the source `hub`.
+consume only what changed. Lookups ask the store's index on the field (Store.find_by:
+a commit's sha, an issue's key or number, a pull request's number, a build's run id) and
+keep what they found (up to LOOKUP_CACHE records a field) for the Dataset's life: make
+one Dataset per refresh or report, not one per question. Hub output (people, links)
+lives under the source `hub`.
 """
 
 from __future__ import annotations
@@ -34,12 +35,11 @@ HUB_SOURCE = "hub"
 # another host (a MongoDB store shared by several machines) or one that stamps without a
 # lease (`dihub serve`) may commit a record stamped up to this long before now.
 CLOSE_MARGIN = timedelta(minutes=2)
-# What a lookup (commits_by_sha, issue_by_key, repo_item, builds_by_*) gives of a record:
+# What a lookup (commits_by_sha, issue_by_key, repo_item, builds_by_run) gives of a record:
 # what a link to it is made of (`_id`, `entity`), its source and repository, and the
-# commit graph (parents, commit time). An index holds every record of its entity, so not
-# their whole documents. Commits are looked up in the store by sha (Store.find_by), not
-# indexed here: a store holds far more of them than a refresh needs.
-LOOKUP_KEYS = ("_id", "entity", "source", "repo", "commit_id", "parents", "timestamp")
+# commit graph (parents, commit time): what a walk keeps of the commits it passes.
+LOOKUP_KEYS = ("_id", "entity", "source", "repo", "project_key", "commit_id", "parents",
+               "timestamp")
 
 
 def closed_mark(store, now: datetime | None = None) -> str:
@@ -69,9 +69,9 @@ def closed_mark(store, now: datetime | None = None) -> str:
     return to_iso(bound) or ""
 
 Doc = dict[str, Any]
-# Commits kept by commits_by_shas (each a few hundred bytes): about what a refresh's pull
+# Lookup entries kept per field (each a few hundred bytes): about what a refresh's pull
 # requests walk, never every stored commit.
-COMMIT_CACHE = 50_000
+LOOKUP_CACHE = 50_000
 # Records read for a sha prefix: a prefix of two shas, each with a copy per source, is
 # ambiguous whatever more there is.
 PREFIX_MATCHES = 64
@@ -141,19 +141,26 @@ class Dataset:
 
     # ------------------------------------------------------------------ lookups
 
-    def _index(self, name: str, entity: str, key) -> dict[Any, list[Doc]]:
-        if name not in self._cache:
-            index: dict[Any, list[Doc]] = {}
-            for doc in self.records(entity):
-                if doc.get("source") == HUB_SOURCE:
-                    continue
-                keys = [k for k in key(doc) if k is not None]
-                if keys:
-                    entry = _lookup_entry(doc)
-                    for k in keys:
-                        index.setdefault(k, []).append(entry)
-            self._cache[name] = index
-        return self._cache[name]
+    def _keyed(self, entity: str, field: str, values: Iterable[Any]) -> dict[Any, list[Doc]]:
+        """{value: the entity's records whose `field` is that value} through the store's
+        index (Store.find_by; one lookup for the values not asked before), in the order of
+        `records` (oldest update first), as their LOOKUP_KEYS; what was found is kept, up
+        to LOOKUP_CACHE records per field."""
+        known = self._cache.setdefault((entity, field), {})
+        wanted = set(values)
+        result = {v: known[v] for v in wanted if v in known}
+        missing = wanted.difference(result)
+        if missing:
+            found: dict[Any, list[Doc]] = {v: [] for v in missing}
+            for doc in sorted(self.store.find_by(entity, field, missing),
+                              key=lambda d: (d.get("updated_at") or "", d["_id"])):
+                if doc.get("source") != HUB_SOURCE and doc.get(field) in found:
+                    found[doc[field]].append(_lookup_entry(doc))
+            result.update(found)
+            if len(known) + len(found) > LOOKUP_CACHE:
+                known.clear()       # bounded: a long walk must not keep every record
+            known.update(found)
+        return result
 
     def commits_by_sha(self, sha: str) -> list[Doc]:
         """Every stored commit record with this full sha (a git and a GitHub copy)."""
@@ -163,20 +170,7 @@ class Dataset:
     def commits_by_shas(self, shas: Iterable[str]) -> dict[str, list[Doc]]:
         """{sha: its commit records} for several shas at once (one store lookup for
         those not asked before; a sha not stored maps to [])."""
-        known = self._cache.setdefault("commits", {})
-        wanted = {s.lower() for s in shas if s}
-        result = {s: known[s] for s in wanted if s in known}
-        missing = wanted.difference(result)
-        if missing:
-            found: dict[str, list[Doc]] = {s: [] for s in missing}
-            for doc in self.store.find_by("commits", "commit_id", missing):
-                if doc.get("source") != HUB_SOURCE and doc.get("commit_id") in found:
-                    found[doc["commit_id"]].append(_lookup_entry(doc))
-            result.update(found)
-            if len(known) + len(found) > COMMIT_CACHE:
-                known.clear()       # bounded: a long walk must not keep every commit
-            known.update(found)
-        return result
+        return self._keyed("commits", "commit_id", {s.lower() for s in shas if s})
 
     def commits_by_prefix(self, prefix: str) -> list[Doc]:
         """Commits whose sha starts with `prefix` (7 hex digits or more); [] when the prefix
@@ -192,18 +186,17 @@ class Dataset:
 
     def issue_by_key(self, key: str) -> Doc | None:
         """A Jira issue by its key (`ENG-12`), from any Jira source; None when unknown."""
-        docs = self._index("issue_key", "issues", lambda d: [d.get("issue_id")]
-                           if self.connector_of(d.get("source", "")) in ("jira", None)
-                           else []).get(key)
+        docs = [d for d in self._keyed("issues", "issue_id", [key])[key]
+                if self.connector_of(d.get("source", "")) in ("jira", None)]
         return docs[0] if docs else None
 
     def project_keys(self) -> set[str]:
-        """Jira project keys of the stored issues (plus `links.project_keys` of the config)."""
+        """Jira project keys of the stored issues (plus `links.project_keys` of the config).
+        Reads every stored issue: only for what no lookup by key can answer."""
         if "project_keys" not in self._cache:
-            keys = {k.rsplit("-", 1)[0] for k in self._index(
-                "issue_key", "issues", lambda d: [d.get("issue_id")]
-                if self.connector_of(d.get("source", "")) in ("jira", None) else [])
-                if "-" in str(k)}
+            keys = {str(d.get("issue_id")).rsplit("-", 1)[0] for d in self.records("issues")
+                    if d.get("source") != HUB_SOURCE and "-" in str(d.get("issue_id"))
+                    and self.connector_of(d.get("source", "")) in ("jira", None)}
             links = getattr(self.settings, "links", None)
             keys.update(getattr(links, "project_keys", None) or [])
             self._cache["project_keys"] = keys
@@ -212,22 +205,21 @@ class Dataset:
     def repo_item(self, repo: str, number: int | str) -> Doc | None:
         """The GitHub issue or pull request `number` of repository `owner/name`
         (case-insensitive), or None."""
-        key = (repo.lower(), str(number))
-        issues = self._index("gh_issue", "issues", lambda d: [
-            (str(d.get("project_key") or "").lower(), str(d.get("issue_id")))]
-            if self.connector_of(d.get("source", "")) in ("github", "gitlab") else [])
-        if key in issues:
-            return issues[key][0]
-        pulls = self._index("gh_pull", "pull_requests", lambda d: [
-            (str(d.get("repo") or "").lower(), str(d.get("number")))])
-        return pulls[key][0] if key in pulls else None
-
-    def builds_by_sha(self, sha: str) -> list[Doc]:
-        return self._index("build_sha", "builds", lambda d: [d.get("head_sha")]).get(sha, [])
+        repo, number = repo.lower(), str(number)
+        for doc in self._keyed("issues", "issue_id", [number])[number]:
+            if (str(doc.get("project_key") or "").lower() == repo
+                    and self.connector_of(doc.get("source", "")) in ("github", "gitlab")):
+                return doc
+        if not (number.isascii() and number.isdigit()):
+            return None
+        for doc in self._keyed("pull_requests", "number", [int(number)])[int(number)]:
+            if str(doc.get("repo") or "").lower() == repo:
+                return doc
+        return None
 
     def builds_by_run(self, run_id: str) -> list[Doc]:
-        return self._index("build_run", "builds", lambda d: [str(d.get("run_id"))]).get(
-            str(run_id), [])
+        run_id = str(run_id)
+        return self._keyed("builds", "run_id", [run_id])[run_id]
 
     def users(self) -> Iterator[Doc]:
         """Every stored account (users of every source)."""

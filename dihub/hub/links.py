@@ -171,14 +171,14 @@ class Linker:
               repo: str | None, jira_only: bool = False) -> None:
         if not text:
             return
-        known = self.ds.project_keys()
         for ref, written in self.references(text, repo, jira_only):
             target = self.resolve(ref)
             if target is None:
                 project = ref[len("jira:"):].rsplit("-", 1)[0] if ref.startswith("jira:") \
                     else None
-                # a key-shaped word of an unknown project (UTF-8) waits, as an unknown issue
-                if project is None or project in known or len(project) <= 10:
+                # a key-shaped word of an unknown project (UTF-8) waits, as an unknown
+                # issue; one of a longer project only when the project is known
+                if project is None or len(project) <= 10 or project in self.ds.project_keys():
                     found.pending.add(ref)
                 continue
             if target["_id"] == doc["_id"]:

@@ -71,10 +71,12 @@ class Store(Protocol):
         pages internally so memory stays flat.
       count(entity, source=None) -> int
       find_by(entity, field, values) -> list[dict]: the records whose `field` equals
-        one of `values` (strings), in no particular order; find_by_prefix(entity,
-        field, prefix, limit) -> list[dict]: at most `limit` records whose `field`
-        starts with `prefix`. Only for keyset.KEYED_FIELDS (a commit's `commit_id`),
-        each read through an index, so a lookup costs the same at any store size.
+        one of `values` (strings; integers for keyset.KEYED_INTEGERS), in no
+        particular order; find_by_prefix(entity, field, prefix, limit) -> list[dict]:
+        at most `limit` records whose text `field` starts with `prefix`. Only for
+        keyset.KEYED_FIELDS (a commit's `commit_id`, an issue's `issue_id`, a pull
+        request's `number`, a build's `run_id`), each read through an index, so a
+        lookup costs the same at any store size.
       iter_ingested_since(entity, since=None, source=None) -> Iterator[dict]: the
         records written (inserted or updated) at or after `since`, an ISO time
         compared with `ingested_at` (None: every record), ordered by
@@ -142,7 +144,7 @@ class Store(Protocol):
 
     def count(self, entity: str, source: str | None = None) -> int: ...
 
-    def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]: ...
+    def find_by(self, entity: str, field: str, values: Iterable[Any]) -> list[dict[str, Any]]: ...
 
     def find_by_prefix(self, entity: str, field: str, prefix: str,
                        limit: int) -> list[dict[str, Any]]: ...

@@ -77,21 +77,41 @@ def check_entity(entity: str) -> str:
     return entity
 
 
-# Fields a record can be found by besides its `_id`, one store index each: a commit by
-# its sha (`find_by`, `find_by_prefix`), so that the hub links a pull request, a build or a
-# deploy message to its commits without reading every stored commit.
-KEYED_FIELDS: dict[str, str] = {"commits": "commit_id"}
+# Fields a record can be found by besides its `_id`, one store index each (`find_by`;
+# `find_by_prefix` for a text field), so that the hub links a record to what it names
+# without reading every record of the target's entity: a commit by its sha, an issue by
+# its key or number, a pull request by its number, a build by its run id.
+KEYED_FIELDS: dict[str, tuple[str, ...]] = {
+    "commits": ("commit_id",),
+    "issues": ("issue_id",),
+    "pull_requests": ("number",),
+    "builds": ("run_id",),
+}
+# Keyed fields whose values are integers (the others are strings).
+KEYED_INTEGERS = {("pull_requests", "number")}
 PREFIX_END = "\U0010ffff"      # above every character: `prefix <= key < prefix + PREFIX_END`
 
 
-def check_keyed(entity: str, field: str, values: Iterable[Any] = ()) -> list[str]:
-    """The distinct string `values` to look up, sorted; refuses a lookup by a field the
+def keyed_pairs() -> list[tuple[str, str]]:
+    """Every (entity, field) of KEYED_FIELDS."""
+    return [(entity, field) for entity, fields in KEYED_FIELDS.items() for field in fields]
+
+
+def check_keyed(entity: str, field: str, values: Iterable[Any] = (), *,
+                prefix: bool = False) -> list[Any]:
+    """The distinct `values` to look up, sorted, of the field's type (strings, or integers
+    for KEYED_INTEGERS, where digit strings count too); refuses a lookup by a field the
     stores keep no index for (it would read every record of the entity, each time)."""
-    if KEYED_FIELDS.get(check_entity(entity)) != field:
-        raise UsageError(f"records of {entity!r} cannot be looked up by {field!r}",
+    integer = (check_entity(entity), field) in KEYED_INTEGERS
+    if field not in KEYED_FIELDS.get(entity, ()) or prefix and integer:
+        raise UsageError(f"records of {entity!r} cannot be looked up by {field!r}"
+                         + (" prefix" if prefix else ""),
                          hint="Indexed lookups: " + ", ".join(
-                             f"{e}.{f}" for e, f in sorted(KEYED_FIELDS.items())) + ".")
-    return sorted({v for v in values if isinstance(v, str)})
+                             f"{e}.{f}" for e, f in sorted(keyed_pairs())) + ".")
+    if not integer:
+        return sorted({v for v in values if isinstance(v, str)})
+    return sorted({int(v) for v in values if isinstance(v, int) and not isinstance(v, bool)
+                   or isinstance(v, str) and v.isascii() and v.isdigit()})
 
 
 def check_limit(limit: int) -> int:

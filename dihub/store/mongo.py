@@ -260,10 +260,9 @@ class MongoStore:
                               name="by_updated")
             coll.create_index([("ingested_at", ASCENDING), ("_id", ASCENDING)],
                               name="by_ingested")
-            if name in KEYED_FIELDS:    # a commit by its sha (find_by); the collection
-                # is the entity's, so no partial filter is needed
-                coll.create_index([(KEYED_FIELDS[name], ASCENDING)],
-                                  name=f"by_{KEYED_FIELDS[name]}")
+            for field in KEYED_FIELDS.get(name, ()):   # find_by; the collection is
+                # the entity's, so no partial filter is needed
+                coll.create_index([(field, ASCENDING)], name=f"by_{field}")
 
     def _ensure_audit_ttl(self, coll) -> None:
         """The TTL index expires entries after `audit_retention_days`.
@@ -437,7 +436,7 @@ class MongoStore:
         where = {} if source is None else {"source": source}
         return self._collection(entity).count_documents(where)
 
-    def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
+    def find_by(self, entity: str, field: str, values: Iterable[Any]) -> list[dict[str, Any]]:
         """Through the `by_<field>` index, which every write to the entity creates (a
         store last written by an older dihub has it after its next sync)."""
         keys = check_keyed(entity, field, values)
@@ -449,7 +448,7 @@ class MongoStore:
 
     def find_by_prefix(self, entity: str, field: str, prefix: str,
                        limit: int) -> list[dict[str, Any]]:
-        check_keyed(entity, field)
+        check_keyed(entity, field, prefix=True)
         check_limit(limit)
         return list(self._collection(entity).find(
             {field: {"$gte": prefix, "$lt": prefix + PREFIX_END}}).limit(limit))

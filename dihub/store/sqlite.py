@@ -55,8 +55,8 @@ from dihub.timeutil import utcnow
 
 log = logging.getLogger("dihub.store")
 
-SCHEMA_VERSION = 4          # 2: sync_state.lease_generation; 3: records_by_ingested;
-                            # 4: the KEYED_FIELDS indexes (records_by_commits_commit_id)
+SCHEMA_VERSION = 5          # 2: sync_state.lease_generation; 3: records_by_ingested;
+                            # 4: records_by_commits_commit_id; 5: the other KEYED_FIELDS
 _LEASE_FIELDS = {"lease_owner", "lease_until", "lease_generation"}
 # Lease times come from SQLite's clock, i.e. the clock of the host the file is on
 # (every process that shares a SQLite file runs on that host), never from a
@@ -222,7 +222,7 @@ class SQLiteStore:
                     except sqlite3.OperationalError as exc:
                         # A read-only version-1 file still serves reads (generation 0);
                         # a read-only version-2 one reads without records_by_ingested, a
-                        # version-3 one without the KEYED_FIELDS indexes.
+                        # version-3 or -4 one without (some of) the KEYED_FIELDS indexes.
                         if ((exc.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_READONLY
                                 or version < 1):
                             raise
@@ -419,7 +419,7 @@ class SQLiteStore:
         with self._read() as conn:
             return conn.execute(sql, params).fetchone()[0]
 
-    def find_by(self, entity: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
+    def find_by(self, entity: str, field: str, values: Iterable[Any]) -> list[dict[str, Any]]:
         keys = check_keyed(entity, field, values)
         found: list[dict[str, Any]] = []
         for i in range(0, len(keys), _CHUNK):
@@ -430,7 +430,7 @@ class SQLiteStore:
 
     def find_by_prefix(self, entity: str, field: str, prefix: str,
                        limit: int) -> list[dict[str, Any]]:
-        check_keyed(entity, field)
+        check_keyed(entity, field, prefix=True)
         check_limit(limit)
         return self._keyed_read(entity, field,
                                 f">= ? AND json_extract(doc, '$.{field}') < ? LIMIT ?",

@@ -99,3 +99,15 @@ def test_commits_by_sha_use_their_index(mongo):
     check_plan(coll.find({"commit_id": {"$in": [f"{7:040x}"]}}), 1)
     check_plan(coll.find({"commit_id": {"$gte": f"{7:040x}"[:39],
                                         "$lt": f"{7:040x}"[:39] + "\U0010ffff"}}).limit(5), 5)
+
+
+def test_issues_pull_requests_and_builds_use_their_key_indexes(mongo):
+    mongo.upsert_many([record(f"i{i:04d}", entity="issues", issue_id=f"ENG-{i}")
+                       for i in range(N)])
+    mongo.upsert_many([record(f"p{i:04d}", entity="pull_requests", number=i)
+                       for i in range(N)])
+    mongo.upsert_many([record(f"b{i:04d}", entity="builds", run_id=str(10_000 + i))
+                       for i in range(N)])
+    check_plan(mongo._collection("issues").find({"issue_id": {"$in": ["ENG-7"]}}), 1)
+    check_plan(mongo._collection("pull_requests").find({"number": {"$in": [7]}}), 1)
+    check_plan(mongo._collection("builds").find({"run_id": {"$in": ["10007"]}}), 1)

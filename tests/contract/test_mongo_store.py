@@ -42,6 +42,9 @@ def test_one_collection_per_entity_with_keyset_indexes(mongo, client, make_recor
     keys = {name: info["key"] for name, info in db["commits"].index_information().items()}
     assert keys["by_source_updated"] == [("source", 1), ("updated_at", 1), ("_id", 1)]
     assert keys["by_updated"] == [("updated_at", 1), ("_id", 1)]
+    assert keys["by_commit_id"] == [("commit_id", 1)]
+    issue_keys = {name: info["key"] for name, info in db["issues"].index_information().items()}
+    assert issue_keys["by_issue_id"] == [("issue_id", 1)] and "by_commit_id" not in issue_keys
 
 
 def test_audit_ttl_index_follows_the_retention(client):

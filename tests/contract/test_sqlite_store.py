@@ -166,6 +166,20 @@ def test_commits_are_found_by_sha_through_their_index(db, make_record):
         assert "USING INDEX records_by_commits_commit_id" in plan, plan
 
 
+def test_issues_pull_requests_and_builds_are_found_through_their_indexes(db, make_record):
+    db.upsert_many([make_record(f"i{i}", entity="issues", issue_id=f"ENG-{i}")
+                    for i in range(50)]
+                   + [make_record(f"p{i}", entity="pull_requests", number=i) for i in range(50)]
+                   + [make_record(f"b{i}", entity="builds", run_id=str(i)) for i in range(50)])
+    for index, call in (
+            ("records_by_issues_issue_id", lambda: db.find_by("issues", "issue_id", ["ENG-3"])),
+            ("records_by_pull_requests_number",
+             lambda: db.find_by("pull_requests", "number", [3])),
+            ("records_by_builds_run_id", lambda: db.find_by("builds", "run_id", ["3"]))):
+        plan = _plan_of_find(db, call)
+        assert f"USING INDEX {index}" in plan, plan
+
+
 def test_a_version_3_file_gains_the_sha_index_and_one_without_it_still_answers(tmp_path,
                                                                               make_record):
     path = tmp_path / "dihub.db"

@@ -61,9 +61,38 @@ def test_find_by_prefix_gives_the_matches_up_to_a_limit(store, make_record):
 
 
 @pytest.mark.parametrize("entity,field", [("commits", "message"), ("builds", "commit_id"),
+                                          ("issues", "number"),
                                           ("records", "commit_id")])
 def test_only_indexed_fields_can_be_looked_up(store, entity, field):
     with pytest.raises(UsageError):
         store.find_by(entity, field, ["x"])
     with pytest.raises(UsageError):
         store.find_by_prefix(entity, field, "x", 10)
+
+
+def test_issues_pull_requests_and_builds_by_their_keys(store, make_record):
+    store.upsert_many([
+        make_record("10001", source="jira", entity="issues", issue_id="ENG-1"),
+        make_record("10002", source="jira", entity="issues", issue_id="ENG-12"),
+        make_record("7:5", entity="issues", issue_id="5", project_key="acme/shop"),
+        make_record("8:5", entity="issues", issue_id="5", project_key="acme/web"),
+        make_record("7:5", entity="pull_requests", number=5, repo="acme/shop"),
+        make_record("7:50", entity="pull_requests", number=50, repo="acme/shop"),
+        make_record("7:555:1", entity="builds", run_id="555"),
+        make_record("7:555:2", entity="builds", run_id="555"),
+        make_record("7:556:1", entity="builds", run_id="556")])
+    assert _ids(store.find_by("issues", "issue_id", ["ENG-1", "ENG-2"])) == [
+        "jira:issues:10001"]
+    assert _ids(store.find_by("issues", "issue_id", ["5"])) == [
+        "gh:issues:7:5", "gh:issues:8:5"]
+    assert _ids(store.find_by_prefix("issues", "issue_id", "ENG-1", 10)) == [
+        "jira:issues:10001", "jira:issues:10002"]
+    # numbers are integers; a digit string is the same number, anything else none
+    assert _ids(store.find_by("pull_requests", "number", [5])) == ["gh:pull_requests:7:5"]
+    assert _ids(store.find_by("pull_requests", "number", ["50", "5x", 5.0, True])) == [
+        "gh:pull_requests:7:50"]
+    assert _ids(store.find_by("builds", "run_id", ["555"])) == [
+        "gh:builds:7:555:1", "gh:builds:7:555:2"]
+    assert store.find_by("builds", "run_id", [555]) == []       # run ids are text
+    with pytest.raises(UsageError):
+        store.find_by_prefix("pull_requests", "number", "5", 10)

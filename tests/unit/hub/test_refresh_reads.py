@@ -12,6 +12,7 @@ from dihub.hub import Dataset, refresh
 from dihub.hub.dataset import LOOKUP_KEYS
 from dihub.models.records import Commit, Issue, PullRequest
 from tests.unit.hub.hubdata import put, settings, settled_clock, store
+from tests.unit.hub.test_links import CFG, _base
 
 SHAS = [f"{i:02x}" * 20 for i in range(1, 41)]
 
@@ -28,13 +29,14 @@ class _Doc(dict):
 
 class Watched:
     """A store that counts the whole-store reads of records (`iter_records`) per entity,
-    the shas looked up (`find_by`), and the most changed records (`iter_ingested_since`)
-    alive at once."""
+    the shas looked up and the other keyed lookups (`find_by`), and the most changed
+    records (`iter_ingested_since`) alive at once."""
 
     def __init__(self, inner: Any):
         self.inner = inner
         self.scans: dict[str, int] = {}
         self.looked_up: list[str] = []       # the shas asked of find_by
+        self.keyed: list[tuple[str, str, Any]] = []     # every other find_by value
         self.alive = self.most_alive = 0
 
     def iter_records(self, entity, *args, **kwargs):
@@ -54,7 +56,10 @@ class Watched:
 
     def find_by(self, entity, field, values):
         values = list(values)
-        self.looked_up.extend(values)
+        if entity == "commits":
+            self.looked_up.extend(values)
+        else:
+            self.keyed.extend((entity, field, v) for v in values)
         return self.inner.find_by(entity, field, values)
 
     def __getattr__(self, name):
@@ -81,13 +86,29 @@ def test_no_refresh_reads_every_commit(tmp_path):
     watched = Watched(s)
     refresh(watched, only_git)
     assert "commits" not in watched.scans and watched.looked_up == []
+    # ENG-1 and #1 are looked up by key and number, not by reading every issue
+    assert not {"issues", "pull_requests", "builds"} & watched.scans.keys()
+    assert ("issues", "issue_id", "ENG-7") in watched.keyed
 
     # with a GitHub source configured, a `#12` of a git commit needs that copy's repo:
     # each commit looks up its own sha, and nothing reads every commit
     watched = Watched(s)
     refresh(watched, settings(tmp_path), full=True)
-    assert "commits" not in watched.scans
+    assert not {"commits", "issues", "pull_requests", "builds"} & watched.scans.keys()
     assert sorted(watched.looked_up) == sorted(SHAS)
+
+
+def test_issues_pull_requests_and_builds_are_looked_up_by_key(tmp_path):
+    s = store(tmp_path)
+    _base(s)
+    watched = Watched(s)
+    result = refresh(watched, settings(tmp_path, CFG))
+    assert result.links["inserted"] == 14          # the links of test_links, every kind
+    # Jira keys, `#5`/`#7` and a run id through the store's indexes; "UTF-8", "SHA-256"
+    # (projects longer than none here) need no list of every issue's project either
+    assert not {"commits", "issues", "pull_requests", "builds"} & watched.scans.keys()
+    assert {("issues", "issue_id", "ENG-1"), ("issues", "issue_id", "5"),
+            ("pull_requests", "number", 7), ("builds", "run_id", "555")} <= set(watched.keyed)
 
 
 def _chain(prefix: str, n: int, parent: str | None, day: int) -> list[Commit]:

@@ -9,7 +9,8 @@ Damage: every sqlite3 error is raised as a dihub error naming the file and what
 to do (dihub.store.errors.sqlite_error). A process verifies the file with
 `PRAGMA quick_check` before its first write (one sequential read of the file,
 one to two seconds per GB when cached), so a damaged store fails `sync` as it
-fails `fetch`, and nothing is written into a broken b-tree. Readers are not
+fails `fetch`, and nothing is written into a broken b-tree; unless the file is
+as a check less than a day old left it (dihub/store/sqlite_checked.py). Readers are not
 checked up front: they fail, with the same message, on the first bad page they
 touch. `check()` is the full `PRAGMA integrity_check` behind `dihub store check`.
 """
@@ -31,6 +32,7 @@ from dihub.errors import FatalError, LeaseHeld
 from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.models.documents import decode_document, encode_document
 from dihub.models.state import Lease
+from dihub.store import sqlite_checked
 from dihub.store import sqlite_keyed as keyed
 from dihub.store.base import QueryPage, UpsertResult, inbox_headers
 from dihub.store.errors import CHECK_HINT, LeaseLost, StoreDamaged, sqlite_error
@@ -165,6 +167,8 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._checked = False        # quick_check passed; done once, before the first write
+        self._checked_at: float | None = None   # when the check that vouches for it ran
+        self._wrote = False
         self._keyed = keyed.KeyedIndexes()
 
     def __repr__(self) -> str:
@@ -274,6 +278,7 @@ class SQLiteStore:
                         self._keyed.ensure(conn)
                     yield conn
                     conn.execute("COMMIT")
+                    self._wrote = True
                 except BaseException:
                     if conn.in_transaction:
                         with suppress(sqlite3.Error):
@@ -284,11 +289,18 @@ class SQLiteStore:
 
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         """Refuse to write into a damaged file: a write there can spread the damage, and a
-        sync that only touches sound pages would otherwise exit 0 while `fetch` fails."""
-        problems = _problems(conn.execute("PRAGMA quick_check(1)").fetchall())
-        if problems:
-            raise StoreDamaged(f"the embedded store {self.path} is damaged ({problems[0]})",
-                               hint=CHECK_HINT)
+        sync that only touches sound pages would otherwise exit 0 while `fetch` fails.
+        Skipped when the file is as the last check left it, within a day (sqlite_checked)."""
+        at = sqlite_checked.checked_at(self.path)
+        if at is None:
+            problems = _problems(conn.execute("PRAGMA quick_check(1)").fetchall())
+            if problems:
+                raise StoreDamaged(
+                    f"the embedded store {self.path} is damaged ({problems[0]})",
+                    hint=CHECK_HINT)
+            at = time.time()
+            sqlite_checked.mark(self.path, at)
+        self._checked_at = at
         self._checked = True
 
     def _loads(self, doc: str) -> Any:
@@ -307,8 +319,11 @@ class SQLiteStore:
                 log.warning("%s", exc)
         with self._lock:
             if self._conn is not None:
-                self._conn.close()
+                self._conn.close()      # the last connection checkpoints the WAL here
                 self._conn = None
+                if self._wrote and self._checked_at is not None:
+                    # this process's writes changed the file the check vouched for
+                    sqlite_checked.mark(self.path, self._checked_at)
             self._closed = True
 
     # -- records ---------------------------------------------------------------------

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import SYNC_ONLY, SimulatorProcess, dihub_env, machine, obey, run  # noqa: E402,I001
+from benchmarks.measure import SYNC_ONLY, SimulatorProcess, compiled, dihub_env, machine, obey, run  # noqa: E402,I001
 from benchmarks.report import publish, table  # noqa: E402
 
 RATE = 0.05
@@ -143,6 +143,7 @@ def _sync(sim: SimulatorProcess, name: str, tmp: Path, label: str, root: Path
     env = dihub_env(work / "store.db", work, {_token_env(name): sim.info["secret"]},
                     base={k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")})
     env["PYTHONPATH"] = str(root)
+    compiled(root)
     sim.ask("reset")
     cpu0 = _children_cpu()
     result = run([sys.executable, "-m", "dihub", "--config", str(cfg), "-q", "sync", name,

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import dihub_env, machine, run  # noqa: E402
+from benchmarks.measure import compiled, dihub_env, machine, run  # noqa: E402
 from benchmarks.report import publish, table  # noqa: E402
 
 # The dihub CLI, printing at exit what its process wrote and its own peak RSS.
@@ -96,6 +96,7 @@ def _env(src: str | None, db: Path, home: Path) -> dict:
     env = dihub_env(db, home)
     if src:
         env["PYTHONPATH"] = src
+        compiled(src)
     return env
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import SYNC_ONLY, SimulatorProcess  # noqa: E402
+from benchmarks.measure import SYNC_ONLY, SimulatorProcess, compiled  # noqa: E402
 
 TREES: dict[str, str] = {}
 GIT_REPO = Path(tempfile.gettempdir()) / "dihub-bench-versions-git20k"
@@ -63,6 +63,7 @@ def one(kind: str, tree: str, url: str, tmp: str) -> tuple[float, float, float]:
     cfg = work / "dihub.yaml"
     cfg.write_text((SYNC_ONLY if _has_hub_setting(tree) else "") + text)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIHUB_")}
+    compiled(tree)
     env.update(PYTHONPATH=tree, DIHUB_STORE_URI=f"sqlite:///{work / 'store.db'}",
                HOME=str(work), **extra)
     t0 = time.perf_counter()

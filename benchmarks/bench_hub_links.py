@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import SYNC_ONLY, dihub_argv, dihub_env, machine, run  # noqa: E402
-from benchmarks.report import publish, table  # noqa: E402
+from benchmarks.report import link_cells, publish, table  # noqa: E402
 from tests.support.gitrepo import generate, rev_count  # noqa: E402
 
 CHILD = """
@@ -109,13 +109,7 @@ def main() -> None:
     cells = []
     for size in (int(x) for x in args.commits.split(",")):
         commits, rows = measure(size, args.src, args.runs)
-        digests = {s["digest"] for _, samples in rows for s in samples}
-        assert len(digests) == 1, f"the trees found different links: {rows}"
-        for label, samples in rows:
-            cpu = sorted(s["cpu_s"] for s in samples)[len(samples) // 2]
-            rss = sorted(s["rss_mb"] for s in samples)[len(samples) // 2]
-            cells.append([f"{commits:,}", label, f"{cpu:.3f} s", f"{rss:.0f} MB",
-                          str(samples[0]["links"])])
+        cells += link_cells(f"{commits:,}", rows)
     lines = [f"Generated git histories (tests.support.gitrepo), embedded SQLite store; 10 "
              f"merged pull requests (the 10 latest merges) linked in one child process per "
              f"tree, medians of {args.runs}. Machine: {machine()}. Measured "

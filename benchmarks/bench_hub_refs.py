@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import SYNC_ONLY, dihub_env, machine  # noqa: E402
-from benchmarks.report import publish, table  # noqa: E402
+from benchmarks.report import link_cells, publish, table  # noqa: E402
 
 CONFIG = (SYNC_ONLY + "sources:\n  git: {connector: git, repo: .}\n"
           "  github: {connector: github, repos: [acme/shop]}\n"
@@ -146,13 +146,7 @@ def main() -> None:
     for n in (int(x) for x in args.issues.split(",")):
         with tempfile.TemporaryDirectory(prefix="dihub-bench-") as tmp:
             rows = measure(n, args.src, args.runs, Path(tmp))
-        digests = {s["digest"] for _, samples in rows for s in samples}
-        assert len(digests) == 1, f"the trees found different links: {rows}"
-        for label, samples in rows:
-            cpu = sorted(s["cpu_s"] for s in samples)[len(samples) // 2]
-            rss = sorted(s["rss_mb"] for s in samples)[len(samples) // 2]
-            cells.append([f"{n:,} + {n // 5:,} + {n // 5:,} + {n // 5:,}", label,
-                          f"{cpu:.3f} s", f"{rss:.0f} MB", str(samples[0]["links"])])
+        cells += link_cells(f"{n:,} + {n // 5:,} + {n // 5:,} + {n // 5:,}", rows)
     lines = [f"Embedded SQLite store holding N Jira issues, N/5 GitHub issues, N/5 pull "
              f"requests and N/5 workflow runs; 50 new commits naming a Jira key and a "
              f"`#number` each and 10 deploy notifications naming a run, linked in one child "

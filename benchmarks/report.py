@@ -36,3 +36,17 @@ def update_section(path: Path, name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
+
+
+def link_cells(key: str, rows: list[tuple[str, list[dict]]]) -> list[list[str]]:
+    """Table cells of the hub link benchmarks (bench_hub_links, bench_hub_refs): each tree's
+    median CPU and peak RSS over its samples and the links found, after checking that every
+    sample of every tree found the same links (their digest)."""
+    digests = {s["digest"] for _, samples in rows for s in samples}
+    assert len(digests) == 1, f"the trees found different links: {rows}"
+    cells = []
+    for label, samples in rows:
+        cpu = sorted(s["cpu_s"] for s in samples)[len(samples) // 2]
+        rss = sorted(s["rss_mb"] for s in samples)[len(samples) // 2]
+        cells.append([key, label, f"{cpu:.3f} s", f"{rss:.0f} MB", str(samples[0]["links"])])
+    return cells

@@ -12,6 +12,7 @@ import pytest
 from dihub.errors import EXIT_TEMPFAIL, FatalError
 from dihub.store.keyset import encode_cursor
 from dihub.store.sqlite import SQLiteStore
+from tests.support.sqlitefiles import index_names
 
 
 @pytest.fixture
@@ -138,14 +139,6 @@ def test_a_lease_excludes_another_process(db):
     assert db.get_state("github", "commits", "o/r").lease_owner == "other-process"
 
 
-def _index_names(path) -> set[str]:
-    raw = sqlite3.connect(path)
-    try:
-        return {n for (n,) in raw.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    finally:
-        raw.close()
-
-
 def _plan_of_find(db, call) -> str:
     conn = db._connection()
     statements: list[str] = []
@@ -193,7 +186,7 @@ def test_a_version_3_file_gains_the_sha_index_and_one_without_it_still_answers(t
     store = SQLiteStore(path)         # migrated on open: the index is back
     assert [d["_id"] for d in store.find_by("commits", "commit_id", [f"{2:040x}"])] == [
         "gh:commits:r2"]
-    assert "records_by_commits_commit_id" in _index_names(path)
+    assert "records_by_commits_commit_id" in index_names(path)
     store.close()
     with sqlite3.connect(path) as raw:   # as a read-only file that could not migrate
         raw.execute("DROP INDEX records_by_commits_commit_id")

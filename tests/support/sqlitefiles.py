@@ -61,3 +61,12 @@ def read_only(path: Path) -> Iterator[None]:
         if immutable:
             subprocess.run(["chattr", "-i", str(path)], check=True)
         os.chmod(path, mode)
+
+
+def index_names(path: Path) -> set[str]:
+    """The names of the indexes in the SQLite file at `path`."""
+    raw = sqlite3.connect(path)
+    try:
+        return {n for (n,) in raw.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    finally:
+        raw.close()

@@ -14,7 +14,7 @@ import orjson
 
 from dihub.jsoncodec import decode_json
 from dihub.models import Record
-from dihub.models.plain import PlainRecord
+from dihub.models.plain import CheckedDocument, PlainRecord
 
 # Fields the store or engine owns; they never take part in the signature.
 _VOLATILE = ("_id", "raw_signature", "ingested_at")
@@ -80,8 +80,9 @@ _STR_ONLY = frozenset((str,))
 def encode_document(doc: dict[str, Any]) -> str:
     """A stored document's JSON text: the bytes of `json.dumps(doc, separators=(",", ":"),
     ensure_ascii=False)`, keys in the document's order. orjson writes them when
-    `_same_as_json` says its bytes are the same (nearly always), json otherwise."""
-    if _same_as_json(doc):
+    `_same_as_json` says its bytes are the same (nearly always; a CheckedDocument is known
+    to be), json otherwise."""
+    if type(doc) is CheckedDocument or _same_as_json(doc):
         try:
             return orjson.dumps(doc).decode("utf-8")
         except orjson.JSONEncodeError:      # an int beyond 64 bits, a lone surrogate

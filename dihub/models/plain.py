@@ -28,6 +28,15 @@ from dihub.models.records import Record
 _INT64 = (-(2 ** 63), 2 ** 64 - 1)       # what orjson writes (beyond: json, see signature)
 
 
+class CheckedDocument(dict):
+    """A stored document whose values are all exact JSON types that json and orjson write
+    alike: a PlainRecord's (checked when it was built) plus the engine's string fields
+    (`_id`, `raw_signature`, `ingested_at`). `documents.encode_document` writes it with
+    orjson without looking through it again; put nothing else into one."""
+
+    __slots__ = ()
+
+
 class PlainRecord:
     """A record's document built without its model; stands for the model where records
     are stored (`to_doc`, `key`, `source_id`, `entity`; fields read as attributes)."""
@@ -45,7 +54,7 @@ class PlainRecord:
         return self._key
 
     def to_doc(self) -> dict[str, Any]:
-        return dict(self.doc)
+        return CheckedDocument(self.doc)
 
     def signature(self, doc: dict[str, Any]) -> str | None:
         """The signature of `doc` (this record's document) when orjson writes it as

@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from dihub.errors import UsageError
+from dihub.models.plain import CheckedDocument
 from dihub.timeutil import now_iso, parse, to_iso, utcnow
 
 DEFAULT_PAGE_SIZE = 1000
@@ -65,6 +66,9 @@ def _bad_cursor(cursor: str) -> UsageError:
         hint="Pass the next_cursor value of the previous page unchanged, or omit --cursor "
              "to start from the first page.",
     )
+
+
+_ENTITIES_SEEN: set[str] = set()      # names check_entity accepted (prepare_batch)
 
 
 def check_entity(entity: str) -> str:
@@ -160,8 +164,12 @@ def prepare_batch(records: Iterable[Mapping[str, Any]], clock: Any = None
         record_id = record.get("_id") if isinstance(record, Mapping) else None
         if not isinstance(record_id, str) or not record_id:
             raise ValueError(f"record without a string _id cannot be stored: {record!r:.200}")
-        doc = dict(record)
-        check_entity(doc.get("entity"))
+        # a copy of the same kind: what a CheckedDocument holds was checked (and this only
+        # adds a string)
+        doc = CheckedDocument(record) if type(record) is CheckedDocument else dict(record)
+        entity = doc.get("entity")
+        if type(entity) is not str or entity not in _ENTITIES_SEEN:
+            _ENTITIES_SEEN.add(check_entity(entity))
         if doc.get("ingested_at") is None:
             now = now or (to_iso(clock()) if clock else now_iso())
             doc["ingested_at"] = now

@@ -79,3 +79,35 @@ def test_response_bodies_decode_as_json_decodes_them(body):
     from dihub.jsoncodec import decode_json
 
     assert _same(decode_json(body), json.loads(body))
+
+
+def test_checked_documents_of_plain_records_are_still_the_bytes_json_writes():
+    # a PlainRecord's document is a CheckedDocument through to_document and the store's
+    # batch, and encode_document trusts it: it must hold nothing json writes otherwise
+    from pydantic import ValidationError
+
+    from dihub.models.documents import to_document
+    from dihub.models.plain import CheckedDocument, PlainRecord, build
+    from dihub.models.records import SlackEvent
+    from dihub.store.keyset import prepare_batch
+
+    rng = random.Random(67)
+    plain = 0
+    for i in range(3000):
+        payload = {_key(rng): _value(rng) for _ in range(rng.randint(0, 8))}
+        try:
+            record = build(SlackEvent, source="slack", source_id=f"C1:{i}.0", event_id=f"C1:{i}.0",
+                           channel_id="C1", ts=f"{i}.0", timestamp="2026-01-02T03:04:05Z",
+                           text=rng.choice(["hi", "ünï", "\u2028", "", "\U0001f600"]),
+                           payload=payload, updated_at="2026-01-02T03:04:05Z")
+        except ValidationError:     # a key pydantic refuses (not a string)
+            continue
+        doc = to_document(record, "2026-02-01T00:00:00Z")
+        [stored] = prepare_batch([doc]).values()
+        if type(record) is not PlainRecord:
+            assert type(stored) is dict
+            continue
+        plain += 1
+        assert type(doc) is CheckedDocument and type(stored) is CheckedDocument
+        assert encode_document(stored) == _reference(stored)
+    assert plain > 500

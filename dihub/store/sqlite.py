@@ -682,10 +682,17 @@ class SQLiteStore:
         """`PRAGMA quick_check`, `integrity_check`, then a JSON check of every stored document.
 
         Returns what is wrong (at most `max_problems` lines), [] when the file is sound.
-        Runs on its own connection, writes nothing and creates no file; raises a
-        FatalError when there is no file to check or it cannot be read for another
-        reason (locked, unreadable folder).
+        Runs on its own connection and writes nothing to the file; a problem found removes
+        the mark of the last passed check (sqlite_checked), so the next writer checks
+        again. Raises a FatalError when there is no file to check or it cannot be read for
+        another reason (locked, unreadable folder).
         """
+        problems = self._check(max_problems)
+        if problems:
+            sqlite_checked.forget(self.path)
+        return problems
+
+    def _check(self, max_problems: int) -> list[str]:
         if not self.path.is_file():
             raise FatalError(
                 f"the embedded store {self.path} does not exist" if not self.path.exists()

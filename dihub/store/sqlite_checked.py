@@ -67,3 +67,11 @@ def mark(path: Path, at: float) -> None:
             tmp.unlink()
         except OSError:
             pass
+
+
+def forget(path: Path) -> None:
+    """Remove the mark: a check found the file damaged."""
+    try:
+        mark_path(path).unlink()
+    except OSError:
+        pass

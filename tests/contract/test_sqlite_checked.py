@@ -104,3 +104,18 @@ def test_a_process_that_only_reads_neither_checks_nor_marks(tmp_path, checks, ma
     assert store.count("commits") == 20
     store.close()
     assert checks == [1] and not sqlite_checked.mark_path(path).exists()
+
+
+def test_store_check_finding_damage_removes_the_mark(tmp_path, checks, make_record):
+    path = tmp_path / "dihub.db"
+    _session(path, make_record, 300)
+    st = path.stat()
+    corrupt_middle_page(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))      # as bad blocks would
+    mark = json.loads(sqlite_checked.mark_path(path).read_text())
+    mark["file"] = [path.stat().st_ino, path.stat().st_size, path.stat().st_mtime_ns]
+    sqlite_checked.mark_path(path).write_text(json.dumps(mark))
+    assert SQLiteStore(path).check()                 # `dihub store check` finds it
+    assert not sqlite_checked.mark_path(path).exists()
+    with pytest.raises(StoreDamaged, match="is damaged"):
+        _session(path, make_record)

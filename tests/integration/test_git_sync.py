@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dihub.timeutil import to_iso
 from tests.integration.conftest import ROOT, git_config, summary_counts
 from tests.support.gitrepo import generate, rev_count
 
@@ -25,9 +26,10 @@ def _fresh_clone(tmp_path: Path) -> Path:
 
 
 def _commit_dates(repo: Path) -> list[str]:
+    """Committer times in UTC (git prints each in its committer's own offset)."""
     out = subprocess.run(["git", "-C", str(repo), "log", *REFS, "--format=%cI"],
                          capture_output=True, text=True, check=True).stdout
-    return out.split()
+    return [to_iso(d) for d in out.split()]
 
 
 def test_own_history_sync_is_exact_then_idempotent(dihub, tmp_path):

@@ -11,6 +11,10 @@ import subprocess
 from pathlib import Path
 
 AUTHORS = [(f"Dev {i}", f"dev{i}@example.com") for i in range(25)]
+# Each author's UTC offset, as a team spread over time zones writes them (half-hour and
+# quarter-hour zones included); the instants do not depend on it.
+OFFSETS = ["+0000", "+0100", "-0500", "+0530", "-0800", "+0900", "+0545", "-0330",
+           "+0200", "-0700", "+1000", "-0300", "+1245"]
 EPOCH = 1_700_000_000   # 2023-11-14
 
 
@@ -39,11 +43,11 @@ def generate(path: Path, commits: int, *, branch_every: int = 1000, tag_every: i
         mark += 1
         made += 1
         t += step_s
-        name, email = AUTHORS[made % len(AUTHORS)]
-        cname, cemail = AUTHORS[(made * 7) % len(AUTHORS)]
+        a, c = made % len(AUTHORS), (made * 7) % len(AUTHORS)
+        (name, email), (cname, cemail) = AUTHORS[a], AUTHORS[c]
         w(f"commit {ref}\nmark :{mark}\n".encode())
-        w(f"author {name} <{email}> {t - 60} +0000\n".encode())
-        w(f"committer {cname} <{cemail}> {t} +0000\n".encode())
+        w(f"author {name} <{email}> {t - 60} {OFFSETS[a % len(OFFSETS)]}\n".encode())
+        w(f"committer {cname} <{cemail}> {t} {OFFSETS[c % len(OFFSETS)]}\n".encode())
         w(_data(msg))
         if parent:
             w(f"from :{parent}\n".encode())

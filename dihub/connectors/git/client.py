@@ -10,6 +10,7 @@ few hundred bytes per commit walked.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -24,7 +25,11 @@ from dihub.errors import ConfigError, FatalError
 # separator it contains stays in it.
 _FIELDS = ("sha", "parents", "source", "author_name", "author_email", "authored_at",
            "committer_name", "committer_email", "committed_at", "message")
-_FORMAT = "%x1f".join(("%H", "%P", "%S", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"))
+_FORMAT = "%x1f".join(("%H", "%P", "%S", "%an", "%ae", "%ad", "%cn", "%ce", "%cd", "%B"))
+# Dates (%ad, %cd) in UTC, in the stored format: git converts them (TZ=UTC0 in its
+# environment), so none goes through datetime parsing here; the same text as
+# timeutil.to_iso of git's own %aI/%cI in the committer's offset.
+_DATE = "--date=format-local:%Y-%m-%dT%H:%M:%SZ"
 ALL_REFS = ("refs/heads", "refs/remotes", "refs/tags")
 # Pack windows of 16 MB, at most 64 MB mapped at once: git otherwise maps whole packs
 # (1 GB windows) and its resident size grows with the pack it reads.
@@ -175,7 +180,7 @@ class GitRepo:
         try:
             proc = subprocess.Popen(["git", *_GIT_CONFIG, "-C", str(self.path), *args],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
+                                    stderr=subprocess.PIPE, env={**os.environ, "TZ": "UTC0"})
         except FileNotFoundError:
             raise FatalError("the `git` command is not installed",
                              hint="Install git; the git connector runs it.") from None
@@ -204,7 +209,7 @@ class GitRepo:
         if not include:
             return
         spec = "\n".join([*include, *(f"^{s}" for s in exclude)]) + "\n"
-        args = ["log", "-z", "--no-color", "--source", f"--format={_FORMAT}", "--numstat",
+        args = ["log", "-z", "--no-color", "--source", f"--format={_FORMAT}", _DATE, "--numstat",
                 "--no-renames", *([f"--skip={skip}"] if skip > 0 else []), "--stdin"]
         with self._popen(*args, stdin=spec) as out:
             buf = b""

@@ -68,16 +68,19 @@ def _bad_cursor(cursor: str) -> UsageError:
     )
 
 
-_ENTITIES_SEEN: set[str] = set()      # names check_entity accepted (prepare_batch)
+_ENTITIES_SEEN: set[str] = set()      # names check_entity accepted: checked once a process
 
 
 def check_entity(entity: str) -> str:
     """Entity names become table keys and MongoDB collection names: keep them plain."""
+    if type(entity) is str and entity in _ENTITIES_SEEN:
+        return entity
     if not isinstance(entity, str) or not _ENTITY_RE.match(entity) or entity in RESERVED_NAMES:
         raise UsageError(
             f"invalid entity name {entity!r}",
             hint="Entity names are lower-case words such as commits, users or pull_requests.",
         )
+    _ENTITIES_SEEN.add(entity)
     return entity
 
 
@@ -167,9 +170,7 @@ def prepare_batch(records: Iterable[Mapping[str, Any]], clock: Any = None
         # a copy of the same kind: what a CheckedDocument holds was checked (and this only
         # adds a string)
         doc = CheckedDocument(record) if type(record) is CheckedDocument else dict(record)
-        entity = doc.get("entity")
-        if type(entity) is not str or entity not in _ENTITIES_SEEN:
-            _ENTITIES_SEEN.add(check_entity(entity))
+        check_entity(doc.get("entity"))
         if doc.get("ingested_at") is None:
             now = now or (to_iso(clock()) if clock else now_iso())
             doc["ingested_at"] = now

@@ -18,10 +18,9 @@ TABLE_MAX = 200
 
 
 def entity_fields(entity: str) -> list[str]:
-    from dihub.models import ENTITIES
+    from dihub.models.catalog import FIELDS
 
-    model = ENTITIES[entity]
-    own = [f for f in model.model_fields if f not in ("source", "source_id", "updated_at")]
+    own = [f for f in FIELDS[entity] if f not in ("source", "source_id", "updated_at")]
     return COMMON_FIELDS[:4] + own + COMMON_FIELDS[4:]
 
 

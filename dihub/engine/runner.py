@@ -67,7 +67,7 @@ from dihub.errors import (
 )
 from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.models.documents import as_records, to_document
-from dihub.models.state import Lease
+from dihub.models.lease import Lease
 from dihub.store.base import UpsertResult
 from dihub.store.errors import LeaseLost
 from dihub.timeutil import now_iso

@@ -8,13 +8,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from dihub.jsoncodec import decode_json
-from dihub.models import Record
 from dihub.models.plain import CheckedDocument, PlainRecord
+
+if TYPE_CHECKING:       # reading documents back needs no model (nor pydantic)
+    from dihub.models.records import Record
 
 # Fields the store or engine owns; they never take part in the signature.
 _VOLATILE = ("_id", "raw_signature", "ingested_at")
@@ -105,6 +107,8 @@ def to_document(record: Record | PlainRecord, ingested_at: str) -> dict[str, Any
 
 def as_records(result: Record | Iterable[Record | PlainRecord] | None
                ) -> Iterable[Record | PlainRecord]:
+    from dihub.models.records import Record
+
     if result is None:
         return ()
     if isinstance(result, Record):

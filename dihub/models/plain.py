@@ -19,11 +19,12 @@ import math
 import types
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dihub.models.records import Record
+if TYPE_CHECKING:       # the models are passed in: reading documents needs no pydantic
+    from dihub.models.records import Record
 
 _INT64 = (-(2 ** 63), 2 ** 64 - 1)       # what orjson writes (beyond: json, see signature)
 

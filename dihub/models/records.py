@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from dihub.models import catalog
+
 
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
@@ -300,9 +302,10 @@ ENTITIES: dict[str, type[Record]] = {
                           Review, Person, Link)
 }
 
-# A plugin's own entities: {entity: (key field, default `dihub fetch` table columns)}.
-ENTITY_KEYS: dict[str, str] = {}
-TABLE_COLUMNS: dict[str, list[str]] = {}
+# A plugin's own entities: {entity: (key field, default `dihub fetch` table columns)}; the
+# same dicts as the catalog's, which a read imports without pydantic.
+ENTITY_KEYS: dict[str, str] = catalog.ENTITY_KEYS
+TABLE_COLUMNS: dict[str, list[str]] = catalog.TABLE_COLUMNS
 
 
 def register_entity(model: type[Record], *, key: str = "source_id",
@@ -325,6 +328,7 @@ def register_entity(model: type[Record], *, key: str = "source_id",
     if unknown:
         raise ValueError(f"entity {model.entity!r} has no field(s) {', '.join(unknown)}")
     ENTITIES[model.entity] = model
+    catalog.FIELDS[model.entity] = tuple(model.model_fields)
     ENTITY_KEYS[model.entity] = key
     if columns:
         TABLE_COLUMNS[model.entity] = list(columns)

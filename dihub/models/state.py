@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from dihub.models.lease import Lease  # noqa: F401 - importable from here too
 
 
 class SyncState(BaseModel):
@@ -25,24 +26,6 @@ class SyncState(BaseModel):
     lease_owner: str | None = None
     lease_until: str | None = None
     lease_generation: int = 0      # +1 each time the lease passes to a new owner
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A lease as `Store.acquire_lease` granted it: the fencing token of a partition.
-
-    `generation` grows each time the lease passes to another owner (or is taken
-    again after a release), so a checkpoint that carries an older generation is
-    refused even if the same owner string came back. `until` is the expiry by the
-    store's clock (the MongoDB server's, or the SQLite host's), ISO 8601 UTC.
-    """
-
-    source: str
-    stream: str
-    partition: str
-    owner: str
-    generation: int
-    until: str | None = None
 
 
 class AuditEntry(BaseModel):

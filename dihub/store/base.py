@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from dihub.models import AuditEntry, RunMetrics, SyncState
-from dihub.models.state import Lease
+if TYPE_CHECKING:       # annotations only: a store that reads records imports no pydantic
+    from dihub.models.lease import Lease
+    from dihub.models.state import AuditEntry, RunMetrics, SyncState
 
 
 @dataclass

@@ -40,7 +40,7 @@ from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, 
 
 from dihub.errors import LeaseHeld
 from dihub.models import AuditEntry, RunMetrics, SyncState
-from dihub.models.state import Lease
+from dihub.models.lease import Lease
 from dihub.store.base import QueryPage, UpsertResult, inbox_headers
 from dihub.store.errors import LeaseLost
 from dihub.store.keyset import (

@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dihub.errors import FatalError, LeaseHeld
-from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.models.documents import decode_document, encode_document
-from dihub.models.state import Lease
+from dihub.models.lease import Lease
 from dihub.store import sqlite_checked
 from dihub.store import sqlite_keyed as keyed
 from dihub.store.base import QueryPage, UpsertResult, inbox_headers
@@ -54,6 +53,9 @@ from dihub.store.keyset import (
     prepare_batch,
 )
 from dihub.timeutil import utcnow
+
+if TYPE_CHECKING:       # imported where they are built: reading records needs no pydantic
+    from dihub.models.state import AuditEntry, RunMetrics, SyncState
 
 log = logging.getLogger("dihub.store")
 
@@ -500,6 +502,8 @@ class SQLiteStore:
 
     def _state(self, doc: str, lease_owner: str | None, lease_until: str | None,
                generation: int) -> SyncState:
+        from dihub.models.state import SyncState
+
         return SyncState.model_validate(
             {**self._loads(doc), "lease_owner": lease_owner, "lease_until": lease_until,
              "lease_generation": generation or 0})
@@ -550,6 +554,8 @@ class SQLiteStore:
     def acquire_lease(self, source: str, stream: str, partition: str, owner: str,
                       ttl_s: float) -> Lease:
         """Timed by SQLite's clock (see _SQL_NOW); a new owner gets the next generation."""
+        from dihub.models.state import SyncState
+
         key = (source, stream, partition)
         with self._write() as conn:
             now, until = conn.execute(f"SELECT {_SQL_NOW}, {_SQL_UNTIL}",
@@ -628,6 +634,8 @@ class SQLiteStore:
             rows = conn.execute(
                 f"SELECT doc, raw_payload FROM audit_log WHERE {' AND '.join(where)} "
                 "ORDER BY timestamp DESC, seq DESC LIMIT ?", [*params, limit]).fetchall()
+        from dihub.models.state import AuditEntry
+
         return [AuditEntry.model_validate({**self._loads(doc), "raw_payload": raw})
                 for doc, raw in rows]
 
@@ -651,6 +659,8 @@ class SQLiteStore:
             rows = conn.execute(
                 f"SELECT doc FROM run_metrics WHERE {' AND '.join(where)} "
                 "ORDER BY started_at DESC, seq DESC LIMIT ?", [*params, limit]).fetchall()
+        from dihub.models.state import RunMetrics
+
         return [RunMetrics.model_validate(self._loads(doc)) for (doc,) in rows]
 
     def get_meta(self, key: str) -> dict[str, Any] | None:

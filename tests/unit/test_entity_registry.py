@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pytest
 
-from dihub.models import ENTITIES, ENTITY_KEYS, TABLE_COLUMNS, Record, register_entity
+from dihub.models import ENTITIES, ENTITY_KEYS, TABLE_COLUMNS, Record, catalog, register_entity
 from dihub.models.records import Commit
 
 
@@ -22,10 +22,14 @@ def test_a_plugin_entity_is_registered_with_its_key_and_columns():
         assert ENTITIES["test_gadgets"] is Gadget
         assert ENTITY_KEYS["test_gadgets"] == "gadget_id"
         assert TABLE_COLUMNS["test_gadgets"] == ["gadget_id", "name"]
+        # what `dihub fetch` reads without the models
+        assert catalog.FIELDS["test_gadgets"] == ("source", "source_id", "updated_at",
+                                                  "gadget_id", "name")
+        assert catalog.TABLE_COLUMNS["test_gadgets"] == ["gadget_id", "name"]
         register_entity(Gadget)          # again: nothing changes
         assert ENTITY_KEYS["test_gadgets"] == "gadget_id"
     finally:
-        for table in (ENTITIES, ENTITY_KEYS, TABLE_COLUMNS):
+        for table in (ENTITIES, ENTITY_KEYS, TABLE_COLUMNS, catalog.FIELDS):
             table.pop("test_gadgets", None)
 
 
@@ -40,4 +44,11 @@ def test_a_taken_name_an_unknown_field_or_a_non_record_is_refused():
         register_entity(Gadget, columns=["colour"])
     with pytest.raises(ValueError, match="not a Record"):
         register_entity(dict)
-    assert "test_gadgets" not in ENTITIES
+    assert "test_gadgets" not in ENTITIES and "test_gadgets" not in catalog.FIELDS
+
+
+def test_the_catalog_names_every_built_in_entity_with_its_model_s_fields_in_order():
+    # `dihub fetch` and `output.entity_fields` read the catalog, not the models
+    assert list(catalog.FIELDS) == list(ENTITIES)
+    for name, model in ENTITIES.items():
+        assert catalog.FIELDS[name] == tuple(model.model_fields), name

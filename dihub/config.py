@@ -22,33 +22,35 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
+from dihub import config_memo
 from dihub.errors import ConfigError, UsageError
-from dihub.settings import (  # noqa: F401 - the settings models, importable from here too
-    _URI_USERINFO,
-    BreakerSettings,
-    DeploymentSettings,
-    HttpSettings,
-    IdentitySettings,
-    InboxSettings,
-    IncidentSettings,
-    Invalid,
-    LinkPattern,
-    LinkSettings,
-    MetricsSettings,
-    RateLimitSettings,
-    RawPayloads,
-    RetrySettings,
-    ServeSettings,
-    Settings,
-    StatusSettings,
-    StoreSettings,
-    WebhookSecret,
-)
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from dihub.settings import Settings
+
+# The settings models, importable from here too. They are imported on first use: a command
+# that only reads the store does without pydantic (see load_store_config).
+_SETTINGS_NAMES = frozenset({
+    "BreakerSettings", "DeploymentSettings", "HttpSettings", "IdentitySettings",
+    "InboxSettings", "IncidentSettings", "Invalid", "LinkPattern", "LinkSettings",
+    "MetricsSettings", "RateLimitSettings", "RawPayloads", "RetrySettings", "ServeSettings",
+    "Settings", "StatusSettings", "StoreSettings", "WebhookSecret"})
+
+
+def __getattr__(name: str):
+    if name not in _SETTINGS_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from dihub import settings
+
+    return getattr(settings, name)
+
 
 try:
     _Loader: type = yaml.CSafeLoader        # libyaml: about 15x faster than the pure loader
@@ -140,6 +142,8 @@ def _mask(value: Any, key: str = "") -> Any:
     if SECRET_KEY.search(key) and value not in (None, ""):
         return "****"
     if isinstance(value, str):
+        from dihub.settings import _URI_USERINFO
+
         # mongodb://user:password@host, https://user:token@host
         return _URI_USERINFO.sub(r"\g<scheme>****@", value)
     return value
@@ -256,17 +260,14 @@ def parse_config(text: str, path: Path | None = None, *, connectors: bool = True
                           path=shown, line=1)
     problems = _Problems(root, shown)
     _duplicate_keys(root, (), problems, depth=3)
-    for section in ("store", "http", "sources", "serve", "metrics"):
-        if section in data and data[section] is None:
-            data[section] = {}      # a section whose keys are all commented out
-    from_env: dict[tuple, str] = {}
-    for env, (section, key) in ENV_OVERRIDES.items():
-        if os.environ.get(env) and isinstance(data.setdefault(section, {}), dict):
-            data[section][key] = os.environ[env]
-            from_env[(section, key)] = env
+    from_env = _prepare(data)
     raw_sources = data.get("sources")
     # source names and bodies are checked one by one below, each on its own line
     core = {**data, "sources": {}} if isinstance(raw_sources, dict) else data
+    from pydantic import ValidationError
+
+    from dihub.settings import Settings
+
     settings = None
     try:
         settings = Settings.model_validate(core)
@@ -280,12 +281,61 @@ def parse_config(text: str, path: Path | None = None, *, connectors: bool = True
             if model is not None:
                 sources[name] = model
     problems.raise_if_any()
+    config_memo.remember(text, _env_values())
     settings.sources = raw_sources if isinstance(raw_sources, dict) else {}
     ident = settings.identities.file
     if ident and not os.path.isabs(os.path.expanduser(ident)):   # as sqlite paths: the
         base = path.parent if path else Path.cwd()                 # config file's folder
         settings.identities.file = str(Path(os.path.abspath(base / ident)))
     return Config(settings, sources, path, data)
+
+
+def _prepare(data: dict) -> dict[tuple, str]:
+    """Empty sections as {} and the environment overrides applied, in place; returns
+    {(section, key): env var} for the values that came from the environment."""
+    for section in ("store", "http", "sources", "serve", "metrics"):
+        if section in data and data[section] is None:
+            data[section] = {}      # a section whose keys are all commented out
+    from_env: dict[tuple, str] = {}
+    for env, (section, key) in ENV_OVERRIDES.items():
+        if os.environ.get(env) and isinstance(data.setdefault(section, {}), dict):
+            data[section][key] = os.environ[env]
+            from_env[(section, key)] = env
+    return from_env
+
+
+def _env_values() -> dict[str, str]:
+    return {env: os.environ.get(env, "") for env in ENV_OVERRIDES}
+
+
+class StoreOnly:
+    """The settings of a config read by load_store_config: the store's, nothing else."""
+
+    def __init__(self, store: dict[str, Any]):
+        # the values passed the settings models' check before (config_memo); these are
+        # the conversions and defaults of StoreSettings, compared by tests/unit/test_config_memo.py
+        self.store = SimpleNamespace(
+            uri=store.get("uri"),
+            audit_retention_days=int(store.get("audit_retention_days", 365)))
+
+
+def load_store_config(explicit: str | os.PathLike | None = None) -> Config:
+    """The config as a command that only reads the store needs it (`dihub fetch`): the
+    store settings (`.settings.store.uri` and `.audit_retention_days`) and each source's
+    connector name (a SourceRef). A file that passed the full check before, unchanged
+    since and under the same environment overrides (see dihub.config_memo), is read without
+    pydantic; any other gets `load_config(connectors=False)`, errors and all."""
+    path = find_config(explicit)
+    text = read_config_text(path) if path else ""
+    if not config_memo.known(text, _env_values()):
+        return parse_config(text, path, connectors=False)
+    _, data = _parse_yaml(text, str(path) if path else "<config>")
+    data = data if isinstance(data, dict) else {}
+    _prepare(data)
+    raw_sources = data.get("sources") or {}
+    sources = {name: SourceRef(body.get("connector", name))
+               for name, body in raw_sources.items()}
+    return Config(StoreOnly(data.get("store") or {}), sources, path, data)
 
 
 def _source(name: Any, body: Any, problems: _Problems, base_dir: Path,
@@ -299,6 +349,8 @@ def _source(name: Any, body: Any, problems: _Problems, base_dir: Path,
         problems.add(prefix, "must be a mapping with at least `connector:`",
                      hint="See config.example.yaml.")
         return None
+    from pydantic import ValidationError
+
     connector_name = body.get("connector", name)
     if not isinstance(connector_name, str):
         problems.add((*prefix, "connector"), "must be a connector name (see `dihub connectors`)")

@@ -47,7 +47,8 @@ def fetch(
 
     from dihub import output
     from dihub.errors import DihubError, UsageError
-    from dihub.models import ENTITIES, TABLE_COLUMNS
+    from dihub.models.catalog import FIELDS as ENTITIES
+    from dihub.models.catalog import TABLE_COLUMNS
 
     if fmt not in output.FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; use one of {', '.join(output.FORMATS)}")
@@ -117,13 +118,14 @@ def fetch(
 
 def _config():
     """The config as fetch needs it: the store and each source's connector name. No
-    connector is imported (fetch reads the store), unless the full config was loaded
-    already (to resolve a plugin's entity)."""
+    connector is imported (fetch reads the store), nor pydantic for a config that passed
+    a full check before (dihub.config.load_store_config), unless the full config was
+    loaded already (to resolve a plugin's entity)."""
     if state._config is not None:
         return state._config
-    from dihub.config import load_config
+    from dihub.config import load_store_config
 
-    return load_config(state.config_path, connectors=False)
+    return load_store_config(state.config_path)
 
 
 def _has_records(store, entity: str, source: str) -> bool:

@@ -10,13 +10,14 @@ import sys
 from pathlib import Path
 
 
-def _modules_after(code: str, tmp_path: Path) -> set[str]:
+def _modules_after(code: str, tmp_path: Path, extra_env: dict[str, str] | None = None
+                   ) -> set[str]:
     script = (f"import sys\n{code}\n"
               "import json\n"
               "print(json.dumps(sorted(sys.modules)))\n")
     # no user's keyring or credentials file is read: an empty config dir, the null backend
     env = {**os.environ, "DIHUB_CONFIG_DIR": str(tmp_path),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **(extra_env or {})}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          cwd=tmp_path, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -52,3 +53,30 @@ def test_a_stored_token_is_looked_up_in_the_keyring(tmp_path):
         "from dihub.secrets import get_secret\n"
         "get_secret('github', host='example.org')\n", tmp_path)
     assert "keyring" in _top(mods)
+
+
+def test_a_fetch_from_a_config_checked_before_imports_no_pydantic(tmp_path):
+    from dihub.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "dihub.db")
+    store.upsert_many([{"_id": "git:commits:c1", "source": "git", "entity": "commits",
+                        "source_id": "c1", "updated_at": "2026-01-01T00:00:00Z",
+                        "ingested_at": "2026-01-01T00:00:00Z", "raw_signature": "s",
+                        "commit_id": "c1", "message": "first"}])
+    store.close()
+    (tmp_path / "dihub.yaml").write_text(
+        "store:\n  uri: sqlite:///dihub.db\nsources:\n  git: {repo: .}\n")
+    run = ("import sys\nfrom dihub.cli.app import main\n"
+           "sys.argv = ['dihub', 'fetch', 'git', 'commits', '--format', 'jsonl']\n"
+           "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n")
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first = _modules_after(run, tmp_path, cache)     # checks the config in full, remembers it
+    assert "pydantic" in _top(first)
+    second = _modules_after(run, tmp_path, cache)
+    assert "dihub.store.sqlite" in second and "dihub.models.catalog" in second
+    # (dihub puts a stand-in for httpx._main in sys.modules: httpx itself is not imported)
+    assert not second & {"pydantic", "pydantic_core", "httpx", "rich"}, \
+        sorted(second & {"pydantic", "pydantic_core", "httpx", "rich"})
+    assert not {m for m in second if m.startswith(("dihub.connectors.", "dihub.settings",
+                                                   "dihub.models.records",
+                                                   "dihub.models.state"))}

@@ -25,12 +25,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from dihub import config_memo
 from dihub.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
+    import yaml
     from pydantic import ValidationError
 
     from dihub.settings import Settings
@@ -52,10 +51,18 @@ def __getattr__(name: str):
     return getattr(settings, name)
 
 
-try:
-    _Loader: type = yaml.CSafeLoader        # libyaml: about 15x faster than the pure loader
-except AttributeError:
-    _Loader = yaml.SafeLoader
+_Loader: type | None = None     # the YAML loader, chosen on first use (see _loader)
+
+
+def _loader() -> type:
+    """libyaml's loader when PyYAML has it (about 15x faster than the pure one). PyYAML is
+    imported here, on first use: a fetch from a config checked before reads no YAML."""
+    global _Loader
+    if _Loader is None:
+        import yaml
+
+        _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return _Loader
 
 SECRET_KEY = re.compile(r"(token|secret|password|passwd|api_key|apikey|private_key)$", re.I)
 ENV_OVERRIDES = {"DIHUB_STORE_URI": ("store", "uri")}
@@ -281,7 +288,7 @@ def parse_config(text: str, path: Path | None = None, *, connectors: bool = True
             if model is not None:
                 sources[name] = model
     problems.raise_if_any()
-    config_memo.remember(text, _env_values())
+    _remember(text, settings.store, sources)
     settings.sources = raw_sources if isinstance(raw_sources, dict) else {}
     ident = settings.identities.file
     if ident and not os.path.isabs(os.path.expanduser(ident)):   # as sqlite paths: the
@@ -308,34 +315,40 @@ def _env_values() -> dict[str, str]:
     return {env: os.environ.get(env, "") for env in ENV_OVERRIDES}
 
 
+def _remember(text: str, store: Any, sources: dict[str, Any]) -> None:
+    """Keep what load_store_config reads of a config that passed, for the embedded store
+    only: a MongoDB URI can carry credentials (see dihub.config_memo)."""
+    if store.uri and not store.uri.startswith("sqlite:"):
+        return
+    config_memo.remember(text, _env_values(), {
+        "store": {"uri": store.uri, "audit_retention_days": store.audit_retention_days},
+        "sources": {name: source.connector for name, source in sources.items()}})
+
+
 class StoreOnly:
-    """The settings of a config read by load_store_config: the store's, nothing else."""
+    """The settings of a config read by load_store_config: the store's, as checked."""
 
     def __init__(self, store: dict[str, Any]):
-        # the values passed the settings models' check before (config_memo); these are
-        # the conversions and defaults of StoreSettings, compared by tests/unit/test_config_memo.py
-        self.store = SimpleNamespace(
-            uri=store.get("uri"),
-            audit_retention_days=int(store.get("audit_retention_days", 365)))
+        self.store = SimpleNamespace(uri=store["uri"],
+                                     audit_retention_days=store["audit_retention_days"])
 
 
 def load_store_config(explicit: str | os.PathLike | None = None) -> Config:
     """The config as a command that only reads the store needs it (`dihub fetch`): the
     store settings (`.settings.store.uri` and `.audit_retention_days`) and each source's
-    connector name (a SourceRef). A file that passed the full check before, unchanged
-    since and under the same environment overrides (see dihub.config_memo), is read without
-    pydantic; any other gets `load_config(connectors=False)`, errors and all."""
+    connector name (a SourceRef). For a file that passed the full check before, unchanged
+    since and under the same environment overrides, they are the values that check kept
+    (dihub.config_memo): no YAML is read and no pydantic imported. Any other file gets
+    `load_config(connectors=False)`, errors and all."""
     path = find_config(explicit)
     text = read_config_text(path) if path else ""
-    if not config_memo.known(text, _env_values()):
+    kept = config_memo.recall(text, _env_values())
+    try:
+        settings = StoreOnly(kept["store"])
+        sources = {name: SourceRef(connector) for name, connector in kept["sources"].items()}
+    except (TypeError, KeyError, AttributeError):     # none kept, or not of this shape
         return parse_config(text, path, connectors=False)
-    _, data = _parse_yaml(text, str(path) if path else "<config>")
-    data = data if isinstance(data, dict) else {}
-    _prepare(data)
-    raw_sources = data.get("sources") or {}
-    sources = {name: SourceRef(body.get("connector", name))
-               for name, body in raw_sources.items()}
-    return Config(StoreOnly(data.get("store") or {}), sources, path, data)
+    return Config(settings, sources, path, {})
 
 
 def _source(name: Any, body: Any, problems: _Problems, base_dir: Path,
@@ -456,6 +469,8 @@ def _describe(err: dict, loc: tuple) -> tuple[str, str | None]:
 def _duplicate_keys(node, loc: tuple, problems: _Problems, depth: int) -> None:
     """A key given twice in one mapping (the later one would silently win), down to `depth`
     levels of nested mappings: the sections and each source's keys."""
+    import yaml
+
     if not isinstance(node, yaml.MappingNode) or depth <= 0:
         return
     seen: dict[tuple, int] = {}
@@ -474,10 +489,12 @@ def _duplicate_keys(node, loc: tuple, problems: _Problems, depth: int) -> None:
 
 def _parse_yaml(text: str, shown: str, *, construct: bool = True) -> tuple[Any, Any]:
     """(node tree, data) from one parse: the tree gives line numbers to error messages."""
+    import yaml
+
     loader = None
     try:
         try:
-            loader = _Loader(text)      # the pure loader checks the characters here
+            loader = _loader()(text)      # the pure loader checks the characters here
             root = loader.get_single_node()
         except yaml.YAMLError as exc:
             raise _yaml_error(exc, text, shown) from None
@@ -500,12 +517,14 @@ def _parse_yaml(text: str, shown: str, *, construct: bool = True) -> tuple[Any, 
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, shown: str) -> ConfigError:
+    import yaml
+
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark else None
     problem = getattr(exc, "problem", None)
     if isinstance(exc, yaml.reader.ReaderError):
         at = exc.position
-        if _Loader is not yaml.SafeLoader:      # libyaml counts UTF-8 bytes
+        if _loader() is not yaml.SafeLoader:      # libyaml counts UTF-8 bytes
             at = len(text.encode("utf-8", "surrogatepass")[:at].decode("utf-8", "ignore"))
         line = text.count("\n", 0, at) + 1
         problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}" \
@@ -516,6 +535,8 @@ def _yaml_error(exc: yaml.YAMLError, text: str, shown: str) -> ConfigError:
 
 def _bad_scalar(root) -> tuple[int | None, str | None]:
     """Line and key of the first scalar that cannot be constructed (only on the error path)."""
+    import yaml
+
     constructor = yaml.SafeLoader("")
     stack: list[tuple[Any, tuple]] = [(root, ())]
     while stack:
@@ -535,6 +556,8 @@ def _bad_scalar(root) -> tuple[int | None, str | None]:
 
 def _line_of(node, loc: tuple) -> int | None:
     """1-based line of the deepest YAML node reachable along `loc`."""
+    import yaml
+
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):

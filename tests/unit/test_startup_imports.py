@@ -55,7 +55,7 @@ def test_a_stored_token_is_looked_up_in_the_keyring(tmp_path):
     assert "keyring" in _top(mods)
 
 
-def test_a_fetch_from_a_config_checked_before_imports_no_pydantic(tmp_path):
+def test_a_fetch_from_a_config_checked_before_imports_neither_pydantic_nor_yaml(tmp_path):
     from dihub.store.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "dihub.db")
@@ -75,8 +75,8 @@ def test_a_fetch_from_a_config_checked_before_imports_no_pydantic(tmp_path):
     second = _modules_after(run, tmp_path, cache)
     assert "dihub.store.sqlite" in second and "dihub.models.catalog" in second
     # (dihub puts a stand-in for httpx._main in sys.modules: httpx itself is not imported)
-    assert not second & {"pydantic", "pydantic_core", "httpx", "rich"}, \
-        sorted(second & {"pydantic", "pydantic_core", "httpx", "rich"})
+    assert not second & {"pydantic", "pydantic_core", "httpx", "rich", "yaml", "msgspec"}, \
+        sorted(second & {"pydantic", "pydantic_core", "httpx", "rich", "yaml", "msgspec"})
     assert not {m for m in second if m.startswith(("dihub.connectors.", "dihub.settings",
                                                    "dihub.models.records",
                                                    "dihub.models.state"))}

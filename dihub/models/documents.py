@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dihub.jsoncodec import decode_json
 from dihub.models.plain import CheckedDocument, PlainRecord
 
 if TYPE_CHECKING:       # reading documents back needs no model (nor pydantic)
@@ -92,7 +91,27 @@ def encode_document(doc: dict[str, Any]) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
-decode_document = decode_json       # a stored document read back
+_JSON_FIRST = 1000      # documents a process reads with the json module before msgspec
+_json_left = _JSON_FIRST
+_decode_json = None
+
+
+def decode_document(text: str | bytes) -> Any:
+    """A stored document read back, as the json module reads it. A process's first
+    _JSON_FIRST documents are read by json itself (5 us more each than msgspec); then
+    dihub.jsoncodec's msgspec decoder, imported on that first need: importing it costs
+    about 13 ms, more than a command that reads a few documents spends reading them
+    (`dihub fetch ... --limit 1`; docs/architecture.md, "Start-up")."""
+    global _json_left, _decode_json
+    if _decode_json is not None:
+        return _decode_json(text)
+    if _json_left > 0:
+        _json_left -= 1         # (a race between threads only moves the switch a little)
+        return json.loads(text)
+    from dihub.jsoncodec import decode_json
+
+    _decode_json = decode_json
+    return decode_json(text)
 
 
 def to_document(record: Record | PlainRecord, ingested_at: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The embedded store's documents are written by orjson where it gives the bytes json.dumps
 gives (compact, ensure_ascii=False, keys in the document's order), and by json otherwise;
-they are read back (like response bodies) by msgspec, or json for what only json reads.
-Either way the text and the values are those of the json module."""
+they are read back by json for a process's first documents, then (like response bodies) by
+msgspec, or json for what only json reads. Either way the text and the values are those of
+the json module."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import random
 
 import pytest
 
+from dihub.models import documents
 from dihub.models.documents import decode_document, encode_document
 from tests.unit.test_signature_bytes import _ODD, _key, _value
 
@@ -30,7 +32,30 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def test_documents_are_the_bytes_json_writes_and_read_back_as_json_reads_them():
+@pytest.fixture(params=["json first", "msgspec"])
+def reader(request, monkeypatch):
+    """decode_document in each of its phases: a process's first documents, and later ones."""
+    if request.param == "json first":
+        monkeypatch.setattr(documents, "_json_left", 10**9)
+        monkeypatch.setattr(documents, "_decode_json", None)
+    else:
+        monkeypatch.setattr(documents, "_json_left", 0)
+        decode_document('{"switch": 1}')
+        assert documents._decode_json is not None
+    return request.param
+
+
+def test_the_first_documents_are_read_by_json_then_msgspec_s_decoder(monkeypatch):
+    from dihub.jsoncodec import decode_json
+
+    monkeypatch.setattr(documents, "_json_left", 3)
+    monkeypatch.setattr(documents, "_decode_json", None)
+    texts = [json.dumps({"n": i, "big": 2**70 + i}) for i in range(6)]
+    assert [decode_document(t) for t in texts] == [json.loads(t) for t in texts]
+    assert documents._json_left == 0 and documents._decode_json is decode_json
+
+
+def test_documents_are_the_bytes_json_writes_and_read_back_as_json_reads_them(reader):
     rng = random.Random(61)
     checked = 0
     for _ in range(5000):
@@ -49,7 +74,7 @@ def test_documents_are_the_bytes_json_writes_and_read_back_as_json_reads_them():
 
 
 @pytest.mark.parametrize("value", _ODD + ["\ud800 lone surrogate", 2**70, -2**64])
-def test_each_odd_value(value):
+def test_each_odd_value(value, reader):
     doc = {"v": value, "w": [value], "x": {"y": value}}
     try:
         expected = _reference(doc)
@@ -61,7 +86,7 @@ def test_each_odd_value(value):
     assert _same(decode_document(expected), json.loads(expected))
 
 
-def test_decode_refuses_what_is_not_json():
+def test_decode_refuses_what_is_not_json(reader):
     with pytest.raises(ValueError):
         decode_document('{"a": 1')
     with pytest.raises(TypeError):

@@ -10,6 +10,7 @@ and `Bearer` values, credentials in URLs and in `token=` style query values).
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 import threading
@@ -22,26 +23,32 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_re: re.Pattern[str] | None = None
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+# (pattern, replacement); compiled on the first redaction, not at import (start-up)
+_SOURCES: list[tuple[str, str]] = [
     # `Authorization: token abc`, `authorization=Bearer abc`, "Authorization": "Basic abc"
-    (re.compile(r"""(?i)(authorization["']?\s*[:=]\s*["']?)(?:(?:bearer|token|basic)\s+)?"""
-                r"""[^\s"',;}]+"""), r"\1" + MASK),
+    (r"""(?i)(authorization["']?\s*[:=]\s*["']?)(?:(?:bearer|token|basic)\s+)?"""
+     r"""[^\s"',;}]+""", r"\1" + MASK),
     # `Bearer <token>` in free text; the value must contain a digit to tell it from prose
-    (re.compile(r"(?i)\b(bearer|token|basic)(\s+)(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{12,}"),
+    (r"(?i)\b(bearer|token|basic)(\s+)(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{12,}",
      r"\1\2" + MASK),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{16,}"), MASK),
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), MASK),
-    (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]{6,}"), MASK),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]{6,}"), MASK),
-    (re.compile(r"\bATATT[A-Za-z0-9_=-]{10,}"), MASK),                 # Atlassian API token
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), MASK),  # JWT
+    (r"\bgh[pousr]_[A-Za-z0-9]{16,}", MASK),
+    (r"\bgithub_pat_[A-Za-z0-9_]{20,}", MASK),
+    (r"\bxox[abeoprs]-[A-Za-z0-9-]{6,}", MASK),
+    (r"\bxapp-[A-Za-z0-9-]{6,}", MASK),
+    (r"\bATATT[A-Za-z0-9_=-]{10,}", MASK),                 # Atlassian API token
+    (r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", MASK),  # JWT
     # https://user:password@host -> https://****@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1" + MASK + "@"),
+    (r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", r"\1" + MASK + "@"),
     # ?access_token=...&client_secret=...
-    (re.compile(r"(?i)\b((?:access_|refresh_|id_|api_|private_)?token|client_secret|"
-                r"password|passwd|api_?key|secret|device_code|code)=([^&\s\"']+)"),
+    (r"(?i)\b((?:access_|refresh_|id_|api_|private_)?token|client_secret|"
+     r"password|passwd|api_?key|secret|device_code|code)=([^&\s\"']+)",
      r"\1=" + MASK),
 ]
+
+
+@functools.cache
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    return [(re.compile(pattern), repl) for pattern, repl in _SOURCES]
 
 
 def register_secret(value: str | None) -> None:
@@ -89,7 +96,7 @@ def redact(text: object) -> str:
     pattern = _secret_re
     if pattern is not None:
         s = pattern.sub(MASK, s)
-    for regex, repl in _PATTERNS:
+    for regex, repl in _patterns():
         s = regex.sub(repl, s)
     return s
 

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from dihub.errors import FatalError, LeaseHeld
 from dihub.models.documents import decode_document, encode_document
-from dihub.models.lease import Lease
 from dihub.store import sqlite_checked
 from dihub.store import sqlite_keyed as keyed
 from dihub.store.base import QueryPage, UpsertResult, inbox_headers
@@ -54,7 +53,8 @@ from dihub.store.keyset import (
 )
 from dihub.timeutil import utcnow
 
-if TYPE_CHECKING:       # imported where they are built: reading records needs no pydantic
+if TYPE_CHECKING:       # imported where they are built: reading records needs none of them
+    from dihub.models.lease import Lease
     from dihub.models.state import AuditEntry, RunMetrics, SyncState
 
 log = logging.getLogger("dihub.store")
@@ -554,6 +554,7 @@ class SQLiteStore:
     def acquire_lease(self, source: str, stream: str, partition: str, owner: str,
                       ttl_s: float) -> Lease:
         """Timed by SQLite's clock (see _SQL_NOW); a new owner gets the next generation."""
+        from dihub.models.lease import Lease
         from dihub.models.state import SyncState
 
         key = (source, stream, partition)
@@ -583,6 +584,8 @@ class SQLiteStore:
 
     def renew_lease(self, lease: Lease, ttl_s: float) -> Lease:
         """Extend `lease` by `ttl_s` from now; LeaseLost if it has passed on."""
+        from dihub.models.lease import Lease
+
         key = (lease.source, lease.stream, lease.partition)
         with self._write() as conn:
             (until,) = conn.execute(f"SELECT {_SQL_UNTIL}",

@@ -1,8 +1,6 @@
 """The `dihub` command. Heavy modules are imported inside commands so that
 `dihub --help` starts fast enough for cron."""
 
-from __future__ import annotations
-
 import typer
 from typer.core import TyperCommand
 

@@ -1,7 +1,5 @@
 """`dihub auth`: log in to a source, show who is logged in, log out."""
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

@@ -6,8 +6,6 @@ the offline checks of each source: a source's config model may define
 what can be checked without the network, e.g. that a git `repo:` is a repository.
 """
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

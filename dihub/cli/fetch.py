@@ -1,7 +1,5 @@
 """`dihub fetch`: print or export normalized records from the store."""
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

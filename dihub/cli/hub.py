@@ -1,8 +1,6 @@
 """`dihub hub refresh`, `dihub identities suggest`, and the `hub` source of `dihub fetch`
 (`dihub fetch hub people`, `dihub fetch hub links`)."""
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

@@ -1,7 +1,5 @@
 """Read-only views: `audit`, `metrics`, `status`, `connectors`."""
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

@@ -1,8 +1,6 @@
 """`dihub metrics dora|flow` and `dihub report --html FILE`: metrics computed from the
 store (see dihub/hub/dora.py and dihub/hub/flow.py for the definitions)."""
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

@@ -1,7 +1,5 @@
 """`dihub serve` and `dihub webhooks list|replay|set-secret`."""
 
-from __future__ import annotations
-
 import sys
 
 import typer

@@ -1,7 +1,5 @@
 """`dihub store check`: verify the embedded store's file and say what to do when it is damaged."""
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

@@ -1,7 +1,5 @@
 """`dihub sync`: one checkpointed ingestion pass per stream (run it from cron)."""
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

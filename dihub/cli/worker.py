@@ -1,7 +1,5 @@
 """`dihub worker`: run queued passes and webhook batches (see README "Scaling out")."""
 
-from __future__ import annotations
-
 import typer
 
 from dihub.cli.state import handles_errors, state

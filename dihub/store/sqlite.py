@@ -59,9 +59,15 @@ if TYPE_CHECKING:       # imported where they are built: reading records needs n
 
 log = logging.getLogger("dihub.store")
 
-SCHEMA_VERSION = 5          # 2: sync_state.lease_generation; 3: records_by_ingested;
-                            # 4: records_by_commits_commit_id; 5: the other KEYED_FIELDS
+SCHEMA_VERSION = 6          # 2: sync_state.lease_generation; 3: records_by_ingested;
+                            # 4: records_by_commits_commit_id; 5: the other KEYED_FIELDS;
+                            # 6: sync_cursor
 _LEASE_FIELDS = {"lease_owner", "lease_until", "lease_generation"}
+# A state's cursor and ETags live in sync_cursor, written only when they change: a git
+# cursor holds every ref's tip, and the state row is written six times a run (its status
+# three times, its lease three times), so a run that finds nothing new wrote O(refs).
+_CURSOR_FIELDS = ("cursor", "etags")
+_STATE_ONLY = _LEASE_FIELDS | set(_CURSOR_FIELDS)
 # Lease times come from SQLite's clock, i.e. the clock of the host the file is on
 # (every process that shares a SQLite file runs on that host), never from a
 # caller's clock. Second precision, as every stored timestamp.
@@ -69,7 +75,8 @@ _SQL_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 _SQL_UNTIL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)"
 _WAL_CHECKPOINT_PAGES = 16384
 _CHUNK = 500  # ids per IN (...) lookup, well under SQLite's bound-parameter limit
-_DOC_TABLES = ("records", "sync_state", "audit_log", "run_metrics")   # with a JSON `doc`
+_DOC_TABLES = ("records", "sync_state", "sync_cursor", "audit_log",
+               "run_metrics")   # with a JSON `doc`
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -87,8 +94,13 @@ CREATE INDEX IF NOT EXISTS records_by_time ON records (entity, updated_at, id);
 CREATE INDEX IF NOT EXISTS records_by_ingested ON records (entity, ingested_at, id);
 CREATE TABLE IF NOT EXISTS sync_state (
     source TEXT NOT NULL, stream TEXT NOT NULL, partition TEXT NOT NULL,
-    doc TEXT NOT NULL,                 -- the SyncState without its lease fields
+    doc TEXT NOT NULL,                 -- the SyncState without its lease, cursor and etags
     lease_owner TEXT, lease_until TEXT, lease_generation INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (source, stream, partition)
+);
+CREATE TABLE IF NOT EXISTS sync_cursor (
+    source TEXT NOT NULL, stream TEXT NOT NULL, partition TEXT NOT NULL,
+    doc TEXT NOT NULL,                 -- {"cursor": ..., "etags": {...}} of the state
     PRIMARY KEY (source, stream, partition)
 );
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -118,6 +130,21 @@ ON CONFLICT (entity, id) DO UPDATE SET
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _move_cursors(conn: sqlite3.Connection) -> None:
+    """Version 6: each state row's cursor and ETags move to sync_cursor."""
+    rows = conn.execute("SELECT source, stream, partition, doc FROM sync_state").fetchall()
+    for *key, text in rows:
+        doc = json.loads(text)
+        if not any(name in doc for name in _CURSOR_FIELDS):
+            continue
+        moved = {name: doc.pop(name, default)
+                 for name, default in zip(_CURSOR_FIELDS, (None, {}), strict=True)}
+        conn.execute("INSERT OR REPLACE INTO sync_cursor (source, stream, partition, doc) "
+                     "VALUES (?, ?, ?, ?)", (*key, _dumps(moved)))
+        conn.execute("UPDATE sync_state SET doc = ? WHERE source = ? AND stream = ? "
+                     "AND partition = ?", (_dumps(doc), *key))
 
 
 def _time_order(row: tuple) -> tuple[str, str, str]:
@@ -164,6 +191,10 @@ class SQLiteStore:
         self.path = Path(path)
         self._clock = clock          # client-side stamps only (default ingested_at)
         self._generation_sql = "lease_generation"   # "0" on a read-only version-1 file
+        # NULL, without the join, on a read-only file from before version 6 (whose state
+        # rows still hold their cursor)
+        self._cursor_sql = "c.doc"
+        self._cursor_join = " LEFT JOIN sync_cursor AS c USING (source, stream, partition)"
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -236,6 +267,8 @@ class SQLiteStore:
                             conn.execute("ROLLBACK")
                         if version < 2:
                             self._generation_sql = "0"
+                        if version < 6:
+                            self._cursor_sql, self._cursor_join = "NULL", ""
             except BaseException as exc:
                 conn.close()
                 if isinstance(exc, sqlite3.Error):
@@ -254,6 +287,8 @@ class SQLiteStore:
         if "lease_generation" not in columns:
             conn.execute("ALTER TABLE sync_state ADD COLUMN lease_generation INTEGER "
                          "NOT NULL DEFAULT 0")
+        if conn.execute("PRAGMA user_version").fetchone()[0] < 6:
+            _move_cursors(conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
 
@@ -500,19 +535,23 @@ class SQLiteStore:
 
     # -- sync state and leases -------------------------------------------------------
 
-    def _state(self, doc: str, lease_owner: str | None, lease_until: str | None,
-               generation: int) -> SyncState:
+    def _state(self, doc: str, cursor: str | None, lease_owner: str | None,
+               lease_until: str | None, generation: int) -> SyncState:
         from dihub.models.state import SyncState
 
         return SyncState.model_validate(
-            {**self._loads(doc), "lease_owner": lease_owner, "lease_until": lease_until,
+            {**self._loads(doc), **(self._loads(cursor) if cursor else {}),
+             "lease_owner": lease_owner, "lease_until": lease_until,
              "lease_generation": generation or 0})
+
+    def _select_states(self) -> str:
+        return (f"SELECT s.doc, {self._cursor_sql}, s.lease_owner, s.lease_until, "
+                f"{self._generation_sql} FROM sync_state AS s{self._cursor_join}")
 
     def get_state(self, source: str, stream: str, partition: str) -> SyncState | None:
         with self._read() as conn:
             row = conn.execute(
-                f"SELECT doc, lease_owner, lease_until, {self._generation_sql} FROM sync_state "
-                "WHERE source = ? AND stream = ? AND partition = ?",
+                self._select_states() + " WHERE source = ? AND stream = ? AND partition = ?",
                 (source, stream, partition)).fetchone()
         return self._state(*row) if row else None
 
@@ -523,7 +562,9 @@ class SQLiteStore:
         while that owner and generation still hold the lease, else LeaseLost. Without
         one, it happens only while nobody holds a live lease, else LeaseHeld.
         """
-        doc = _dumps(state.model_dump(mode="json", exclude=_LEASE_FIELDS))
+        body = state.model_dump(mode="json", exclude=_LEASE_FIELDS)
+        cursor = _dumps({name: body.pop(name) for name in _CURSOR_FIELDS})
+        doc = _dumps(body)
         key = (state.source, state.stream, state.partition)
         with self._write() as conn:
             row = conn.execute(
@@ -540,9 +581,14 @@ class SQLiteStore:
                 "INSERT INTO sync_state (source, stream, partition, doc) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (source, stream, partition) DO UPDATE SET doc = excluded.doc",
                 (*key, doc))
+            # an unchanged cursor is not written again (no page of it is dirtied)
+            conn.execute(
+                "INSERT INTO sync_cursor (source, stream, partition, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (source, stream, partition) DO UPDATE SET doc = excluded.doc "
+                "WHERE sync_cursor.doc IS NOT excluded.doc", (*key, cursor))
 
     def list_states(self, source: str | None = None) -> list[SyncState]:
-        sql = f"SELECT doc, lease_owner, lease_until, {self._generation_sql} FROM sync_state"
+        sql = self._select_states()
         params: list[str] = []
         if source is not None:
             sql += " WHERE source = ?"
@@ -572,7 +618,7 @@ class SQLiteStore:
                 conn.execute(
                     "INSERT INTO sync_state (source, stream, partition, doc, lease_owner, "
                     "lease_until, lease_generation) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (*key, _dumps(doc.model_dump(mode="json", exclude=_LEASE_FIELDS)),
+                    (*key, _dumps(doc.model_dump(mode="json", exclude=_STATE_ONLY)),
                      owner, until, generation))
             else:
                 generation = row[2] if row[0] == owner else row[2] + 1

@@ -246,18 +246,23 @@ class SourceRef:
 
 
 def load_config(explicit: str | os.PathLike | None = None, *,
-                connectors: bool = True) -> Config:
+                connectors: bool = True, only: str | None = None) -> Config:
     """The config, every source validated with its connector's model. `connectors=False`
     checks the file, the core sections and each source's name and `connector:` key, but
-    imports no connector: for commands that only read the store (`dihub fetch`)."""
+    imports no connector: for commands that only read the store (`dihub fetch`). `only`
+    validates that one source with its connector's model and the others as
+    `connectors=False` does: `dihub sync SOURCE` imports no other connector, and a mistake
+    in another source's keys fails that source's runs (and `dihub config validate`), not
+    this one's."""
     path = find_config(explicit)
     text = read_config_text(path) if path else ""
-    return parse_config(text, path, connectors=connectors)
+    return parse_config(text, path, connectors=connectors, only=only)
 
 
 # --- parsing and validation ---------------------------------------------------------------
 
-def parse_config(text: str, path: Path | None = None, *, connectors: bool = True) -> Config:
+def parse_config(text: str, path: Path | None = None, *, connectors: bool = True,
+                 only: str | None = None) -> Config:
     shown = str(path) if path else "<config>"
     root, data = _parse_yaml(text, shown)
     if data is None:
@@ -284,7 +289,8 @@ def parse_config(text: str, path: Path | None = None, *, connectors: bool = True
     if isinstance(raw_sources, dict):
         base_dir = path.parent if path else Path.cwd()
         for name, body in raw_sources.items():
-            model = _source(name, body, problems, base_dir, connectors)
+            model = _source(name, body, problems, base_dir,
+                            connectors and (only is None or name == only))
             if model is not None:
                 sources[name] = model
     problems.raise_if_any()

@@ -19,11 +19,13 @@ class CliState:
     log_format: str = "text"
     _config: Any = None
 
-    def config(self):
+    def config(self, source: str | None = None):
+        """The config; with `source`, only that source validated with its connector's
+        model (the others by name and connector: `load_config(only=...)`)."""
         if self._config is None:
             from dihub.config import load_config
 
-            self._config = load_config(self.config_path)
+            self._config = load_config(self.config_path, only=source)
         return self._config
 
     def store(self):

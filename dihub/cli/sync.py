@@ -38,7 +38,7 @@ def sync(
         return
     options = SyncOptions(full_refresh=full_refresh, dry_run=dry_run, concurrency=concurrency,
                           all_streams=all_streams)
-    cfg = state.config()
+    cfg = state.config(source)
     with make_progress(state.quiet) as progress:
         report = run_sync(cfg, source, streams, options, progress, open_store=state.store)
     code = report.exit_code
@@ -67,7 +67,7 @@ def _enqueue(source: str, streams: list[str] | None, *, all_streams: bool,
     if dry_run:
         raise UsageError("--enqueue and --dry-run do not go together",
                          hint="A dry run runs in this process: drop --enqueue.")
-    cfg = state.config()
+    cfg = state.config(source)
     report = enqueue_sync(cfg, source, streams, full_refresh=full_refresh,
                           all_streams=all_streams)
     code = 0

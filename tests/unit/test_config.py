@@ -310,3 +310,26 @@ def test_combined_error_lists_the_first_problems_in_file_order():
     lines = str(err).splitlines()
     assert lines[0] == f"f.yaml: {MAX_LISTED + 10} problems:"
     assert lines[1] == "f.yaml:1: k1: bad" and lines[-1] == "... and 10 more"
+
+
+BROKEN_JIRA = """\
+sources:
+  git: {connector: git, repo: ./repo}
+  jira: {connector: jira, base_url: "https://x.atlassian.net", colour: blue}
+"""
+
+
+def test_only_one_source_is_validated_with_its_connector_s_model():
+    """`dihub sync git` (load_config(only="git")): the git source gets its model, the others
+    their name and connector only, so a mistake in jira's keys fails jira's runs, not git's."""
+    cfg = parse_config(BROKEN_JIRA, Path("/etc/dihub/config.yaml"), only="git")
+    assert cfg.sources["git"].repo == "/etc/dihub/repo"          # the git model's work
+    assert type(cfg.sources["jira"]).__name__ == "SourceRef"
+    assert cfg.sources["jira"].connector == "jira"
+    err = _err(BROKEN_JIRA)                                       # every source: refused
+    assert (err.line, err.key) == (3, "sources.jira.colour")
+    with pytest.raises(ConfigError) as info:                      # jira's own runs: refused
+        parse_config(BROKEN_JIRA, Path("/etc/dihub/config.yaml"), only="jira")
+    assert info.value.key == "sources.jira.colour"
+    with pytest.raises(ConfigError, match="must start with a lower-case letter"):
+        parse_config(BROKEN_JIRA + "  Bad: {connector: git}\n", only="git")  # names: always

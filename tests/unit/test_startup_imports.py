@@ -80,3 +80,25 @@ def test_a_fetch_from_a_config_checked_before_imports_neither_pydantic_nor_yaml(
     assert not {m for m in second if m.startswith(("dihub.connectors.", "dihub.settings",
                                                    "dihub.models.records",
                                                    "dihub.models.state"))}
+
+
+def test_a_sync_of_one_source_imports_no_other_connector(tmp_path):
+    from tests.support.gitrepo import generate
+
+    generate(tmp_path / "repo", 5)
+    (tmp_path / "dihub.yaml").write_text(
+        "store:\n  uri: sqlite:///dihub.db\n"
+        "hub:\n  refresh_after_sync: false\n"
+        "sources:\n  git: {repo: ./repo}\n"
+        "  github: {connector: github, repos: [a/b], token_env: NO_SUCH_TOKEN}\n"
+        "  jira: {connector: jira, base_url: 'https://x.atlassian.net', projects: [ENG]}\n"
+        "  slack: {connector: slack, channels: [general]}\n")
+    run = ("import sys\nfrom dihub.cli.app import main\n"
+           "sys.argv = ['dihub', '-q', 'sync', 'git', 'commits']\n"
+           "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n")
+    mods = _modules_after(run, tmp_path, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert "dihub.connectors.git" in mods
+    others = {m for m in mods if m.startswith(("dihub.connectors.github",
+                                               "dihub.connectors.jira",
+                                               "dihub.connectors.slack"))}
+    assert not others, sorted(others)

@@ -126,10 +126,12 @@ def to_document(record: Record | PlainRecord, ingested_at: str) -> dict[str, Any
 
 def as_records(result: Record | Iterable[Record | PlainRecord] | None
                ) -> Iterable[Record | PlainRecord]:
-    from dihub.models.records import Record
-
     if result is None:
         return ()
+    if type(result) is list:        # what normalizers return, once per item: no import
+        return result
+    from dihub.models.records import Record
+
     if isinstance(result, Record):
         return (result,)
     return result

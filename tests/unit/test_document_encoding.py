@@ -136,3 +136,20 @@ def test_checked_documents_of_plain_records_are_still_the_bytes_json_writes():
         assert type(doc) is CheckedDocument and type(stored) is CheckedDocument
         assert encode_document(stored) == _reference(stored)
     assert plain > 500
+
+
+def test_as_records_takes_what_a_normalizer_returns():
+    from dihub.models.documents import as_records
+    from dihub.models.plain import build
+    from dihub.models.records import Commit
+
+    model = Commit(source="git", source_id="c1", updated_at="2026-01-01T00:00:00Z",
+                   commit_id="c1", repo="r")
+    plain = build(Commit, source="git", source_id="c2", updated_at="2026-01-01T00:00:00Z",
+                  commit_id="c2", repo="r")
+    assert as_records(None) == ()
+    assert as_records(model) == (model,)            # one model: one record
+    items = [model, plain]
+    assert as_records(items) is items
+    gen = (r for r in items)
+    assert list(as_records(gen)) == items

@@ -34,6 +34,8 @@ class StoreSettings(_Strict):
     batch_size: int = Field(1000, ge=1, le=100_000)
     # and at most this many bytes of upstream payload per write (see dihub/engine/runner.py)
     batch_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    # a page with a cursor waits at most this long unwritten; 0: written at once (runner.py)
+    checkpoint_s: float = Field(2.0, ge=0, le=3600)
 
     @field_validator("uri")
     @classmethod

@@ -7,14 +7,19 @@ Records are always written before the cursor that covers them is saved, and
 upserts are idempotent, so a crash anywhere loses nothing and duplicates
 nothing (at-least-once delivery + idempotent writes).
 
-A page that carries a cursor is checkpointed at once (its records and those
-buffered before it are written, then the cursor saved), so a run stopped at any
-page (exit 75, SIGKILL, SIGTERM, Ctrl-C, a crash) loses at most the page in
-flight. Pages without a cursor wait in the buffer until `batch_size` records, or
-until the pages buffered weigh `batch_bytes` (their upstream payload size, which
-the HTTP layer measures anyway; pages that report no size count by records only),
-so a run of fat pages (long descriptions, embedded histories) is not held in memory
-a thousand records at a time.
+Pages wait in the buffer until `batch_size` records, or until the pages buffered
+weigh `batch_bytes` (their upstream payload size, which the HTTP layer measures
+anyway; pages that report no size count by records only), so a run of fat pages
+(long descriptions, embedded histories) is not held in memory a thousand records at
+a time. A page that carries a cursor is also written, with the pages before it,
+once the oldest unwritten page has waited `checkpoint_s` (`store.checkpoint_s`, 2 s;
+0 writes every such page at once), and before the HTTP client waits a second or
+more (a rate limit, a retry's backoff: dihub/waits.py). Each write is one
+transaction per entity, and a transaction rewrites the index pages its records
+touch, so a write per page cost a first sync a third of its CPU. A run stopped by a
+signal (SIGTERM, Ctrl-C, exit 75) writes and checkpoints every page it read; one
+killed outright (SIGKILL, a crash) reads again at most the pages of its last
+`checkpoint_s` (and at most `batch_size` records), and loses nothing.
 
 Every state write and checkpoint carries the partition's lease (owner and
 generation): once the lease has passed to another run (it expired while this run
@@ -55,6 +60,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dihub import waits
 from dihub.connectors.stream import Context, Page, Stream
 from dihub.engine.counters import Counters
 from dihub.errors import (
@@ -83,6 +89,7 @@ class PassOptions:
     dry_run: bool = False
     batch_size: int = 1000
     batch_bytes: int | None = None   # None: `store.batch_bytes` of the settings (8 MiB)
+    checkpoint_s: float | None = None  # None: `store.checkpoint_s` of the settings (2 s)
     lease_ttl_s: float = 600
     concurrency: int = 4
     raw_payloads: bool = False
@@ -495,7 +502,10 @@ class Runner:
         pending: list[Page] = []
         pending_bytes = 0           # upstream payload bytes of the pages in `pending`
         batch_bytes = _batch_bytes(opts, self.settings)
+        checkpoint_s = _checkpoint_s(opts, self.settings)
+        oldest = 0.0                # monotonic time the first page in `pending` arrived
         store_failed = False
+        deferred: list[BaseException] = []    # a write that failed before a wait
 
         def flush() -> None:
             nonlocal buffer, pending, pending_bytes, store_failed, ingested_at
@@ -549,36 +559,56 @@ class Runner:
                 payload_size=sum(p.raw_size for p in pending),
                 detail={"pages": len(pending)}))
 
+        def before_wait(seconds: float) -> None:
+            # the HTTP client is about to wait in this thread, between two pages: write
+            # the whole pages read so far. A failure is raised at the next page, by the
+            # pass (the connector between here and there must not swallow it).
+            if dry or store_failed or deferred or not any(p.moves_cursor for p in pending):
+                return
+            try:
+                flush()
+            except BaseException as exc:   # noqa: BLE001 - raised again below
+                deferred.append(exc)
+
         ingested_at = now_iso()
         try:
-            for page in stream.fetch(ctx, partition, fetch_state):
-                if self._stop.is_set():
-                    raise _stop_error(self.stopped_by)
-                if heartbeat.lost is not None:
-                    store_failed = True    # write nothing more: the lease is another's
-                    raise heartbeat.lost
-                for raw in page.items:
-                    try:
-                        models = as_records(stream.normalize(raw, ctx, partition))
-                        for model in models:
-                            doc = to_document(model, ingested_at)
-                            buffer[doc["_id"]] = doc
-                    except SkippableRecord as err:
-                        self.audit(self._entry(stream, partition, "normalize", "skipped",
-                                               error=str(err)))
-                        continue
-                    result.records += 1
-                items, page.items = len(page.items), []   # normalized: the raw items need
-                if opts.raw_payloads and page.raw_payload is not None and not dry:  # not wait
-                    self.audit(self._entry(stream, partition, "page", "ok",
-                                           records=items,
-                                           payload_size=page.raw_size,
-                                           raw_payload=page.raw_payload))
-                pending.append(page)
-                pending_bytes += page.raw_size or 0
-                if page.moves_cursor or len(buffer) >= opts.batch_size \
-                        or pending_bytes >= batch_bytes:
-                    flush()
+            with waits.before_waiting(before_wait):
+                pages = stream.fetch(ctx, partition, fetch_state)
+                for page in pages:
+                    if deferred:
+                        raise deferred[0]
+                    if self._stop.is_set():
+                        raise _stop_error(self.stopped_by)
+                    if heartbeat.lost is not None:
+                        store_failed = True    # write nothing more: the lease is another's
+                        raise heartbeat.lost
+                    for raw in page.items:
+                        try:
+                            models = as_records(stream.normalize(raw, ctx, partition))
+                            for model in models:
+                                doc = to_document(model, ingested_at)
+                                buffer[doc["_id"]] = doc
+                        except SkippableRecord as err:
+                            self.audit(self._entry(stream, partition, "normalize", "skipped",
+                                                   error=str(err)))
+                            continue
+                        result.records += 1
+                    items, page.items = len(page.items), []   # normalized: the raw items need
+                    if opts.raw_payloads and page.raw_payload is not None and not dry:  # not wait
+                        self.audit(self._entry(stream, partition, "page", "ok",
+                                               records=items,
+                                               payload_size=page.raw_size,
+                                               raw_payload=page.raw_payload))
+                    if not pending:
+                        oldest = time.monotonic()
+                    pending.append(page)
+                    pending_bytes += page.raw_size or 0
+                    if len(buffer) >= opts.batch_size or pending_bytes >= batch_bytes \
+                            or page.moves_cursor \
+                            and time.monotonic() - oldest >= checkpoint_s:
+                        flush()
+                if deferred:
+                    raise deferred[0]
         except BaseException:
             # Pages that arrived whole are still written and checkpointed: the
             # failure happened after them, so their cursor is safe to keep. A store
@@ -610,6 +640,19 @@ def _batch_bytes(opts: PassOptions, settings: Any) -> int:
         return opts.batch_bytes
     value = getattr(getattr(settings, "store", None), "batch_bytes", None)
     return value if isinstance(value, int) and value > 0 else DEFAULT_BATCH_BYTES
+
+
+DEFAULT_CHECKPOINT_S = 2.0
+
+
+def _checkpoint_s(opts: PassOptions, settings: Any) -> float:
+    """How long a page with a cursor may wait unwritten: the pass's option, else
+    `store.checkpoint_s` of the settings, else DEFAULT_CHECKPOINT_S."""
+    if opts.checkpoint_s is not None:
+        return opts.checkpoint_s
+    value = getattr(getattr(settings, "store", None), "checkpoint_s", None)
+    return float(value) if isinstance(value, (int, float)) and value >= 0 \
+        else DEFAULT_CHECKPOINT_S
 
 
 def _close_sessions(sessions: list[Any]) -> None:

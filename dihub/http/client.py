@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import RetryCallState
 
-from dihub import __version__
+from dihub import __version__, waits
 from dihub.errors import AuthError, FatalError, RateLimited, TemporaryError
 from dihub.http import classify as c
 from dihub.http.accounting import AuditFn, Recorder
@@ -263,7 +263,7 @@ class HttpClient:
                      data, json, etag, tuple(allow_status))
         probe = self.breaker.check()
         attempts = 1 if probe else self.settings.retry.attempts
-        loop = retrying(attempts=attempts, wait=self._wait, sleep=self._sleep,
+        loop = retrying(attempts=attempts, wait=self._wait, sleep=self._pause,
                         before_sleep=lambda rs: self._on_retry(call, rs))
         try:
             response = loop(self._attempt, call)
@@ -295,6 +295,12 @@ class HttpClient:
         self.breaker.success(probe)
         return response
 
+    def _pause(self, seconds: float) -> None:
+        """Wait (a rate limit, a retry's backoff); the pass in this thread writes the pages
+        it holds first (dihub/waits.py)."""
+        waits.announce(seconds)
+        self._sleep(seconds)
+
     # -- one attempt -----------------------------------------------------------------------
     def _attempt(self, call: _Call) -> Response:
         decision = self.governor.decide(call.rel, self._quota)
@@ -305,7 +311,7 @@ class HttpClient:
             self.recorder.wait(method=call.method, path=call.path, wait_s=decision.wait_s,
                                reason=decision.reason, audited=decision.audited,
                                extra=decision.detail)
-            self._sleep(decision.wait_s)
+            self._pause(decision.wait_s)
         sent_at = self._clock()
         r = self._send(call)
         remaining = self.governor.observe(call.rel, r.status_code, r.headers, decision.charged,

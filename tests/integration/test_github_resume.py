@@ -102,13 +102,15 @@ def test_sigkill_at_twenty_random_requests_ends_with_the_uninterrupted_store(tmp
     """One loop over the three streams synced by one command (one after the other): 20
     kill points drawn with a fixed seed, 6 or 7 among the requests of each stream. Each
     killed run is followed by one that must finish with the uninterrupted run's store,
-    and the two together make at most 5% more requests than the uninterrupted run."""
+    and the two together make at most 5% more requests than the uninterrupted run. Every
+    page is checkpointed at once (store.checkpoint_s: 0), so a kill re-reads at most the
+    page in flight."""
     streams = ("commits", "pull_requests", "workflow_runs")
     entities = ("commits", "pull_requests", "builds", "users")
     data = kill_dataset()
     with GitHubSimulator(data, rate_limit=1_000_000) as sim:
         clean = with_token(Dihub(tmp_path / "clean"))
-        clean.write_config(github_config(sim.api_url, [REPO]))
+        clean.write_config(github_config(sim.api_url, [REPO], checkpoint_s=0))
         sync(clean, *streams)
         want = signatures(clean, entities)
         clean_requests = sim.stats.requests
@@ -124,7 +126,7 @@ def test_sigkill_at_twenty_random_requests_ends_with_the_uninterrupted_store(tmp
         totals = []
         for n, k in enumerate(sorted(kills)):
             dihub = with_token(Dihub(tmp_path / f"kill-{n}"))
-            dihub.write_config(github_config(sim.api_url, [REPO]))
+            dihub.write_config(github_config(sim.api_url, [REPO], checkpoint_s=0))
             before = sim.stats.requests
             proc = dihub.popen("sync", "github", *streams)
             sim.kill_at(k, proc.pid)

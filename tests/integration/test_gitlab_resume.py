@@ -103,17 +103,17 @@ def stream_of(path: str) -> str:
 def test_sigkill_at_eight_seeded_requests_ends_with_the_uninterrupted_store(tmp_path):
     """Eight kill points drawn with a fixed seed, two among the requests of each stream,
     the four streams synced by one command one after the other, a batch written every
-    page (batch_size 100). Each killed run is followed by one that must finish with the
-    uninterrupted run's store; the two together make at most 6 requests more than the
-    uninterrupted run: the one lost in flight, the project lookup, one per stream the
-    killed run had finished (with the default batch_size of 1000, up to 9 more pages read
-    since the last batch was written are read again)."""
+    page (batch_size 100, store.checkpoint_s 0). Each killed run is followed by one that
+    must finish with the uninterrupted run's store; the two together make at most 6
+    requests more than the uninterrupted run: the one lost in flight, the project lookup,
+    one per stream the killed run had finished (by default, the pages read in the last
+    2 s, up to 1,000 records, since the last batch was written are read again)."""
     streams = ("commits", "merge_requests", "issues", "pipelines")
     entities = ("commits", "pull_requests", "issues", "builds", "users")
     data = kill_dataset()
     with GitLabSimulator(data, rate_limit=1_000_000) as sim:
         clean = with_token(Dihub(tmp_path / "clean"))
-        clean.write_config(gitlab_config(sim.base_url, [PROJECT], batch_size=100))
+        clean.write_config(gitlab_config(sim.base_url, [PROJECT], batch_size=100, checkpoint_s=0))
         sync(clean, *streams)
         want = signatures(clean, entities)
         clean_requests = sim.stats.requests
@@ -128,7 +128,8 @@ def test_sigkill_at_eight_seeded_requests_ends_with_the_uninterrupted_store(tmp_
         totals = []
         for n, k in enumerate(sorted(kills)):
             dihub = with_token(Dihub(tmp_path / f"kill-{n}"))
-            dihub.write_config(gitlab_config(sim.base_url, [PROJECT], batch_size=100))
+            dihub.write_config(gitlab_config(sim.base_url, [PROJECT], batch_size=100,
+                                             checkpoint_s=0))
             before = sim.stats.requests
             proc = dihub.popen("sync", "gitlab", *streams)
             sim.kill_at(k, proc.pid)

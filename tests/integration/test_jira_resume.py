@@ -20,10 +20,12 @@ from tests.simulators.jira.testing import TOKEN, TOKEN_ENV, config, credentials
 PAGE = "page_size: {}"
 
 
-def _dihub(root, name: str, sim: JiraSimulator, page_size: int) -> Dihub:
+def _dihub(root, name: str, sim: JiraSimulator, page_size: int,
+           checkpoint_s: float | None = None) -> Dihub:
     d = Dihub(root / name)
     d.env[TOKEN_ENV] = TOKEN
-    d.write_config(config(sim, extra=PAGE.format(page_size)))
+    top = "" if checkpoint_s is None else f"store:\n  checkpoint_s: {checkpoint_s}"
+    d.write_config(config(sim, extra=PAGE.format(page_size), top=top))
     return d
 
 
@@ -104,7 +106,7 @@ def test_sigkill_at_20_random_requests_then_rerun_equals_an_uninterrupted_run(tm
     ds = Dataset.generate(80, sprints=3, seed=23, bulk_edit=20, long_changelogs=0.05)
     assert sum(len(i.histories) > 40 for i in ds.issues) >= 3
     with JiraSimulator(ds, credentials=credentials()) as sim:
-        clean = _dihub(tmp_path, "clean", sim, 1)
+        clean = _dihub(tmp_path, "clean", sim, 1, checkpoint_s=0)
         clean.run("sync", "jira", "issues", check_code=0)
         total = sim.stats.requests
         want = _snapshot(clean.store())
@@ -120,7 +122,7 @@ def test_sigkill_at_20_random_requests_then_rerun_equals_an_uninterrupted_run(tm
         results = []
         for n in points:
             sim.stats.reset()
-            d = _dihub(tmp_path, f"kill-{n}", sim, 1)
+            d = _dihub(tmp_path, f"kill-{n}", sim, 1, checkpoint_s=0)
             proc = d.popen("sync", "jira", "issues")
             sim.kill_at(n, proc.pid)
             proc.communicate(timeout=120)

@@ -37,9 +37,11 @@ def dataset(repos=REPOS, commits=150) -> Dataset:
                             issues_per_repo=0, runs_per_repo=0, seed=15)
 
 
-def queue_config(sim, url: str, repos=REPOS, **queue) -> str:
+def queue_config(sim, url: str, repos=REPOS, checkpoint_s: float | None = None,
+                 **queue) -> str:
     q = {"url": url, "threads": 2, "redelivery_s": REDELIVERY_S, **queue}
-    return (github_config(sim.api_url, repos) + f"lease_ttl_s: {LEASE_TTL_S}\nqueue:\n"
+    return (github_config(sim.api_url, repos, checkpoint_s=checkpoint_s)
+            + f"lease_ttl_s: {LEASE_TTL_S}\nqueue:\n"
             + "".join(f"  {k}: {v}\n" for k, v in q.items()))
 
 
@@ -181,9 +183,11 @@ def test_a_paused_worker_whose_partition_was_taken_over_writes_nothing_when_it_w
     with GitHubSimulator(data, rate_limit=1_000_000) as sim:
         want, _ = clean_run(tmp_path, sim, repos)
         dihub = with_token(Dihub(tmp_path / "queue"))
-        dihub.write_config(queue_config(sim, redis_server.url, repos))
+        # every page written at once (checkpoint_s 0): the stale pass writes its first
+        dihub.write_config(queue_config(sim, redis_server.url, repos, checkpoint_s=0))
         stale_config = dihub.tmp / "stale.yaml"      # its failed job is not retried
-        stale_config.write_text(queue_config(sim, redis_server.url, repos, max_retries=0))
+        stale_config.write_text(queue_config(sim, redis_server.url, repos, checkpoint_s=0,
+                                             max_retries=0))
         dihub.run("sync", "github", "commits", "--enqueue", check_code=0)
         stale = worker(dihub, "host-a", "--threads", "1", config=stale_config)
         sim.kill_at(3, stale.pid, signal.SIGSTOP)     # paused on its first pass's 2nd page

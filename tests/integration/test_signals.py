@@ -130,7 +130,9 @@ SIGNAL_IN_WRITE = textwrap.dedent("""
                     source_user_id=raw["id"])
 
     store = SignalledStore(sys.argv[1])
-    runner = Runner(store, "src", None, Settings(), options=PassOptions(concurrency=1))
+    # every page written at once (checkpoint_s 0), so the third page's write is the third
+    runner = Runner(store, "src", None, Settings(),
+                    options=PassOptions(concurrency=1, checkpoint_s=0))
     try:
         with _signals_stop(runner):
             runner.run_stream(Stream(name="people", entity="users", fetch=fetch,

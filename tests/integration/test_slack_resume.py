@@ -19,8 +19,9 @@ from tests.simulators.slack.testing import TOKEN, TOKEN_ENV, config_yaml, mismat
 TEMPFAIL = 75
 
 
-def _setup(d: Dihub, sim: SlackSimulator, extra: str = "", http: str = "") -> None:
-    text = config_yaml(sim.api_url, extra=extra)
+def _setup(d: Dihub, sim: SlackSimulator, extra: str = "", http: str = "",
+           checkpoint_s: float | None = None) -> None:
+    text = config_yaml(sim.api_url, extra=extra, checkpoint_s=checkpoint_s)
     if http:
         text = text.replace("http:\n", f"http:\n{http}", 1)
     d.write_config(text)
@@ -79,20 +80,22 @@ def test_a_channel_that_needs_3_quota_windows_completes_in_3_runs(dihub, tmp_pat
 @pytest.mark.slow
 def test_sigkill_at_20_random_requests_then_the_store_equals_an_uninterrupted_run(
         dihub, tmp_path):
-    # one channel: 12 history pages of 500 and 1,500 threads (a request each)
+    # one channel: 12 history pages of 500 and 1,500 threads (a request each); every
+    # page checkpointed at once (store.checkpoint_s: 0), so a kill re-reads at most the
+    # page in flight
     ws = Workspace.generate(channels=1, messages=6_000, days=120, thread_ratio=0.25,
                             max_replies=4, long_threads=0.1, seed=42)
     extra = "page_size: 500"
     with SlackSimulator(ws) as sim:
         clean = Dihub(tmp_path / "clean")
-        _setup(clean, sim, extra=extra)
+        _setup(clean, sim, extra=extra, checkpoint_s=0)
         clean.run("sync", "slack", "messages", check_code=0)
         uninterrupted = sim.stats.snapshot()["requests"]
         assert uninterrupted > 1500
         want = _signatures(clean)
         assert len(want) == ws.counts()["events"]
 
-        _setup(dihub, sim, extra=extra)
+        _setup(dihub, sim, extra=extra, checkpoint_s=0)
         sim.stats.reset()
         rng = random.Random(8)
         kills = 0

@@ -18,10 +18,13 @@ ENTITIES = ("commits", "pull_requests", "issues", "builds", "users")
 def github_config(base_url: str, repos: tuple[str, ...] | list[str] | None = REPOS, *,
                   source: str = "github", extra: str = "", http: str | None = None,
                   token_env: str | None = TOKEN_ENV, batch_size: int = 1000,
-                  raw_payloads: bool = False) -> str:
-    """A dihub.yaml for one GitHub source. `extra` lines go under the source (indented)."""
+                  raw_payloads: bool = False, checkpoint_s: float | None = None) -> str:
+    """A dihub.yaml for one GitHub source. `extra` lines go under the source (indented);
+    `checkpoint_s` 0 checkpoints every page (store.checkpoint_s)."""
     http = http or "  retry: {attempts: 5, backoff_s: [0, 0, 0, 0], jitter: 0}\n"
     store = f"store:\n  batch_size: {batch_size}\n"
+    if checkpoint_s is not None:
+        store += f"  checkpoint_s: {checkpoint_s}\n"
     if raw_payloads:
         store += "  raw_payloads: {enabled: true}\n"
     lines = [store, f"http:\n{http}", "sources:\n",

@@ -17,10 +17,15 @@ ENTITIES = ("commits", "pull_requests", "issues", "builds", "users")
 
 def gitlab_config(base_url: str, projects: tuple[str, ...] | list[str] | None = PROJECTS, *,
                   source: str = "gitlab", extra: str = "", http: str | None = None,
-                  token_env: str | None = TOKEN_ENV, batch_size: int = 1000) -> str:
-    """A dihub.yaml for one GitLab source. `extra` lines go under the source (indented)."""
+                  token_env: str | None = TOKEN_ENV, batch_size: int = 1000,
+                  checkpoint_s: float | None = None) -> str:
+    """A dihub.yaml for one GitLab source. `extra` lines go under the source (indented);
+    `checkpoint_s` 0 checkpoints every page (store.checkpoint_s)."""
     http = http or "  retry: {attempts: 5, backoff_s: [0, 0, 0, 0], jitter: 0}\n"
-    lines = [f"store:\n  batch_size: {batch_size}\n", f"http:\n{http}", "sources:\n",
+    store = f"store:\n  batch_size: {batch_size}\n"
+    if checkpoint_s is not None:
+        store += f"  checkpoint_s: {checkpoint_s}\n"
+    lines = [store, f"http:\n{http}", "sources:\n",
              f"  {source}:\n", "    connector: gitlab\n", f"    base_url: {base_url}\n"]
     if projects:
         lines.append(f"    projects: [{', '.join(projects)}]\n")

@@ -1,7 +1,8 @@
 """The Jira streams: issues (incremental by `updated`), sprints (per board), users.
 
-Every stream checkpoints after each page, so a run stopped at any page (exit 75,
-SIGKILL, Ctrl-C...) continues at that page on the next run:
+Every page carries the position after it (the engine checkpoints it with the page's
+records: dihub/engine/runner.py), so a run stopped at any page (exit 75, SIGKILL,
+Ctrl-C...) continues at the last checkpoint on the next run:
 
 issues  Cursor, between passes: the newest `updated` read, as UTC ISO. Each pass
         searches `(jql) AND updated >= <cursor - overlap_minutes>` ordered by `updated`

@@ -59,7 +59,8 @@ every history page and every thread read: the history walk resumes at the
 message it stopped after (`latest`), then the followed and broadcast-found
 threads still to read (`todo`). The pass keeps the plan it started with
 (`start`, `scan`), so a run stopped at any page (exit 75, a kill, a crash)
-continues from there and reads again at most the page in flight.
+continues from there and reads again at most the pages the engine had not yet
+written (dihub/engine/runner.py: `store.checkpoint_s`).
 
 Once a call of the run has been retried after a 5xx, a dropped connection or a
 broken body, each pass reads the first replies page of its next threads (up to

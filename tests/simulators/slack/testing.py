@@ -13,12 +13,14 @@ TOKEN_ENV = "SLACK_SIM_BOT_TOKEN"
 
 
 def config_yaml(api_url: str, *, source: str = "slack", extra: str = "",
-                batch_size: int = 1000, concurrency: int = 4) -> str:
+                batch_size: int = 1000, concurrency: int = 4,
+                checkpoint_s: float | None = None) -> str:
     """A config for one Slack source on the simulator: no pacing (the simulator has no
     tiers unless asked), instant retries, token from TOKEN_ENV. `extra` is more YAML
     under the source, indented by 4 spaces."""
     more = "".join(f"    {line}\n" for line in extra.strip("\n").splitlines()) if extra else ""
-    return (f"store:\n  batch_size: {batch_size}\n"
+    store = "" if checkpoint_s is None else f"  checkpoint_s: {checkpoint_s}\n"
+    return (f"store:\n  batch_size: {batch_size}\n{store}"
             f"http:\n  concurrency: {concurrency}\n"
             f"  retry: {{attempts: 6, backoff_s: [0.01], jitter: 0}}\n"
             f"sources:\n  {source}:\n    connector: slack\n    base_url: {api_url}\n"

@@ -86,8 +86,8 @@ def test_a_pass_whose_heartbeats_failed_and_whose_lease_was_taken_writes_nothing
         yield Page([{"id": i} for i in range(5, 10)], cursor=2)   # the stale page
         yield Page([{"id": i} for i in range(10, 15)], cursor=3)
 
-    runner = Runner(store, "src", None, Settings(),
-                    options=PassOptions(batch_size=10, lease_ttl_s=TTL))
+    runner = Runner(store, "src", None, Settings(),     # every page written at once
+                    options=PassOptions(batch_size=10, lease_ttl_s=TTL, checkpoint_s=0))
     [result] = runner.run_stream(_stream(fetch))
     assert result.outcome == "failed" and isinstance(result.error, LeaseLost)
     assert store.count("users", "src") == 5             # the stale page was not written

@@ -51,6 +51,10 @@ class Page:
     def moves_cursor(self) -> bool:
         return self.cursor is not _UNSET
 
+    def forget_cursor(self) -> None:
+        """Drop the cursor once a later page's replaces it (the engine holds both)."""
+        self.cursor = _UNSET
+
 
 @dataclass
 class Context:

@@ -7,8 +7,9 @@ Records are always written before the cursor that covers them is saved, and
 upserts are idempotent, so a crash anywhere loses nothing and duplicates
 nothing (at-least-once delivery + idempotent writes).
 
-Pages wait in the buffer until `batch_size` records, or until the pages buffered
-weigh `batch_bytes` (their upstream payload size, which the HTTP layer measures
+Pages wait in the buffer until `batch_size` records (a page that would take the
+buffer past it is preceded by a write, so a pass never holds more), or until the
+pages buffered weigh `batch_bytes` (their upstream payload size, which the HTTP layer measures
 anyway; pages that report no size count by records only), so a run of fat pages
 (long descriptions, embedded histories) is not held in memory a thousand records at
 a time. A page that carries a cursor is also written, with the pages before it,
@@ -71,6 +72,7 @@ from dihub.errors import (
     SkippableRecord,
     TemporaryError,
 )
+from dihub.malloc import limit_arenas
 from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.models.documents import as_records, to_document
 from dihub.models.lease import Lease
@@ -185,6 +187,7 @@ class Runner:
                  run_id: str | None = None, options: PassOptions | None = None,
                  progress: Progress | None = None, secrets: Any = None,
                  connector: Any = None):
+        limit_arenas()      # before the partitions' threads start (dihub/malloc.py)
         self.store = store
         self.source = source
         self.source_config = source_config
@@ -582,6 +585,8 @@ class Runner:
                     if heartbeat.lost is not None:
                         store_failed = True    # write nothing more: the lease is another's
                         raise heartbeat.lost
+                    if pending and len(buffer) + len(page.items) > opts.batch_size:
+                        flush()     # hold at most batch_size records, whatever the pages
                     for raw in page.items:
                         try:
                             models = as_records(stream.normalize(raw, ctx, partition))
@@ -601,6 +606,11 @@ class Runner:
                                                raw_payload=page.raw_payload))
                     if not pending:
                         oldest = time.monotonic()
+                    for held in pending:     # only the newest position and ETags are saved
+                        if page.moves_cursor and held.moves_cursor:
+                            held.forget_cursor()
+                        if page.etags is not None:
+                            held.etags = None
                     pending.append(page)
                     pending_bytes += page.raw_size or 0
                     if len(buffer) >= opts.batch_size or pending_bytes >= batch_bytes \

@@ -141,3 +141,34 @@ def test_the_http_client_announces_its_waits_in_this_thread_only():
         assert client.get("/x").data == {"ok": True}
     assert slept and heard == slept and heard[0] >= waits.MIN_WAIT_S
     client.close()
+
+
+def test_a_pass_holds_at_most_batch_size_records_whatever_the_pages(store):
+    # pages of 7 with a bound of 10: each page is written before the next would pass it
+    result, batches = _run(store, _pages(5, per_page=7), batch_size=10, checkpoint_s=3600)
+    assert result.written.inserted == 35 and batches == [7] * 5
+    assert store.get_state("src", "people", "*").cursor == 5
+
+
+def test_malloc_arenas_are_limited_once_unless_the_environment_says(monkeypatch):
+    import ctypes
+
+    from dihub import malloc
+
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
+    monkeypatch.setattr(malloc, "_done", False)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    malloc.limit_arenas()
+    malloc.limit_arenas()
+    assert calls == [(-8, 2)]
+    monkeypatch.setattr(malloc, "_done", False)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    malloc.limit_arenas()
+    assert calls == [(-8, 2)]

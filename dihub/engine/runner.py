@@ -7,10 +7,10 @@ Records are always written before the cursor that covers them is saved, and
 upserts are idempotent, so a crash anywhere loses nothing and duplicates
 nothing (at-least-once delivery + idempotent writes).
 
-Pages wait in the buffer until `batch_size` records (a page that would take the
-buffer past it is preceded by a write, so a pass never holds more), or until the
-pages buffered weigh `batch_bytes` (their upstream payload size, which the HTTP layer measures
-anyway; pages that report no size count by records only), so a run of fat pages
+Pages wait in the buffer until `batch_size` records (a page whose items would take
+the buffer past it is preceded by a write), or until the pages buffered weigh
+`batch_bytes` (their upstream payload size, which the HTTP layer measures anyway;
+pages that report no size count by records only), so a run of fat pages
 (long descriptions, embedded histories) is not held in memory a thousand records at
 a time. A page that carries a cursor is also written, with the pages before it,
 once the oldest unwritten page has waited `checkpoint_s` (`store.checkpoint_s`, 2 s;
@@ -586,7 +586,7 @@ class Runner:
                         store_failed = True    # write nothing more: the lease is another's
                         raise heartbeat.lost
                     if pending and len(buffer) + len(page.items) > opts.batch_size:
-                        flush()     # hold at most batch_size records, whatever the pages
+                        flush()     # hold about batch_size records, whatever the pages
                     for raw in page.items:
                         try:
                             models = as_records(stream.normalize(raw, ctx, partition))

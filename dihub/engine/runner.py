@@ -13,14 +13,16 @@ the buffer past it is preceded by a write), or until the pages buffered weigh
 pages that report no size count by records only), so a run of fat pages
 (long descriptions, embedded histories) is not held in memory a thousand records at
 a time. A page that carries a cursor is also written, with the pages before it,
-once the oldest unwritten page has waited `checkpoint_s` (`store.checkpoint_s`, 2 s;
-0 writes every such page at once), and before the HTTP client waits a second or
-more (a rate limit, a retry's backoff: dihub/waits.py). Each write is one
+once they hold half a batch (a partition holding up to a whole one, with four
+partitions at once, raised a Slack sync's peak RSS with the size of its channels:
+BENCHMARKS.md), once the oldest unwritten page has waited `checkpoint_s`
+(`store.checkpoint_s`, 2 s; 0 writes every such page at once), and before the HTTP
+client waits a second or more (a rate limit, a retry's backoff: dihub/waits.py). Each write is one
 transaction per entity, and a transaction rewrites the index pages its records
 touch, so a write per page cost a first sync a third of its CPU. A run stopped by a
 signal (SIGTERM, Ctrl-C, exit 75) writes and checkpoints every page it read; one
 killed outright (SIGKILL, a crash) reads again at most the pages of its last
-`checkpoint_s` (and at most `batch_size` records), and loses nothing.
+`checkpoint_s` (and at most half of `batch_size` records), and loses nothing.
 
 Every state write and checkpoint carries the partition's lease (owner and
 generation): once the lease has passed to another run (it expired while this run
@@ -615,7 +617,8 @@ class Runner:
                     pending_bytes += page.raw_size or 0
                     if len(buffer) >= opts.batch_size or pending_bytes >= batch_bytes \
                             or page.moves_cursor \
-                            and time.monotonic() - oldest >= checkpoint_s:
+                            and (len(buffer) >= opts.batch_size // 2
+                                 or time.monotonic() - oldest >= checkpoint_s):
                         flush()
                 if deferred:
                     raise deferred[0]

@@ -33,13 +33,17 @@ def store(tmp_path):
     s.close()
 
 
-def _pages(n_pages, per_page=5, between=None):
-    """Pages with a cursor (the page count read so far); `between(p)` runs before page p."""
+def _pages(n_pages, per_page=5, between=None, cursor=True):
+    """Pages with a cursor (the page count read so far), or without; `between(p)` runs
+    before page p."""
     def fetch(ctx, partition, state):
         for p in range(state.cursor or 0, n_pages):
             if between is not None:
                 between(p)
-            yield Page([{"id": p * per_page + i} for i in range(per_page)], cursor=p + 1)
+            page = Page([{"id": p * per_page + i} for i in range(per_page)])
+            if cursor:
+                page.cursor = p + 1
+            yield page
     return fetch
 
 
@@ -51,11 +55,16 @@ def _run(store, fetch, settings=None, **opts):
     return result, sorted(batches)
 
 
-def test_pages_with_a_cursor_are_written_together_up_to_batch_size(store):
-    result, batches = _run(store, _pages(10), batch_size=20, checkpoint_s=3600)
+def test_pages_with_a_cursor_are_written_together_up_to_half_a_batch(store):
+    result, batches = _run(store, _pages(10), batch_size=30, checkpoint_s=3600)
     assert result.outcome == "ok" and result.written.inserted == 50
-    assert batches == [10, 20, 20]
+    assert batches == [5, 15, 15, 15]
     assert store.get_state("src", "people", "*").cursor == 10
+
+
+def test_pages_without_a_cursor_wait_for_a_whole_batch(store):
+    _, batches = _run(store, _pages(12, cursor=False), batch_size=30, checkpoint_s=3600)
+    assert batches == [30, 30]
 
 
 def test_checkpoint_s_zero_writes_every_page_with_a_cursor_at_once(store):
@@ -145,9 +154,8 @@ def test_the_http_client_announces_its_waits_in_this_thread_only():
 
 def test_a_pass_holds_at_most_batch_size_records_whatever_the_pages(store):
     # pages of 7 with a bound of 10: each page is written before the next would pass it
-    result, batches = _run(store, _pages(5, per_page=7), batch_size=10, checkpoint_s=3600)
+    result, batches = _run(store, _pages(5, per_page=7, cursor=False), batch_size=10)
     assert result.written.inserted == 35 and batches == [7] * 5
-    assert store.get_state("src", "people", "*").cursor == 5
 
 
 def test_malloc_arenas_are_limited_once_unless_the_environment_says(monkeypatch):

@@ -5,6 +5,7 @@ or more. `checkpoint_s: 0` writes every page with a cursor at once."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -148,7 +149,12 @@ def test_the_http_client_announces_its_waits_in_this_thread_only():
                         sleep=slept.append, rand=lambda: 0.0)
     with waits.before_waiting(heard.append):
         assert client.get("/x").data == {"ok": True}
+        other = threading.Thread(target=waits.announce, args=(30.0,))  # another thread's
+        other.start()
+        other.join()
     assert slept and heard == slept and heard[0] >= waits.MIN_WAIT_S
+    waits.announce(30.0)                                  # after the block: no hook
+    assert heard == slept
     client.close()
 
 

@@ -10,19 +10,20 @@ nothing (at-least-once delivery + idempotent writes).
 Pages wait in the buffer until `batch_size` records (a page whose items would take
 the buffer past it is preceded by a write), or until the pages buffered weigh
 `batch_bytes` (their upstream payload size, which the HTTP layer measures anyway;
-pages that report no size count by records only), so a run of fat pages
-(long descriptions, embedded histories) is not held in memory a thousand records at
-a time. A page that carries a cursor is also written, with the pages before it,
-once they hold half a batch (a partition holding up to a whole one, with four
-partitions at once, raised a Slack sync's peak RSS with the size of its channels:
+pages that report no size count by records only), so a run of fat pages (long
+descriptions, embedded histories) is not held in memory a thousand records at a
+time. A page that carries a cursor is also written, with the pages before it, once
+they hold half a batch (a partition holding up to a whole one, with four partitions
+at once, raised a Slack sync's peak RSS with the size of its channels:
 BENCHMARKS.md), once the oldest unwritten page has waited `checkpoint_s`
 (`store.checkpoint_s`, 2 s; 0 writes every such page at once), and before the HTTP
-client waits a second or more (a rate limit, a retry's backoff: dihub/waits.py). Each write is one
-transaction per entity, and a transaction rewrites the index pages its records
-touch, so a write per page cost a first sync a third of its CPU. A run stopped by a
-signal (SIGTERM, Ctrl-C, exit 75) writes and checkpoints every page it read; one
-killed outright (SIGKILL, a crash) reads again at most the pages of its last
-`checkpoint_s` (and at most half of `batch_size` records), and loses nothing.
+client waits a second or more (a rate limit, a retry's backoff: dihub/waits.py).
+Each write is one transaction per entity, and a transaction rewrites the index pages
+its records touch: written page by page, they were a third of a first sync's CPU
+(BENCHMARKS.md). A run stopped by a signal (SIGTERM, Ctrl-C, exit 75) writes and
+checkpoints every page it read; one killed outright (SIGKILL, a crash) reads again
+at most the pages of its last `checkpoint_s` (and at most half of `batch_size`
+records), and loses nothing.
 
 Every state write and checkpoint carries the partition's lease (owner and
 generation): once the lease has passed to another run (it expired while this run

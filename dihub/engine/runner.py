@@ -579,8 +579,7 @@ class Runner:
         ingested_at = now_iso()
         try:
             with waits.before_waiting(before_wait):
-                pages = stream.fetch(ctx, partition, fetch_state)
-                for page in pages:
+                for page in stream.fetch(ctx, partition, fetch_state):
                     if deferred:
                         raise deferred[0]
                     if self._stop.is_set():
@@ -645,6 +644,7 @@ class Runner:
 
 
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+DEFAULT_CHECKPOINT_S = 2.0
 
 
 def _batch_bytes(opts: PassOptions, settings: Any) -> int:
@@ -652,11 +652,8 @@ def _batch_bytes(opts: PassOptions, settings: Any) -> int:
     `store.batch_bytes` of the settings, else DEFAULT_BATCH_BYTES."""
     if opts.batch_bytes:
         return opts.batch_bytes
-    value = getattr(getattr(settings, "store", None), "batch_bytes", None)
-    return value if isinstance(value, int) and value > 0 else DEFAULT_BATCH_BYTES
-
-
-DEFAULT_CHECKPOINT_S = 2.0
+    return _store_setting(settings, "batch_bytes", DEFAULT_BATCH_BYTES,
+                          lambda v: isinstance(v, int) and v > 0)
 
 
 def _checkpoint_s(opts: PassOptions, settings: Any) -> float:
@@ -664,9 +661,15 @@ def _checkpoint_s(opts: PassOptions, settings: Any) -> float:
     `store.checkpoint_s` of the settings, else DEFAULT_CHECKPOINT_S."""
     if opts.checkpoint_s is not None:
         return opts.checkpoint_s
-    value = getattr(getattr(settings, "store", None), "checkpoint_s", None)
-    return float(value) if isinstance(value, (int, float)) and value >= 0 \
-        else DEFAULT_CHECKPOINT_S
+    return float(_store_setting(settings, "checkpoint_s", DEFAULT_CHECKPOINT_S,
+                                lambda v: isinstance(v, int | float) and v >= 0))
+
+
+def _store_setting(settings: Any, name: str, default: Any, valid: Callable[[Any], bool]):
+    """`settings.store.<name>` when the settings have it and it is valid, else `default`
+    (a Runner may be given no settings, or settings without a store section)."""
+    value = getattr(getattr(settings, "store", None), name, None)
+    return value if valid(value) else default
 
 
 def _close_sessions(sessions: list[Any]) -> None:

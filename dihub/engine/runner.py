@@ -79,6 +79,7 @@ from dihub.malloc import limit_arenas
 from dihub.models import AuditEntry, RunMetrics, SyncState
 from dihub.models.documents import as_records, to_document
 from dihub.models.lease import Lease
+from dihub.models.plain import PlainRecord
 from dihub.store.base import UpsertResult
 from dihub.store.errors import LeaseLost
 from dihub.timeutil import now_iso
@@ -576,6 +577,10 @@ class Runner:
             except BaseException as exc:   # noqa: BLE001 - raised again below
                 deferred.append(exc)
 
+        # A shared record (an account many items mention: `Record.repeated`) already
+        # buffered in this pass with the same content is not written again: the store
+        # holds it, or holds it once the batch is written (docs/architecture.md, "The pass")
+        repeats: dict[str, str] = {}        # its key -> its signature
         ingested_at = now_iso()
         try:
             with waits.before_waiting(before_wait):
@@ -593,6 +598,9 @@ class Runner:
                         try:
                             models = as_records(stream.normalize(raw, ctx, partition))
                             for model in models:
+                                if type(model) is PlainRecord and model.shared \
+                                        and _repeated(repeats, model):
+                                    continue
                                 doc = to_document(model, ingested_at)
                                 buffer[doc["_id"]] = doc
                         except SkippableRecord as err:
@@ -645,6 +653,22 @@ class Runner:
 
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 DEFAULT_CHECKPOINT_S = 2.0
+REPEATS_MAX = 4096          # shared records remembered by a pass; emptied when full
+
+
+def _repeated(repeats: dict[str, str], record: PlainRecord) -> bool:
+    """True when the pass has buffered this shared record with the same content already;
+    else remembers it. A record whose signature cannot be computed is always written."""
+    signature = record.signature(record.doc)
+    if signature is None:
+        return False
+    key = record.key()
+    if repeats.get(key) == signature:
+        return True
+    if len(repeats) >= REPEATS_MAX:
+        repeats.clear()
+    repeats[key] = signature
+    return False
 
 
 def _batch_bytes(opts: PassOptions, settings: Any) -> int:

@@ -156,7 +156,8 @@ def check_window(since: str | None, until: str | None) -> tuple[str | None, str 
 
 def prepare_batch(records: Iterable[Mapping[str, Any]], clock: Any = None
                   ) -> dict[tuple[str, str], dict[str, Any]]:
-    """Copy and key an upsert batch by (entity, _id); a repeated key keeps the last record.
+    """Key an upsert batch by (entity, _id); a repeated key keeps the last record. The
+    records given are never changed (one is copied before a stamp is added to it).
 
     A record without `ingested_at` gets the time of this write (by `clock`, a callable
     returning an aware datetime; default: this host's clock).
@@ -167,12 +168,16 @@ def prepare_batch(records: Iterable[Mapping[str, Any]], clock: Any = None
         record_id = record.get("_id") if isinstance(record, Mapping) else None
         if not isinstance(record_id, str) or not record_id:
             raise ValueError(f"record without a string _id cannot be stored: {record!r:.200}")
-        # a copy of the same kind: what a CheckedDocument holds was checked (and this only
+        # the caller's dict is stored as it is, or copied when a stamp is to be added: a
+        # copy of the same kind (what a CheckedDocument holds was checked, and this only
         # adds a string)
-        doc = CheckedDocument(record) if type(record) is CheckedDocument else dict(record)
+        kind = type(record)
+        doc = record if kind is dict or kind is CheckedDocument else dict(record)
         check_entity(doc.get("entity"))
         if doc.get("ingested_at") is None:
             now = now or (to_iso(clock()) if clock else now_iso())
+            if doc is record:
+                doc = CheckedDocument(doc) if kind is CheckedDocument else dict(doc)
             doc["ingested_at"] = now
         batch[(doc["entity"], record_id)] = doc
     return batch

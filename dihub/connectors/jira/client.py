@@ -45,10 +45,11 @@ from dihub.timeutil import parse, to_iso
 AGILE = "/rest/agile/1.0"
 CHANGELOG_PAGE = 100          # the changelog endpoint's maximum
 BULK_ISSUES = 1000            # issueIdsOrKeys in one bulk changelog request (its maximum)
-BULK_PAGE = 5000              # histories asked for per bulk changelog page: half the
+BULK_PAGE = 4000              # histories asked for per bulk changelog page: below the
                               # documented maximum (10,000), since a page is decoded at once
-                              # (~8 MB of histories and ~5 MB of body at 5,000); the default
-                              # is 1,000, and a smaller page just pages on
+                              # (~8 MB of histories and ~5 MB of body at 5,000; 4,000 took
+                              # 3 MB off a sync's peak for 2 more requests in 79, see
+                              # BENCHMARKS.md); the default is 1,000, a smaller page pages on
 AGILE_PAGE = 50               # the Agile API's maximum
 USERS_PAGE = 1000
 SEEN_KEPT = 1000              # issues a Data Center checkpoint lists as read (see search_dc)

@@ -90,6 +90,22 @@ def test_missing_ingested_at_is_set_to_the_write_time(store, make_record):
     assert stored["ingested_at"].endswith("Z") and stored["ingested_at"] > "2026-01-01"
 
 
+def test_the_records_given_are_not_changed(store, make_record):
+    # stored as given when they carry their stamp (no copy), copied when one is added
+    from dihub.models.plain import CheckedDocument
+
+    given = [make_record("c1", message="m"), CheckedDocument(make_record("c2", message="m")),
+             make_record("c3", message="m")]
+    del given[2]["ingested_at"]
+    before = [dict(r) for r in given]
+    assert store.upsert_many(given) == UpsertResult(inserted=3)
+    assert [dict(r) for r in given] == before
+    assert [type(r) for r in given] == [dict, CheckedDocument, dict]
+    stored = store.query("commits").records
+    assert [r["message"] for r in stored] == ["m"] * 3
+    assert stored[2]["ingested_at"] > "2026-01-01" and stored[:2] == before[:2]
+
+
 def test_same_id_in_two_entities_is_two_records(store, make_record):
     a = make_record("x", entity="commits")
     b = {**make_record("x", entity="issues"), "_id": a["_id"]}

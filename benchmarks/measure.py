@@ -43,7 +43,10 @@ _WRAPPER = (
 
 
 def dihub_argv(python: str, *args: str) -> list[str]:
-    return [python, "-c", _WRAPPER, *args]
+    # -P: the working directory is not put first on sys.path, so the tree PYTHONPATH names
+    # is the one measured wherever the benchmark runs from (from a checkout, `-c` would
+    # import that checkout's dihub instead)
+    return [python, "-P", "-c", _WRAPPER, *args]
 
 
 # The same report for a peer tool run in its own venv: `peer_program(body)` is a
@@ -178,7 +181,7 @@ def dihub_env(store: Path, home: Path, extra: Mapping[str, str] | None = None, *
     env = {**base, "DIHUB_STORE_URI": f"sqlite:///{store}", "HOME": str(home),
            **(extra or {})}
     compiled(Path(__file__).resolve().parents[1])
-    for tree in (extra or {}).get("PYTHONPATH", "").split(os.pathsep):
+    for tree in env.get("PYTHONPATH", "").split(os.pathsep):
         if tree:
             compiled(tree)
     return env

@@ -49,6 +49,7 @@ from dihub.http.governor import Decision, Governor
 from dihub.http.paging import Fetched, Get, Paginator, paginate
 from dihub.http.policy import RateLimitPolicy, resolve
 from dihub.http.retry import BackoffWait, Transient, retrying
+from dihub.http.transport import StdlibTransport
 from dihub.http.urls import etag_key as _etag_key
 from dihub.http.urls import merge_params
 from dihub.jsoncodec import decode_json
@@ -78,7 +79,7 @@ def make_httpx_client(settings: HttpSettings, *, base_url: str = "",
         limits=httpx.Limits(max_connections=settings.concurrency * 2,
                             max_keepalive_connections=settings.concurrency),
         headers={"User-Agent": USER_AGENT, **(headers or {})},
-        transport=transport,
+        transport=transport or StdlibTransport(max_keepalive=settings.concurrency),
         follow_redirects=True,
     )
 

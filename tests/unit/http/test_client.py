@@ -16,6 +16,7 @@ from dihub.http import (
     NotFound,
     make_httpx_client,
 )
+from dihub.http.transport import StdlibTransport
 
 from .conftest import fixture_response, ok
 
@@ -26,8 +27,8 @@ def test_factory_sets_timeout_user_agent_and_pool():
         assert http.timeout == httpx.Timeout(12)
         assert http.headers["user-agent"] == f"dihub/{__version__}" == USER_AGENT
         assert http.follow_redirects is True
-        pool = http._transport._pool   # the connection pool behind the default transport
-        assert pool._max_connections == 6 and pool._max_keepalive_connections == 3
+        transport = http._transport    # the default transport: http.client's connections
+        assert isinstance(transport, StdlibTransport) and transport._max_keepalive == 3
 
 
 def test_get_returns_status_json_etag_and_next_link(make_rig):

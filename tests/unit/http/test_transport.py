@@ -7,7 +7,10 @@ that closes a kept-alive connection while it is idle, a silence longer than the 
 
 from __future__ import annotations
 
+import gzip
+import datetime
 import socket
+import ssl
 import threading
 import time
 
@@ -30,8 +33,9 @@ class Server:
     one request, "drop" to read one and close without an answer, "close" to close the
     connection at once, or a float to sleep."""
 
-    def __init__(self, *connections: list):
+    def __init__(self, *connections: list, tls: ssl.SSLContext | None = None):
         self.script = list(connections)
+        self.tls = tls
         self.requests: list[bytes] = []
         self.accepted = 0
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -46,6 +50,12 @@ class Server:
             except OSError:
                 return
             self.accepted += 1
+            if self.tls is not None:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except (OSError, ssl.SSLError):
+                    conn.close()        # a client that refused the certificate
+                    continue
             threading.Thread(target=self._talk, args=(conn, self.script.pop(0)),
                              daemon=True).start()
 
@@ -83,8 +93,8 @@ class Server:
 def serve():
     servers: list[Server] = []
 
-    def start(*connections: list) -> Server:
-        servers.append(Server(*connections))
+    def start(*connections: list, tls: ssl.SSLContext | None = None) -> Server:
+        servers.append(Server(*connections, tls=tls))
         return servers[-1]
 
     yield start
@@ -123,6 +133,15 @@ def test_a_post_sends_its_body(serve):
     assert r.status_code == 200
     assert server.requests[0].startswith(b"POST /rest/api/3/changelog/bulkfetch HTTP/1.1")
     assert server.requests[0].endswith(b'{"issueIdsOrKeys":["A-1"]}')
+
+
+def test_a_compressed_body_is_decoded_by_httpx(serve):
+    server = serve([response(gzip.compress(BODY), Content_Encoding="gzip")])
+    with client() as http:
+        r = http.get(server.url + "/gz")
+    assert r.content == BODY and r.num_bytes_downloaded < len(BODY)
+    assert b"gzip" in next(h for h in server.requests[0].split(b"\r\n")
+                           if h.lower().startswith(b"accept-encoding:"))
 
 
 def test_a_chunked_body_and_bodiless_answers(serve):
@@ -212,3 +231,43 @@ def test_idle_connections_are_capped_and_closed_with_the_client(serve):
         assert server.accepted == 3
         assert sum(len(v) for v in transport._idle.values()) == 2
     assert transport._idle == {}
+
+
+def self_signed(tmp_path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for localhost, and a client one that trusts it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    pem = tmp_path / "cert.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile = tmp_path / "key.pem"
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(pem, keyfile)
+    return server, ssl.create_default_context(cafile=str(pem))
+
+
+def test_https_verifies_the_certificate_and_keeps_the_connection(serve, tmp_path):
+    server_ctx, trusting = self_signed(tmp_path)
+    server = serve([response(), response(b"{}")], [], tls=server_ctx)
+    url = server.url.replace("http://127.0.0.1", "https://localhost")
+    with httpx.Client(transport=StdlibTransport(max_keepalive=2, ssl_context=trusting)) as http:
+        assert http.get(url + "/1").content == BODY
+        assert http.get(url + "/2").content == b"{}"
+    assert server.accepted == 1
+    with client() as http, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        http.get(url + "/3")            # the default context does not trust it

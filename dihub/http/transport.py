@@ -57,7 +57,7 @@ class _Body(httpx.SyncByteStream):
                         raise http.client.IncompleteRead(b"", left)
                     break
                 yield chunk
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             self._drop()
             raise httpx.ReadTimeout(str(exc) or "timed out", request=self._request) from exc
         except http.client.IncompleteRead as exc:
@@ -126,7 +126,7 @@ class StdlibTransport(httpx.BaseTransport):
             conn = http.client.HTTPConnection(host, port, timeout=connect_s)
         try:
             conn.connect()
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             conn.close()
             raise httpx.ConnectTimeout(str(exc) or "timed out", request=request) from exc
         except OSError as exc:      # refused, unreachable, name not found, TLS
@@ -190,7 +190,7 @@ class StdlibTransport(httpx.BaseTransport):
                 if name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
                     chunked = True
             conn.endheaders(body or None, encode_chunked=chunked)
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc) or "timed out", request=request) from exc
         except http.client.HTTPException as exc:
             raise httpx.LocalProtocolError(str(exc) or type(exc).__name__,
@@ -200,7 +200,7 @@ class StdlibTransport(httpx.BaseTransport):
         try:
             sock.settimeout(timeouts.get("read"))
             return conn.getresponse()
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
         except http.client.RemoteDisconnected as exc:
             raise httpx.RemoteProtocolError(

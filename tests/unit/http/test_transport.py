@@ -7,8 +7,8 @@ that closes a kept-alive connection while it is idle, a silence longer than the 
 
 from __future__ import annotations
 
-import gzip
 import datetime
+import gzip
 import socket
 import ssl
 import threading
@@ -129,7 +129,8 @@ def test_a_body_is_read_whole_and_the_connection_is_kept(serve):
 def test_a_post_sends_its_body(serve):
     server = serve([response(b"{}")])
     with client() as http:
-        r = http.post(server.url + "/rest/api/3/changelog/bulkfetch", json={"issueIdsOrKeys": ["A-1"]})
+        r = http.post(server.url + "/rest/api/3/changelog/bulkfetch",
+                      json={"issueIdsOrKeys": ["A-1"]})
     assert r.status_code == 200
     assert server.requests[0].startswith(b"POST /rest/api/3/changelog/bulkfetch HTTP/1.1")
     assert server.requests[0].endswith(b'{"issueIdsOrKeys":["A-1"]}')
@@ -242,7 +243,7 @@ def self_signed(tmp_path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))

@@ -29,6 +29,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import httpx
 from tenacity import RetryCallState
@@ -72,16 +73,27 @@ def make_httpx_client(settings: HttpSettings, *, base_url: str = "",
     """A pooled httpx.Client: timeouts from settings, `User-Agent: dihub/<version>`,
     keep-alive connections sized for `settings.concurrency` threads, redirects followed
     (httpx drops Authorization on a redirect to another origin). HttpClient does not rely
-    on that: it asks for no redirects and follows them itself (see `HttpClient._follow`)."""
+    on that: it asks for no redirects and follows them itself (see `HttpClient._follow`).
+
+    The bytes move over `StdlibTransport` (dihub/http/transport.py), except where the
+    environment names a proxy (HTTPS_PROXY, ALL_PROXY, ...): httpx honours those only with
+    its own transport, so that client keeps it."""
+    if transport is None and not _proxied():
+        transport = StdlibTransport(max_keepalive=settings.concurrency)
     return httpx.Client(
         base_url=base_url,
         timeout=httpx.Timeout(settings.timeout_s),
         limits=httpx.Limits(max_connections=settings.concurrency * 2,
                             max_keepalive_connections=settings.concurrency),
         headers={"User-Agent": USER_AGENT, **(headers or {})},
-        transport=transport or StdlibTransport(max_keepalive=settings.concurrency),
+        transport=transport,
         follow_redirects=True,
     )
+
+
+def _proxied() -> bool:
+    """Whether the environment names a proxy (what httpx reads with trust_env)."""
+    return any(scheme != "no" for scheme in getproxies())
 
 
 @dataclass(frozen=True)

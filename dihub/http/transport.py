@@ -10,8 +10,8 @@ one buffer. See docs/architecture.md, "HTTP: paging and rate limits".
 Keep-alive connections are pooled per origin (at most `max_keepalive` idle ones); one
 that the server closed while idle is dropped before it is reused. Errors are httpx's own
 (`ConnectError`, `ReadTimeout`, `RemoteProtocolError`, ...), so callers see no
-difference. Proxies are httpx's: a client built with proxy settings in its environment
-mounts httpx's own transports for them.
+difference. It speaks to the origin directly: with a proxy in the environment,
+`make_httpx_client` keeps httpx's own transport, which honours it.
 """
 
 from __future__ import annotations

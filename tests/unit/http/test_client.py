@@ -31,6 +31,21 @@ def test_factory_sets_timeout_user_agent_and_pool():
         assert isinstance(transport, StdlibTransport) and transport._max_keepalive == 3
 
 
+@pytest.mark.parametrize("name", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "HTTP_PROXY"])
+def test_a_proxy_in_the_environment_keeps_httpx_transport(monkeypatch, name):
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    with make_httpx_client(HttpSettings()) as http:
+        assert isinstance(http._transport, StdlibTransport)    # NO_PROXY alone: no proxy
+    monkeypatch.setenv(name, "http://proxy.example:3128")
+    with make_httpx_client(HttpSettings()) as http:
+        assert isinstance(http._transport, httpx.HTTPTransport)
+        proxies = [t for t in http._mounts.values() if t is not None]
+        assert proxies and all(isinstance(t, httpx.HTTPTransport) for t in proxies)
+
+
 def test_get_returns_status_json_etag_and_next_link(make_rig):
     page = ok([{"sha": "a"}], ETag='W/"abc"',
               Link='<https://api.github.com/repos/o/r/commits?page=2>; rel="next"')

@@ -159,7 +159,7 @@ class StdlibTransport(httpx.BaseTransport):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol "
                                             f"'{scheme}://'.", request=request)
         port = url.port or (443 if scheme == "https" else 80)
-        key = (scheme, url.host, port)
+        key = (scheme, url.raw_host.decode("ascii"), port)   # IDNA: the ASCII form
         timeouts = _timeouts(request)
         body = request.read()
         conn, reused = self._acquire(key, timeouts.get("connect"), request)

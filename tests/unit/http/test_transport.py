@@ -272,3 +272,38 @@ def test_https_verifies_the_certificate_and_keeps_the_connection(serve, tmp_path
     assert server.accepted == 1
     with client() as http, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         http.get(url + "/3")            # the default context does not trust it
+
+
+def test_an_ipv6_literal_host(serve):
+    try:
+        sock = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = sock.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = sock.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(response(b"[]"))
+
+    threading.Thread(target=answer, daemon=True).start()
+    with client() as http:
+        assert http.get(f"http://[::1]:{port}/").content == b"[]"
+    sock.close()
+
+
+def test_an_international_host_is_reached_by_its_ascii_name(serve, monkeypatch):
+    server = serve([response(b"[]")])
+    port = int(server.url.rsplit(":", 1)[1])
+    asked: list = []
+    connect = socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        asked.append(address)
+        return connect(("127.0.0.1", port), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    with client() as http:
+        assert http.get(f"http://münchen.example:{port}/").content == b"[]"
+    assert asked == [("xn--mnchen-3ya.example", port)]

@@ -106,7 +106,9 @@ class StdlibTransport(httpx.BaseTransport):
     def _context(self) -> ssl.SSLContext:
         # made on the first https connection: building one reads the CA bundle (~20 ms)
         if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
+            context = httpx.create_ssl_context()    # certifi, or SSL_CERT_FILE / _DIR
+            context.set_alpn_protocols(["http/1.1"])
+            self._ssl_context = context
         return self._ssl_context
 
     def _acquire(self, key: _Key, connect_s: float | None,

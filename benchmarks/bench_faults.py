@@ -2,7 +2,7 @@
 default `http:` settings (no tuned retry policy).
 
     python benchmarks/bench_faults.py [--runs 3] [--only jira,slack,github] [--root DIR]
-                                      [--retry-after 1] [--write]
+                                      [--retry-after 1] [--latency-ms 0] [--write]
 
 For each connector one simulator runs in a process of its own; `dihub sync <source>
 --all` (the real CLI, a subprocess) then runs in pairs, a clean run and a run with 5%
@@ -12,8 +12,11 @@ store, interleaved clean, faulty, clean, faulty... so a drift of the shared mach
 speed hits both alike. Every store is checked to hold the same records as the clean
 run. Reported: the median wall and CPU time (user + sys) of each kind of run, and the
 median of the per-pair ratio faulty / clean. `--root` runs the dihub of another
-checkout (e.g. an older commit, for a before/after). --write updates the faults
-section of BENCHMARKS.md.
+checkout (e.g. an older commit, for a before/after). `--latency-ms` makes every answer
+of the simulator wait that long, clean runs included, as a network between dihub and the
+upstream would (the simulators answer on 127.0.0.1 in about a millisecond, so without it
+the waits the faults ask for are measured against requests no real API answers that
+fast). --write updates the faults section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ SIZES = {
 
 # -- the simulators (each in its own process) ------------------------------------------------
 
-def _serve(conn, name: str, retry_after: float) -> None:
+def _serve(conn, name: str, retry_after: float, latency_s: float = 0.0) -> None:
     sim, faults, secret = _start(name, retry_after)
+    sim.latency_s = latency_s       # every answer, clean or faulty, waits this long
     seeds = iter(range(1, 1 << 30))
 
     def faulty() -> str:
@@ -180,8 +184,10 @@ def waits(db: Path) -> dict[str, float]:
     return out
 
 
-def measure(name: str, runs: int, root: Path, retry_after: float) -> dict:
-    sim = SimulatorProcess(_serve, name, retry_after, start_method="fork", join_s=10)
+def measure(name: str, runs: int, root: Path, retry_after: float,
+            latency_s: float = 0.0) -> dict:
+    sim = SimulatorProcess(_serve, name, retry_after, latency_s, start_method="fork",
+                           join_s=10)
     clean, faulty, ratios, cpu_c, cpu_f, injected = [], [], [], [], [], []
     waited: list[dict[str, float]] = []
     try:
@@ -221,11 +227,13 @@ def main() -> None:
     ap.add_argument("--only", default="jira,slack,github")
     ap.add_argument("--root", type=Path, default=ROOT)
     ap.add_argument("--retry-after", type=float, default=1.0)
+    ap.add_argument("--latency-ms", type=float, default=0.0,
+                    help="each simulated answer waits this long (a network's round trip)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     load = os.getloadavg()[0]
-    results = {n: measure(n, args.runs, args.root.resolve(), args.retry_after)
-               for n in args.only.split(",")}
+    results = {n: measure(n, args.runs, args.root.resolve(), args.retry_after,
+                          args.latency_ms / 1000) for n in args.only.split(",")}
     rows = [[n, SIZES[n], f"{r['records']:,}", f"{r['faults']:.0f}",
              f"{r['clean']:.1f} s", f"{r['faulty']:.1f} s",
              f"{r['cpu_clean']:.1f} s / {r['cpu_faulty']:.1f} s",
@@ -236,16 +244,20 @@ def main() -> None:
         f"`dihub sync <source> --all` with dihub's default `http:` settings (retry, rate "
         f"limit) against each simulator in a process of its own; {RATE:.0%} of the API "
         f"requests fail (429 with `Retry-After: {args.retry_after:g}`, 500, 502, 503, a "
-        f"dropped connection, a truncated body; a new seed each pair). {args.runs} pairs a "
+        f"dropped connection, a truncated body; a new seed each pair)"
+        + (f"; every answer waits {args.latency_ms:g} ms, as over a network"
+           if args.latency_ms else "") + f". {args.runs} pairs a "
         f"connector, clean and faulty interleaved after one warm-up run, each into a fresh "
         f"store; every faulty run stored as many records as its clean run. Medians; the "
         f"ratio is the median of the per-pair ratios (each pair's in brackets). Machine: "
         f"{machine()}; load average {load:.1f} at the start (other work shared the "
         f"machine). Measured {time.strftime('%Y-%m-%d')} with "
-        f"`python benchmarks/bench_faults.py --runs {args.runs}`. Waits (medians, "
-        f"summed over a run's threads, from its audit log): the retry waits of the 429s "
-        f"(their `Retry-After`), of the 5xx and of failed transfers, and `held`, the waits "
-        f"of other calls for a method a 429 holds.",
+        f"`python benchmarks/bench_faults.py --runs {args.runs}"
+        + (f" --latency-ms {args.latency_ms:g}" if args.latency_ms else "")
+        + "`. Waits (medians, "
+        "summed over a run's threads, from its audit log): the retry waits of the 429s "
+        "(their `Retry-After`), of the 5xx and of failed transfers, and `held`, the waits "
+        "of other calls for a method a 429 holds.",
         "",
         *table(["connector", "data", "records", "faults injected", "wall, clean",
                 "wall, 5% faults", "CPU clean / faulty", "faulty / clean",

@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +48,8 @@ class SimHandler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply, rec = sim.handle(method, self.path, headers, raw)
         sim.stats.record(rec)                 # before replying: a client never outruns it
+        if sim.latency_s:                     # a network's round trip, for benchmarks
+            time.sleep(sim.latency_s)
         if reply is None:                     # "drop": close without a response
             self.close_connection = True
             return
@@ -91,6 +94,7 @@ class SimulatorServer:
 
     def __init__(self, port: int = 0, faults: Faults | None = None):
         self.faults = faults
+        self.latency_s = 0.0        # each answer waits this long, as over a network
         self.stats = Stats()
         self.scripts: list[Script] = []
         self._scripts_lock = threading.Lock()

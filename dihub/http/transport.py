@@ -22,7 +22,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 
@@ -112,13 +111,13 @@ class StdlibTransport(httpx.BaseTransport):
         return self._ssl_context
 
     def _acquire(self, key: _Key, connect_s: float | None,
-                 request: httpx.Request) -> tuple[http.client.HTTPConnection, bool]:
+                 request: httpx.Request) -> http.client.HTTPConnection:
         with self._lock:
             idle = self._idle.get(key) or []
             while idle:
                 conn = idle.pop()
                 if conn.sock is not None and not _readable(conn.sock):
-                    return conn, True
+                    return conn
                 conn.close()    # closed by the server while idle (or sent something)
         scheme, host, port = key
         if scheme == "https":
@@ -134,7 +133,7 @@ class StdlibTransport(httpx.BaseTransport):
         except OSError as exc:      # refused, unreachable, name not found, TLS
             conn.close()
             raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
-        return conn, False
+        return conn
 
     def _release(self, key: _Key, conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -164,7 +163,7 @@ class StdlibTransport(httpx.BaseTransport):
         key = (scheme, url.raw_host.decode("ascii"), port)   # IDNA: the ASCII form
         timeouts = _timeouts(request)
         body = request.read()
-        conn, reused = self._acquire(key, timeouts.get("connect"), request)
+        conn = self._acquire(key, timeouts.get("connect"), request)
         try:
             resp = self._exchange(conn, request, body, timeouts)
         except BaseException:
@@ -218,10 +217,10 @@ def _readable(sock: socket.socket) -> bool:
     """True when an idle connection has something to read: the server closed it (or sent
     what nobody asked for); either way it cannot carry another request."""
     try:
+        if hasattr(select, "poll"):     # select() refuses descriptors past FD_SETSIZE
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
         return bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True
-
-
-def make_transport(max_keepalive: int, **kwargs: Any) -> StdlibTransport:
-    return StdlibTransport(max_keepalive=max_keepalive, **kwargs)

@@ -11,6 +11,12 @@ so `fetch git users --since X` finds everyone who committed or authored since X.
 `seen` carries that maximum from one commit to the next; the stream starts it from
 the stored users, so the value never moves back: a full refresh rewrites no user,
 and a run with no new commits writes nothing.
+
+`emitted` ({user key: (name, email, updated_at)} of the user last returned) lets a pass
+return a user only when it differs from the one it returned last for that key: a team of
+25 commits thousands of times, and each repeat would be built only for the engine to
+find it unchanged (docs/architecture.md, "The pass": the same outcome, decided before
+the record is built).
 """
 
 from __future__ import annotations
@@ -22,11 +28,18 @@ from dihub.timeutil import to_iso
 
 
 def git_user(source: str, name: str, email: str, seen_at: str | None = None,
-             make: Make = as_model) -> User | None:
-    """The User of a git identity; None when both its name and email are empty."""
+             make: Make = as_model, emitted: dict[str, tuple] | None = None
+             ) -> User | None:
+    """The User of a git identity; None when both its name and email are empty, or when
+    `emitted` says it is the one returned last for its key (see the module's docstring)."""
     key = git_identity_key(name, email)
     if key is None:
         return None
+    if emitted is not None:
+        mark = (name, email, seen_at)
+        if emitted.get(key) == mark:
+            return None
+        emitted[key] = mark
     return make(User, source=source, source_id=key, user_id=key, source_user_id=key,
                 login=None, display_name=name or None, email=email or None,
                 updated_at=seen_at)
@@ -37,6 +50,22 @@ def _short(ref: str) -> str:
         if ref.startswith(prefix):
             return ref[len(prefix):]
     return ref
+
+
+def _labels(ref: str) -> tuple[str | None, str | None]:
+    """(branch, tag) of the commits `ref` reached: a tag is not a branch, so a commit only
+    a tag reaches has no branch, and its tag."""
+    label = _LABELS.get(ref)
+    if label is None:
+        label = (None, _short(ref)) if ref.startswith("refs/tags/") else (_short(ref) or None,
+                                                                          None)
+        if len(_LABELS) >= 4096:
+            _LABELS.clear()
+        _LABELS[ref] = label
+    return label
+
+
+_LABELS: dict[str, tuple[str | None, str | None]] = {}     # ref -> _labels(ref)
 
 
 def _latest(seen: dict[str, str] | None, key: str | None, at: str | None) -> str | None:
@@ -51,23 +80,22 @@ def _latest(seen: dict[str, str] | None, key: str | None, at: str | None) -> str
 
 def normalize_commit(raw: dict[str, str], source: str, repo: str,
                      branch_of: dict[str, str] | None = None,
-                     seen: dict[str, str] | None = None, make: Make = as_model
-                     ) -> list[Record]:
+                     seen: dict[str, str] | None = None, make: Make = as_model,
+                     emitted: dict[str, tuple] | None = None) -> list[Record]:
     """`seen` ({user key: latest time}) is shared by the commits of one pass; without it a
     user's `updated_at` is this commit's committer time. `make` builds each record
-    (normalizing.as_model)."""
+    (normalizing.as_model). With `emitted`, a user equal to the one last returned for its
+    key is left out (see the module's docstring)."""
     committed_at = to_iso(raw["committed_at"])
     author_key = git_identity_key(raw["author_name"], raw["author_email"])
     committer_key = git_identity_key(raw["committer_name"], raw["committer_email"])
     author = git_user(source, raw["author_name"], raw["author_email"],
-                      _latest(seen, author_key, committed_at), make)
-    committer = git_user(source, raw["committer_name"], raw["committer_email"],
-                         _latest(seen, committer_key, committed_at), make)
+                      _latest(seen, author_key, committed_at), make, emitted)
+    committer = None if committer_key == author_key else git_user(
+        source, raw["committer_name"], raw["committer_email"],
+        _latest(seen, committer_key, committed_at), make, emitted)
     reached_from = raw.get("source") or ""
-    ref = (branch_of or {}).get(reached_from, reached_from)
-    # a tag is not a branch: a commit only a tag reaches has no branch, and its tag
-    branch, tag = (None, _short(ref)) if ref.startswith("refs/tags/") else (
-        _short(ref) or None, None)
+    branch, tag = _labels((branch_of or {}).get(reached_from, reached_from))
     commit = make(
         Commit, source=source, source_id=raw["sha"], updated_at=committed_at,
         commit_id=raw["sha"], repo=repo, branch=branch, tag=tag,
@@ -81,5 +109,4 @@ def normalize_commit(raw: dict[str, str], source: str, repo: str,
         additions=raw.get("additions"), deletions=raw.get("deletions"),
         files_changed=raw.get("files_changed"),     # from `git log --numstat`; not merges
     )
-    users = [author] if committer_key == author_key else [author, committer]
-    return [commit, *(u for u in users if u is not None)]
+    return [commit, *(u for u in (author, committer) if u is not None)]

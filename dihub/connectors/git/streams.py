@@ -35,6 +35,7 @@ class GitSession(Session):
         self.opened: Once[tuple[GitRepo, str]] = Once()    # (repo, name on records)
         self.branch_of: dict[str, str] = {}                # head sha -> ref, this pass
         self.user_seen: Once[dict[str, str]] = Once()
+        self.user_emitted: dict[str, tuple] = {}           # see git.normalize, this pass
 
     @property
     def repo(self) -> GitRepo:
@@ -88,6 +89,7 @@ def _count_for_display(ctx: GitSession, partition: str, walks) -> None:
 
 def commit_pages(ctx: GitSession, partition: str, state: SyncState) -> Iterator[Page]:
     repo = ctx.repo
+    ctx.user_emitted.clear()        # a new pass: it has returned no user yet
     found = repo.tips(ctx.config.branches)
     cursor = state.cursor or {}
     finished = list(cursor.get("heads", []))
@@ -148,7 +150,8 @@ def _user_seen(ctx: GitSession) -> dict[str, str]:
 
 
 def _normalize(raw: dict, ctx: GitSession, partition: str):
-    return normalize_commit(raw, ctx.source, ctx.name, ctx.branch_of, _user_seen(ctx), build)
+    return normalize_commit(raw, ctx.source, ctx.name, ctx.branch_of, _user_seen(ctx), build,
+                            ctx.user_emitted)
 
 
 commits = Stream(

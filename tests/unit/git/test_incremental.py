@@ -76,6 +76,7 @@ class FakeSession:
         self.config = GitConfig(connector="git", repo=str(repo))
         self.settings = SimpleNamespace(store=SimpleNamespace(batch_size=batch_size))
         self.branch_of: dict[str, str] = {}
+        self.user_emitted: dict[str, tuple] = {}
         self.totals: list[int] = []
 
     def progress_total(self, partition, total):

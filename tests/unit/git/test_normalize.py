@@ -88,3 +88,47 @@ def test_author_and_committer_are_dated_independently():
     assert users["email:d@x"].updated_at == "2026-04-01T00:00:00Z"
     assert seen == {"email:a@x": "2026-05-01T00:00:00Z", "email:c@x": "2026-05-01T00:00:00Z",
                     "email:d@x": "2026-04-01T00:00:00Z"}
+
+
+def _last_differs(stream):
+    """What the engine keeps of a pass's users: each one that differs from the last one
+    given for its key (docs/architecture.md, "The pass")."""
+    last, kept = {}, []
+    for user in stream:
+        doc = user.to_doc()
+        if last.get(user.user_id) != doc:
+            kept.append(doc)
+        last[user.user_id] = doc
+    return kept
+
+
+def test_emitted_leaves_out_only_users_the_engine_would_drop():
+    # newest first as git reads them: the same people again and again, a renamed one
+    # (same email: one user) going back to the old name, an empty email keyed by name,
+    # a later commit that is older (seen keeps the newest time) and one that is newer
+    commits = [raw("1" * 40, an="Ada", ae="ada@x", cn="Bob", ce="bob@x",
+                   at="2026-05-01T00:00:00Z"),
+               raw("2" * 40, an="Ada", ae="ada@x", cn="Bob", ce="bob@x",
+                   at="2026-04-01T00:00:00Z"),
+               raw("3" * 40, an="Ada L.", ae="ADA@x", cn="Bob", ce="bob@x",
+                   at="2026-03-01T00:00:00Z"),
+               raw("4" * 40, an="Ada", ae="ada@x", cn="Cy", ce="",
+                   at="2026-02-01T00:00:00Z"),
+               raw("5" * 40, an="Ada", ae="ada@x", cn="Cy", ce="",
+                   at="2026-01-01T00:00:00Z"),
+               raw("6" * 40, an="Bob", ae="bob@x", at="2026-06-01T00:00:00Z"),
+               raw("7" * 40, an="", ae="", cn="Bob", ce="bob@x",
+                   at="2026-06-02T00:00:00Z")]
+    every, fewer = [], []
+    seen_all: dict[str, str] = {}
+    seen_some: dict[str, str] = {}
+    emitted: dict[str, tuple] = {}
+    for c in commits:
+        every += normalize_commit(dict(c), "git", "r", seen=seen_all)[1:]
+        fewer += normalize_commit(dict(c), "git", "r", seen=seen_some, emitted=emitted)[1:]
+    assert len(every) == 12 and len(fewer) == 7
+    assert [u.to_doc() for u in fewer] == _last_differs(every)
+    # what a store keeps (the last of each key) is the same either way
+    assert {u.user_id: u.to_doc() for u in fewer} == {u.user_id: u.to_doc() for u in every}
+    assert {u.user_id: u.display_name for u in fewer} == {
+        "email:ada@x": "Ada", "email:bob@x": "Bob", "name:Cy": "Cy"}

@@ -110,13 +110,19 @@ class GitRepo:
                                                          branches]) if branches else ALL_REFS
 
     def contained(self, tip: str, candidates: list[str], known: list[str]) -> set[str]:
-        """Which `candidates` `tip` reaches, among the commits not reachable from `known`
-        (commits whose history was read before): `git rev-list tip --not known`, so the
-        cost is the commits since `known`, not the history. A candidate `known` already
-        reaches is not reported; it adds no commit to a walk that excludes `known`."""
+        """Which `candidates` (tips of refs) `tip` reaches, among the commits not reachable
+        from `known` (commits whose history was read before): `git rev-list tip --not
+        known`, so the cost is the commits since `known`, not the history. A candidate
+        `known` already reaches is not reported; it adds no commit to a walk that excludes
+        `known`. With nothing known (a first pass), `for-each-ref --merged` answers in
+        one walk without listing the history to this process (half the CPU)."""
         wanted = set(candidates)
         if not wanted:
             return set()
+        if not known:
+            reached = self._run("for-each-ref", f"--merged={tip}",
+                                "--format=%(objectname) %(*objectname)")
+            return wanted.intersection(reached.split())
         spec = "\n".join([tip, *(f"^{s}" for s in known)]) + "\n"
         found: set[str] = set()
         with self._popen("rev-list", "--stdin", stdin=spec) as out:

@@ -35,14 +35,15 @@ def git_user(source: str, name: str, email: str, seen_at: str | None = None,
     key = git_identity_key(name, email)
     if key is None:
         return None
-    if emitted is not None:
-        mark = (name, email, seen_at)
-        if emitted.get(key) == mark:
-            return None
-        emitted[key] = mark
-    return make(User, source=source, source_id=key, user_id=key, source_user_id=key,
+    mark = (name, email, seen_at)
+    if emitted is not None and emitted.get(key) == mark:
+        return None
+    user = make(User, source=source, source_id=key, user_id=key, source_user_id=key,
                 login=None, display_name=name or None, email=email or None,
                 updated_at=seen_at)
+    if emitted is not None:
+        emitted[key] = mark         # once built: a user that failed to build is not marked
+    return user
 
 
 def _short(ref: str) -> str:

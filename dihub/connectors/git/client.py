@@ -1,9 +1,10 @@
 """Read a local clone (bare or not) with the `git` command.
 
-Only git's own plumbing is used: `for-each-ref` for the heads, `rev-list` for counts and
-for which tips the primary branch already contains, and one streaming `git log` (newest
-first, so git writes the first commit at once instead of after the whole walk) for the
-commits. This process holds one commit at a time; git's pack windows are capped
+Only git's own plumbing is used: `for-each-ref` for the heads, `rev-list` for counts,
+`for-each-ref --merged` (a first pass) or `rev-list` (a later one) for which tips the
+primary branch already contains, and one streaming `git log` (newest first, so git
+writes the first commit at once instead of after the whole walk) for the commits. This
+process holds one commit at a time; git's pack windows are capped
 (`_GIT_CONFIG`), so what git maps of the pack stays bounded too, and what it keeps is a
 few hundred bytes per commit walked.
 """

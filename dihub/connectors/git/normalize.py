@@ -27,14 +27,11 @@ from dihub.models.records import git_identity_key
 from dihub.timeutil import to_iso
 
 
-def git_user(source: str, name: str, email: str, seen_at: str | None = None,
+def git_user(source: str, key: str, name: str, email: str, seen_at: str | None,
              make: Make = as_model, emitted: dict[str, tuple] | None = None
              ) -> User | None:
-    """The User of a git identity; None when both its name and email are empty, or when
+    """The User of the git identity `key` (git_identity_key(name, email)); None when
     `emitted` says it is the one returned last for its key (see the module's docstring)."""
-    key = git_identity_key(name, email)
-    if key is None:
-        return None
     mark = (name, email, seen_at)
     if emitted is not None and emitted.get(key) == mark:
         return None
@@ -90,10 +87,12 @@ def normalize_commit(raw: dict[str, str], source: str, repo: str,
     committed_at = to_iso(raw["committed_at"])
     author_key = git_identity_key(raw["author_name"], raw["author_email"])
     committer_key = git_identity_key(raw["committer_name"], raw["committer_email"])
-    author = git_user(source, raw["author_name"], raw["author_email"],
-                      _latest(seen, author_key, committed_at), make, emitted)
-    committer = None if committer_key == author_key else git_user(
-        source, raw["committer_name"], raw["committer_email"],
+    # an identity with neither a name nor an email has no user (key None)
+    author = None if author_key is None else git_user(
+        source, author_key, raw["author_name"], raw["author_email"],
+        _latest(seen, author_key, committed_at), make, emitted)
+    committer = None if committer_key is None or committer_key == author_key else git_user(
+        source, committer_key, raw["committer_name"], raw["committer_email"],
         _latest(seen, committer_key, committed_at), make, emitted)
     reached_from = raw.get("source") or ""
     branch, tag = _labels((branch_of or {}).get(reached_from, reached_from))

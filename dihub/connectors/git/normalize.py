@@ -21,6 +21,8 @@ the record is built).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dihub.connectors.normalizing import Make, as_model
 from dihub.models import Commit, Record, User
 from dihub.models.records import git_identity_key
@@ -50,20 +52,13 @@ def _short(ref: str) -> str:
     return ref
 
 
+@lru_cache(maxsize=4096)          # a few refs label every commit of a pass
 def _labels(ref: str) -> tuple[str | None, str | None]:
     """(branch, tag) of the commits `ref` reached: a tag is not a branch, so a commit only
     a tag reaches has no branch, and its tag."""
-    label = _LABELS.get(ref)
-    if label is None:
-        label = (None, _short(ref)) if ref.startswith("refs/tags/") else (_short(ref) or None,
-                                                                          None)
-        if len(_LABELS) >= 4096:
-            _LABELS.clear()
-        _LABELS[ref] = label
-    return label
-
-
-_LABELS: dict[str, tuple[str | None, str | None]] = {}     # ref -> _labels(ref)
+    if ref.startswith("refs/tags/"):
+        return None, _short(ref)
+    return _short(ref) or None, None
 
 
 def _latest(seen: dict[str, str] | None, key: str | None, at: str | None) -> str | None:

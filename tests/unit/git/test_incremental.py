@@ -178,3 +178,12 @@ def test_a_checkpoint_of_other_tips_starts_over(repo):
     _git(repo, "commit", "-q", "--allow-empty", "-m", "moved on")
     ctx, rest = _pass(repo, stopped, batch_size=100)
     assert len(_labelled(ctx, rest)) == 401         # another walk: not resumed by count
+
+
+def test_a_new_pass_forgets_the_users_the_last_one_returned(repo):
+    # a session may run a second pass (a failed one's batch never reached the store):
+    # the users the first one returned must be returned again, not left out as repeats
+    ctx = FakeSession(repo)
+    ctx.user_emitted["email:dev0@example.com"] = ("Dev 0", "dev0@example.com", "x")
+    next(commit_pages(ctx, "*", SyncState(source="git", stream="commits", partition="*")))
+    assert ctx.user_emitted == {}

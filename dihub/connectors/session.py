@@ -29,16 +29,19 @@ A session exposes what a stream reads of the engine's per-stream Context (`sourc
   and counted in the metrics of the stream that uses it (a `bind()` view);
 * typed per-run caches: attributes a subclass creates in `__init__`. A view made
   by `bind` is a shallow copy, so a cache must be a mutable object created there
-  (a dict, a set, a `Once`), never an attribute assigned later;
+  (a dict, a set, a `Once`, a `OnceEach`), never an attribute assigned later;
 * `page(items, response)`: a Page carrying the response's size, and its body when
   the run keeps raw payloads (`store.raw_payloads.enabled`) — the one place that
   rule is applied;
 * `audit_event(...)` and `warn(...)`: audit entries with the run id, source and
   time filled in.
 
-Thread safety: views are used by several partition threads at once; `Once` and the
-HTTP client are thread-safe, plain dict operations are atomic enough for caches
-that are only filled, never iterated while filled.
+Thread safety: views are used by several partition threads at once, of one stream or
+of several (`sync --all` runs streams together: dihub/engine/runner.py); `Once`,
+`OnceEach` and the HTTP client are thread-safe. A cache filled by a request belongs in
+a `Once` or `OnceEach`, so two streams that need it at the same time make the request
+once; plain dict operations are atomic enough for caches filled without requests, never
+iterated while filled.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from dihub.models import AuditEntry
 from dihub.timeutil import now_iso
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class Once(Generic[T]):
@@ -80,6 +84,42 @@ class Once(Generic[T]):
     def peek(self) -> T | None:
         value = self._value
         return None if value is _UNSET else value
+
+
+class OnceEach(Generic[K, T]):
+    """One value per key, each computed at most once per run, thread-safe (e.g. a
+    repository's id, looked up by whichever stream needs it first). `get(key, factory)`
+    computes it on first use; a factory that raises leaves the key unset; `[key]` reads
+    a value computed before (KeyError if none was); `setdefault(key, value)` keeps the
+    first value given and `put(key, value)` replaces it (a value looked up again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[K, T] = {}
+        self._locks: dict[K, threading.Lock] = {}
+
+    def get(self, key: K, factory: Callable[[], T]) -> T:
+        if key in self._values:
+            return self._values[key]
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._values:
+                self._values[key] = factory()
+            return self._values[key]
+
+    def setdefault(self, key: K, value: T) -> T:
+        with self._lock:
+            return self._values.setdefault(key, value)
+
+    def put(self, key: K, value: T) -> None:
+        self._values[key] = value
+
+    def __getitem__(self, key: K) -> T:
+        return self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
 
 
 class Session:

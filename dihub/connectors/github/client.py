@@ -30,7 +30,7 @@ from dihub.connectors.github.app import GitHubApp
 from dihub.connectors.github.auth import GitHubAuth
 from dihub.connectors.github.limits import POLICY as LIMITS
 from dihub.connectors.passes import PassRequests, copy_auth_error
-from dihub.connectors.session import Once, Session
+from dihub.connectors.session import Once, OnceEach, Session
 from dihub.errors import ConfigError, PartitionSkipped
 from dihub.http import BearerAuth, HttpAuthError, HttpClient, NotFound, Response
 from dihub.http.paging import LinkHeader, paginate
@@ -54,7 +54,7 @@ class GitHubSession(Session):
 
     def __init__(self, run: Any):
         super().__init__(run)
-        self.repos: dict[str, RepoInfo] = {}             # lower-cased full name -> info
+        self.repos: OnceEach[str, RepoInfo] = OnceEach()   # lower-cased full name
         self.partitions: Once[list[str]] = Once()
         self.auth_error: Once[HttpAuthError] = Once()
         self.app: Once[GitHubApp] = Once()
@@ -184,12 +184,14 @@ def _meta_put(ctx: GitHubSession, key: str, value: dict[str, Any]) -> None:
 
 
 def repo_info(ctx: GitHubSession, gh: GitHubClient, partition: str) -> RepoInfo:
-    """GET /repos/{o}/{r} once per run (id, canonical name, default branch), conditional on
-    the ETag kept in store meta. A repository that is gone or invisible skips the partition."""
+    """GET /repos/{o}/{r} once per run, whichever stream asks first (id, canonical name,
+    default branch), conditional on the ETag kept in store meta. A repository that is gone
+    or invisible skips the partition."""
+    return ctx.repos.get(partition.lower(), lambda: _look_up_repo(ctx, gh, partition))
+
+
+def _look_up_repo(ctx: GitHubSession, gh: GitHubClient, partition: str) -> RepoInfo:
     name = partition.lower()
-    cache = ctx.repos
-    if name in cache:
-        return cache[name]
     meta_key = f"github.repo:{ctx.source}:{name}"
     saved = _meta_get(ctx, meta_key)
     try:
@@ -202,15 +204,12 @@ def repo_info(ctx: GitHubSession, gh: GitHubClient, partition: str) -> RepoInfo:
             f"{ctx.source}: repository {partition} not found, or the token cannot see it",
             hint=f"Check the name under `repos:` and {access}.") from None
     if resp.not_modified:
-        info = RepoInfo(int(saved["id"]), saved["full_name"], saved.get("default_branch"))
-    else:
-        data = resp.data or {}
-        info = RepoInfo(int(data["id"]), str(data.get("full_name") or partition),
-                        data.get("default_branch"))
-        _meta_put(ctx, meta_key, {"etag": resp.etag, "id": info.id,
-                                  "full_name": info.full_name,
-                                  "default_branch": info.default_branch})
-    cache[name] = info
+        return RepoInfo(int(saved["id"]), saved["full_name"], saved.get("default_branch"))
+    data = resp.data or {}
+    info = RepoInfo(int(data["id"]), str(data.get("full_name") or partition),
+                    data.get("default_branch"))
+    _meta_put(ctx, meta_key, {"etag": resp.etag, "id": info.id, "full_name": info.full_name,
+                              "default_branch": info.default_branch})
     return info
 
 

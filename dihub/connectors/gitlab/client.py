@@ -31,7 +31,7 @@ from urllib.parse import quote
 from dihub.connectors.gitlab.auth import GitLabAuth, relogin_hint, scope_hint
 from dihub.connectors.gitlab.limits import POLICY as LIMITS
 from dihub.connectors.passes import PassRequests, copy_auth_error
-from dihub.connectors.session import Once, Session
+from dihub.connectors.session import Once, OnceEach, Session
 from dihub.errors import ConfigError, PartitionSkipped
 from dihub.http import (
     BearerAuth,
@@ -90,7 +90,7 @@ class GitLabSession(Session):
 
     def __init__(self, run: Any):
         super().__init__(run)
-        self.projects: dict[str, ProjectInfo] = {}       # partition (lower-case) -> info
+        self.projects: OnceEach[str, ProjectInfo] = OnceEach()   # partition (lower-case)
         self.partitions: Once[list[str]] = Once()
         self.auth_error: Once[HttpAuthError] = Once()
 
@@ -156,18 +156,24 @@ def project_info(s: GitLabSession, gl: GitLabClient, partition: str, *,
                  fresh: bool = False) -> ProjectInfo:
     """The project (id, path, default branch): from this run's group listing, else from
     store meta while it is younger than `project_cache_hours`, else (or `fresh`)
-    GET /projects/:id, conditional on the kept ETag. A project that is gone or invisible
-    skips the partition."""
+    GET /projects/:id, conditional on the kept ETag; looked up once per run, whichever
+    stream asks first. A project that is gone or invisible skips the partition."""
     name = partition.lower()
-    if name in s.projects and not fresh:
-        return s.projects[name]
+    if fresh:
+        info = _look_up_project(s, gl, partition, fresh=True)
+        s.projects.put(name, info)
+        return info
+    return s.projects.get(name, lambda: _look_up_project(s, gl, partition))
+
+
+def _look_up_project(s: GitLabSession, gl: GitLabClient, partition: str, *,
+                     fresh: bool = False) -> ProjectInfo:
+    name = partition.lower()
     meta_key = f"gitlab.project:{s.source}:{name}"
     saved = _meta_get(s, meta_key)
     age = time.time() - float(saved.get("checked_at") or 0)
     if saved.get("id") and not fresh and age < s.config.project_cache_hours * 3600:
-        info = ProjectInfo(int(saved["id"]), saved["path"], saved.get("default_branch"))
-        s.projects[name] = info
-        return info
+        return ProjectInfo(int(saved["id"]), saved["path"], saved.get("default_branch"))
     try:
         resp = gl.get(project_url(partition), etag=saved.get("etag") if saved.get("id") else None)
     except NotFound:
@@ -184,7 +190,6 @@ def project_info(s: GitLabSession, gl: GitLabClient, partition: str, *,
     _meta_put(s, meta_key, {"etag": resp.etag or saved.get("etag"), "id": info.id,
                             "path": info.path, "default_branch": info.default_branch,
                             "checked_at": time.time()})
-    s.projects[name] = info
     return info
 
 

@@ -42,7 +42,7 @@ def test_a_gone_old_head_falls_back_to_listing_since_the_cursor_in_utc():
         return httpx.Response(200, json=[_commit("new", "2026-01-02T12:00:00+02:00")],
                               headers={"x-next-page": ""})
     s = session(handler)
-    s.projects["group/sub/proj"] = ProjectInfo(9, "group/sub/proj", "main")
+    s.projects.put("group/sub/proj", ProjectInfo(9, "group/sub/proj", "main"))
     state = SyncState(source="gl", stream="commits", partition="group/sub/proj",
                       cursor={"branches": {"main": "2026-01-01T06:55:00Z"},
                               "heads": {"main": "old"}})

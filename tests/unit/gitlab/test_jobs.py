@@ -54,7 +54,7 @@ def test_only_pipelines_updated_since_the_cursor_are_asked_for_their_jobs():
         return httpx.Response(200, json=[JOB], headers={"x-next-page": ""})
     s = session(handler, streams=["jobs"])
     s.ctx.store = Builds()
-    s.projects["g/p"] = ProjectInfo(9, "g/p", "main")
+    s.projects.put("g/p", ProjectInfo(9, "g/p", "main"))
     state = SyncState(source="gl", stream="jobs", partition="g/p",
                       cursor={"updated": "2026-01-01T12:00:00Z"})
     pages = list(job_pages(s, "g/p", state))

@@ -17,7 +17,9 @@ def sync(
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Fetch and normalize, write nothing (no state, no audit)."),
     concurrency: int = typer.Option(None, "--concurrency", min=1, max=32,
-                                    help="Partitions (e.g. repositories) synced at once. "
+                                    help="Partitions (repositories, channels...) synced at "
+                                         "once, of all the streams of the run (1: the "
+                                         "streams one after the other). "
                                          "Default: http.concurrency (4)."),
     enqueue: bool = typer.Option(False, "--enqueue",
                                  help="Queue one job per stream and partition for "

@@ -101,3 +101,6 @@ class Stream:
     cursor_field: str | None = None
     description: str = ""
     also_emits: tuple[str, ...] = ()   # other entities normalize() returns (e.g. "users")
+    # streams of the same connector whose stored records this one reads: in a run of
+    # several streams (which run together), it starts once they have ended
+    after: tuple[str, ...] = ()

@@ -66,6 +66,7 @@ from typing import Any
 
 from dihub import waits
 from dihub.connectors.stream import Context, Page, Stream
+from dihub.engine import schedule
 from dihub.engine.counters import Counters
 from dihub.errors import (
     DihubError,
@@ -85,6 +86,10 @@ from dihub.store.errors import LeaseLost
 from dihub.timeutil import now_iso
 
 log = logging.getLogger("dihub.engine")
+
+# A stream's pool has a thread for each partition that may be under way, so partitions
+# that have not started can take the places of those that wait (dihub/engine/schedule.py).
+_THREADS_PER_PLACE = schedule.Slots.UNDER_WAY
 
 Progress = Callable[..., None]
 
@@ -211,6 +216,7 @@ class Runner:
         self._shield = 0                   # > 0 while the main thread writes a batch
         self._deferred = False             # a signal arrived while shielded
         self._running: dict[tuple[str, str], PartitionResult] = {}   # (stream, partition)
+        self._slots = schedule.Slots(self.options.concurrency)   # partitions working at once
 
     # -- signals -------------------------------------------------------------
     def interrupt(self, signal_name: str = "SIGINT") -> None:
@@ -248,12 +254,20 @@ class Runner:
         self.close()
 
     def run(self, streams: list[Stream]) -> list[PartitionResult]:
-        """Run `streams` one after the other in one session, closed in a finally."""
+        """Run `streams` in one session, closed in a finally: together, within the run's
+        `concurrency` places (dihub/engine/schedule.py), or one after the other with a
+        concurrency of 1. Results come in the streams' order."""
+        order = schedule.ordered(streams)
         try:
-            for stream in streams:
-                self.run_stream(stream)
+            if len(order) > 1 and self.options.concurrency > 1:
+                schedule.run_together(order, self.run_stream, self._stop.set)
+            else:
+                for stream in order:
+                    self.run_stream(stream)
         finally:
             self.close()
+            rank = {s.name: i for i, s in enumerate(order)}
+            self.results.sort(key=lambda r: rank.get(r.stream, len(rank)))
         return self.results
 
     def close(self) -> None:
@@ -363,12 +377,14 @@ class Runner:
         """Runs every partition, appending each result (to `results` and `self.results`)
         as it ends, so an interrupted stream still reports what it did."""
         def run(p: str) -> PartitionResult:
-            return self._run_partition(ctx, stream, p, sinks=(results, self.results))
+            with self._slots.taken():
+                return self._run_partition(ctx, stream, p, sinks=(results, self.results))
 
         if len(partitions) > 1:
             self.progress("partitions", total=len(partitions), result=PartitionResult(
                 self.source, stream.name, "*", entity=stream.entity))
-        workers = max(1, min(self.options.concurrency, len(partitions)))
+        # more threads than places: a partition that waits lends its place (schedule.py)
+        workers = max(1, min(_THREADS_PER_PLACE * self.options.concurrency, len(partitions)))
         if workers == 1:
             for p in partitions:
                 if self._stop.is_set():
@@ -583,7 +599,7 @@ class Runner:
         repeats: dict[str, str] = {}        # its key -> its signature
         ingested_at = now_iso()
         try:
-            with waits.before_waiting(before_wait):
+            with waits.before_waiting(before_wait, lend=self._slots.lent):
                 for page in stream.fetch(ctx, partition, fetch_state):
                     if deferred:
                         raise deferred[0]

@@ -276,7 +276,7 @@ class HttpClient:
                      data, json, etag, tuple(allow_status))
         probe = self.breaker.check()
         attempts = 1 if probe else self.settings.retry.attempts
-        loop = retrying(attempts=attempts, wait=self._wait, sleep=self._pause,
+        loop = retrying(attempts=attempts, wait=self._wait, sleep=self._retry_pause,
                         before_sleep=lambda rs: self._on_retry(call, rs))
         try:
             response = loop(self._attempt, call)
@@ -309,10 +309,16 @@ class HttpClient:
         return response
 
     def _pause(self, seconds: float) -> None:
-        """Wait (a rate limit, a retry's backoff); the pass in this thread writes the pages
-        it holds first (dihub/waits.py)."""
+        """Wait for the governor (a held bucket, pacing); the pass in this thread writes
+        the pages it holds first (dihub/waits.py)."""
         waits.announce(seconds)
         self._sleep(seconds)
+
+    def _retry_pause(self, seconds: float) -> None:
+        """Sit out this call's own retry wait (a backoff, its `Retry-After`): the pass
+        writes its pages first and lends its place meanwhile (dihub/waits.py)."""
+        with waits.own_wait(seconds):
+            self._sleep(seconds)
 
     # -- one attempt -----------------------------------------------------------------------
     def _attempt(self, call: _Call) -> Response:
@@ -405,7 +411,7 @@ class HttpClient:
             if r.headers.get("ratelimit-reason") else {}
         if v.kind in (c.RETRY, c.DEFER) and v.rate_limited and v.reset_at is not None:
             self.governor.block(call.rel, v.reset_at, v.reason, self._quota,
-                                short=v.kind == c.RETRY)
+                                short=v.kind == c.RETRY and not v.exhausted)
         if v.kind == c.DEFER:
             raise self._rate_limited(call, v.reason, v.reset_at, v.wait_s, v.status, extra)
         if v.kind in (c.RETRY, c.GIVE_UP):

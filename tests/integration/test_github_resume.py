@@ -99,12 +99,12 @@ def stream_of(path: str) -> str:
 
 @pytest.mark.slow
 def test_sigkill_at_twenty_random_requests_ends_with_the_uninterrupted_store(tmp_path):
-    """One loop over the three streams synced by one command (one after the other): 20
-    kill points drawn with a fixed seed, 6 or 7 among the requests of each stream. Each
-    killed run is followed by one that must finish with the uninterrupted run's store,
-    and the two together make at most 5% more requests than the uninterrupted run. Every
-    page is checkpointed at once (store.checkpoint_s: 0), so a kill re-reads at most the
-    page in flight."""
+    """One loop over the three streams synced by one command (together, as a run of
+    several streams goes): 20 kill points drawn with a fixed seed, 6 or 7 among the
+    requests of each stream. Each killed run is followed by one that must finish with the
+    uninterrupted run's store, and the two together make at most 5% more requests than
+    the uninterrupted run. Every page is checkpointed at once (store.checkpoint_s: 0), so
+    a kill re-reads at most the pages in flight, one a stream."""
     streams = ("commits", "pull_requests", "workflow_runs")
     entities = ("commits", "pull_requests", "builds", "users")
     data = kill_dataset()
@@ -132,7 +132,9 @@ def test_sigkill_at_twenty_random_requests_ends_with_the_uninterrupted_store(tmp
             sim.kill_at(k, proc.pid)
             proc.communicate(timeout=300)
             assert proc.returncode == -signal.SIGKILL, (k, proc.returncode)
-            assert sim.stats.requests - before == k
+            # the other streams' requests in flight when the k-th arrived count, or not,
+            # as their answers were written before the kill landed
+            assert abs(sim.stats.requests - before - k) < len(streams), k
             sync(dihub, *streams)
             total = sim.stats.requests - before
             totals.append(total)

@@ -102,12 +102,12 @@ def stream_of(path: str) -> str:
 @pytest.mark.slow
 def test_sigkill_at_eight_seeded_requests_ends_with_the_uninterrupted_store(tmp_path):
     """Eight kill points drawn with a fixed seed, two among the requests of each stream,
-    the four streams synced by one command one after the other, a batch written every
-    page (batch_size 100, store.checkpoint_s 0). Each killed run is followed by one that
-    must finish with the uninterrupted run's store; the two together make at most 6
-    requests more than the uninterrupted run: the one lost in flight, the project lookup,
-    one per stream the killed run had finished (by default, the pages read in the last
-    2 s, up to 1,000 records, since the last batch was written are read again)."""
+    the four streams synced together by one command, a batch written every page
+    (batch_size 100, store.checkpoint_s 0). Each killed run is followed by one that must
+    finish with the uninterrupted run's store; the two together make at most 5 requests
+    more than the uninterrupted run: those lost in flight (one a stream), the project
+    lookup, one per stream the killed run had finished (by default, the pages read in the
+    last 2 s, up to 1,000 records, since the last batch was written are read again)."""
     streams = ("commits", "merge_requests", "issues", "pipelines")
     entities = ("commits", "pull_requests", "issues", "builds", "users")
     data = kill_dataset()
@@ -135,7 +135,9 @@ def test_sigkill_at_eight_seeded_requests_ends_with_the_uninterrupted_store(tmp_
             sim.kill_at(k, proc.pid)
             proc.communicate(timeout=300)
             assert proc.returncode == -signal.SIGKILL, (k, proc.returncode)
-            assert sim.stats.requests - before == k
+            # the other streams' requests in flight when the k-th arrived count, or not,
+            # as their answers were written before the kill landed
+            assert abs(sim.stats.requests - before - k) < len(streams), k
             sync(dihub, *streams)
             total = sim.stats.requests - before
             totals.append(total - clean_requests)

@@ -125,18 +125,55 @@ def test_a_failed_stream_closes_the_session(tmp_path, monkeypatch):
     _closed(recorder)
 
 
+@pytest.mark.parametrize("streams", [("people",), ("people", "more")])   # one; together
 @pytest.mark.parametrize("sig,name,code", [(signal.SIGINT, "SIGINT", 130),
                                            (signal.SIGTERM, "SIGTERM", 143)])
-def test_an_interrupted_sync_closes_the_session(tmp_path, monkeypatch, sig, name, code):
+def test_an_interrupted_sync_closes_the_session(tmp_path, monkeypatch, sig, name, code,
+                                                streams):
+    killed = threading.Lock()
+
     def interrupted(s, partition, state):
         yield Page([{"id": 1}], cursor=1)
-        os.kill(os.getpid(), sig)          # the signals_stop handler stops the run here
+        if killed.acquire(blocking=False):
+            os.kill(os.getpid(), sig)      # the signals_stop handler stops the run here
         time.sleep(1)
         yield Page([{"id": 2}], cursor=2)
 
-    report, recorder = _sync(tmp_path, monkeypatch, interrupted)
+    report, recorder = _sync(tmp_path, monkeypatch, interrupted, streams=streams)
     assert (report.stopped_by, report.exit_code) == (name, code)
+    # every stream stopped at its next page: the page that came before the signal is
+    # written, no page after it
+    assert [r.stream for r in report.results] == list(streams)
+    assert all(r.records <= 1 for r in report.results)
+    assert sum(r.records for r in report.results) >= 1
     _closed(recorder)
+
+
+def test_a_value_each_stream_asks_for_at_once_is_looked_up_once():
+    from dihub.connectors.session import OnceEach
+
+    cache: OnceEach[str, int] = OnceEach()
+    calls: list[str] = []
+    start = threading.Barrier(8, timeout=10)
+
+    def look_up(key):
+        calls.append(key)
+        time.sleep(0.05)                    # a request: the others ask meanwhile
+        return len(calls)
+
+    def stream():
+        start.wait()
+        assert cache.get("o/r", lambda: look_up("o/r")) == 1
+
+    threads = [threading.Thread(target=stream) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert calls == ["o/r"] and cache["o/r"] == 1 and "o/r" in cache
+    with pytest.raises(ValueError):         # a lookup that failed is not kept
+        cache.get("gone", lambda: (_ for _ in ()).throw(ValueError("404")))
+    assert "gone" not in cache
 
 
 def test_a_sync_started_by_serve_closes_its_session(tmp_path, monkeypatch):

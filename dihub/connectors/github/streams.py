@@ -69,9 +69,9 @@ workflow_runs = Stream(
 reviews = Stream(
     name="reviews", entity="reviews", partitions=r.review_partitions,
     cursor_field="updated_at", fetch=r.review_pages, normalize=r.normalize,
-    also_emits=("users",),
+    also_emits=("users",), after=("pull_requests",),
     description="Optional (only when listed in `streams:`): reviews of the pull requests "
                 "updated since the last pass, one request per pull request; reviewers as "
-                "users. Sync pull_requests first.")
+                "users. Sync pull_requests first (a run of both starts reviews after it).")
 
 STREAMS = {s.name: s for s in (commits, pull_requests, issues, workflow_runs, reviews)}

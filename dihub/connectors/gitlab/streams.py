@@ -69,9 +69,9 @@ pipelines = Stream(
 
 jobs = Stream(
     name="jobs", entity="jobs", partitions=j.job_partitions, cursor_field="updated_at",
-    fetch=j.job_pages, normalize=j.normalize, also_emits=("users",),
+    fetch=j.job_pages, normalize=j.normalize, also_emits=("users",), after=("pipelines",),
     description="Optional (only when listed in `streams:`): the jobs of the pipelines "
                 "updated since the last pass, retried attempts included, one request per "
-                "pipeline. Sync pipelines first.")
+                "pipeline. Sync pipelines first (a run of both starts jobs after it).")
 
 STREAMS = {s.name: s for s in (commits, merge_requests, issues, pipelines, jobs)}

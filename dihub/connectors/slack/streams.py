@@ -177,6 +177,7 @@ users = Stream(
 messages = Stream(
     name="messages", entity="slack_events", fetch=message_pages,
     normalize=_normalize_message, partitions=channel_partitions, cursor_field="ts",
+    after=("channels",),     # its partitions come from the listing the channels stream read
     description="Messages and every thread reply, one partition per channel; re-reads a "
                 "look-back window for new replies, edits and deletions.",
 )

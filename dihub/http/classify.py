@@ -45,6 +45,7 @@ class Verdict:
     reset_at: float | None = None   # local epoch when waiting is over
     reason: str | None = None       # why: "secondary rate limit", "quota exhausted", ...
     rate_limited: bool = False      # the wait is a rate-limit wait (counted as such)
+    exhausted: bool = False         # the quota headers say none is left (not a lone 429)
 
 
 def upstream_message(response: httpx.Response) -> str:
@@ -111,7 +112,7 @@ def _rate_limit_verdict(status: int, message: str, headers: httpx.Headers, now: 
         return None
     kind = DEFER if wait > max_wait_s else RETRY
     return Verdict(kind, status, message, wait_s=wait, reset_at=now + wait, reason=reason,
-                   rate_limited=True)
+                   rate_limited=True, exhausted=q.exhausted)
 
 
 def classify(response: httpx.Response, *, now: float, max_wait_s: float,

@@ -25,11 +25,12 @@ upstream comes from its connector as a `RateLimitPolicy`, handed to the client:
   every call of the bucket is held until the latest of those waits. The call that got
   one always waits exactly what it was told. 1 (the default): the first answer holds
   the whole bucket, as an upstream whose limit holds the whole credential requires.
-  2 (an upstream with per-method limits): a lone 429 holds only its own call and the
+  2 (an upstream with per-method limits, or whose lone 429s are worth a second
+  request before everything stops): a lone 429 holds only its own call and the
   other partitions keep working; a second one while the first's wait runs, with no
   success in between of a request sent after the first, means the limit is real, and
-  the bucket is held. A wait beyond `max_wait_s` (the run defers) always holds the
-  bucket.
+  the bucket is held. A wait beyond `max_wait_s` (the run defers), and an answer whose
+  quota headers say nothing is left, always hold the bucket.
 
 The default policy has one bucket, no pacing and no secondary limit. A connector may
 also `register` its policy under its name, so `HttpClient(..., rate_limit_style=name)`

@@ -5,6 +5,11 @@
 * The secondary (abuse) limit: a 403/429 whose message says "secondary rate limit"
   (older wording: "abuse detection"), without Retry-After or quota headers; GitHub
   asks to "wait for at least one minute before retrying".
+* A secondary limit that says how long to wait (Retry-After) holds the call that got it,
+  for exactly that long; the other partitions keep working unless a second one comes
+  while the first's wait runs with no success in between, which means the limit holds
+  the credential: then every call waits (`hold_after=2`; dihub/http/policy.py). An
+  exhausted quota (`x-ratelimit-remaining: 0`) holds every call of its bucket at once.
 """
 
 from __future__ import annotations
@@ -30,4 +35,4 @@ def secondary(status: int, message: str) -> bool:
 
 
 POLICY = register(RateLimitPolicy(name="github", bucket=bucket, secondary=secondary,
-                                  secondary_min_wait_s=SECONDARY_MIN_WAIT_S))
+                                  secondary_min_wait_s=SECONDARY_MIN_WAIT_S, hold_after=2))

@@ -315,10 +315,27 @@ def test_a_slack_429_the_run_defers_on_holds_the_method_at_once(make_rig):
     assert rig.client.governor.decide("/api/conversations.replies").defer
 
 
-def test_a_github_429_with_retry_after_holds_every_call_of_its_bucket(make_rig):
+def test_a_lone_github_429_holds_its_call_and_a_second_one_every_call_of_its_bucket(
+        make_rig):
     rig = make_rig(httpx.Response(429, headers={"Retry-After": "5"}), ok())
     rig.client.get("/repos/o/r/pulls")
-    assert rig.clock.sleeps == [5]
-    gov = Governor(RateLimitSettings(), policy=GITHUB_LIMITS, clock=lambda: T0)
+    assert rig.clock.sleeps == [5]                    # exactly its Retry-After
+    assert rig.client.governor.state("/repos/o/r/issues")["blocked_until"] is None
+    now = [T0]
+    gov = Governor(RateLimitSettings(), policy=GITHUB_LIMITS, clock=lambda: now[0])
     gov.block("/repos/o/r/pulls", T0 + 5, "rate limited", short=True)
-    assert gov.decide("/repos/o/r/issues").wait_s == 5.0
+    assert gov.decide("/repos/o/r/issues").wait_s == 0.0       # the other partitions go on
+    now[0] = T0 + 1                  # a second one, no success in between: the token's limit
+    gov.block("/repos/o/r/commits", T0 + 6, "rate limited", short=True)
+    assert gov.decide("/repos/o/r/issues").wait_s == pytest.approx(5.0)
+    assert gov.decide("/search/issues").wait_s == 0.0           # another quota
+
+
+def test_a_github_answer_with_no_quota_left_holds_every_call_of_its_bucket(make_rig):
+    reset = int(T0) + 30
+    exhausted = httpx.Response(403, json={"message": "API rate limit exceeded"}, headers={
+        "x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
+        "x-ratelimit-reset": str(reset), "x-ratelimit-resource": "core"})
+    rig = make_rig(exhausted, ok())
+    rig.client.get("/repos/o/r/pulls")
+    assert rig.client.governor.state("/repos/o/r/issues")["blocked_until"] is not None

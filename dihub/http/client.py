@@ -340,7 +340,7 @@ class HttpClient:
             return self._response(r, call, strict=False)
         v = c.classify(r, now=self._clock(), max_wait_s=self.settings.rate_limit.max_wait_s,
                        policy=self.limits)
-        return self._act(call, r, v, decision)
+        return self._act(call, r, v, decision, sent_at)
 
     def _send(self, call: _Call) -> httpx.Response:
         started = time.perf_counter()
@@ -400,7 +400,7 @@ class HttpClient:
                  f"`dihub auth {self.source}` (or update the variable named by token_env).")
 
     def _act(self, call: _Call, r: httpx.Response, v: c.Verdict,
-             decision: Decision) -> Response:
+             decision: Decision, sent_at: float | None = None) -> Response:
         if v.kind == c.OK:
             return self._response(r, call, strict=True)
         if v.kind == c.NOT_MODIFIED:
@@ -411,7 +411,7 @@ class HttpClient:
             if r.headers.get("ratelimit-reason") else {}
         if v.kind in (c.RETRY, c.DEFER) and v.rate_limited and v.reset_at is not None:
             self.governor.block(call.rel, v.reset_at, v.reason, self._quota,
-                                short=v.kind == c.RETRY and not v.exhausted)
+                                short=v.kind == c.RETRY and not v.exhausted, sent_at=sent_at)
         if v.kind == c.DEFER:
             raise self._rate_limited(call, v.reason, v.reset_at, v.wait_s, v.status, extra)
         if v.kind in (c.RETRY, c.GIVE_UP):

@@ -170,7 +170,8 @@ class Governor:
             return b.remaining
 
     def block(self, path: str, until: float, reason: str | None = None,
-              quota: str | None = None, *, short: bool = False) -> None:
+              quota: str | None = None, *, short: bool = False,
+              sent_at: float | None = None) -> None:
         """Hold every request to `path`'s quota until `until` (a 429 / secondary limit).
 
         `short`: the answer's wait is one the call itself sits out (a retry, not a
@@ -178,11 +179,16 @@ class Governor:
         many such answers came each within the wait of the one before, with no success
         of a request sent after the one before in between (`observe`): a limit that is
         really reached answers every request with a 429, while a lone 429 among
-        successes is not a reason to stop the other partitions."""
+        successes is not a reason to stop the other partitions. A 429 to a request
+        `sent_at` before the one before it arrived is no second answer: it was in flight
+        already (several partitions at once send several requests at once)."""
         with self._lock:
             b = self._bucket(path, quota)
             if short and self.policy.hold_after > 1:
                 now = self._clock()
+                if (b.strikes and b.strike_until > now and sent_at is not None
+                        and sent_at < b.strike_at):
+                    return
                 b.strikes = b.strikes + 1 if b.strikes and b.strike_until > now else 1
                 b.strike_at = now
                 b.strike_until = max(b.strike_until, until) if b.strikes > 1 else until

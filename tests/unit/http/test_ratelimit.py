@@ -307,6 +307,22 @@ def test_a_success_between_two_slack_429s_means_the_limit_is_not_reached():
     assert gov.decide(path).wait_s == pytest.approx(1.0)
 
 
+def test_a_429_to_a_request_sent_before_the_first_one_came_is_no_second_answer():
+    """Several partitions send at once: a 429 to a request already in flight when the
+    first 429 arrived proves nothing more; one to a request sent after it does."""
+    now = [T0]
+    gov = Governor(RateLimitSettings(), style="slack", clock=lambda: now[0],
+                   min_interval={})
+    path = "/api/conversations.replies"
+    gov.block(path, T0 + 1, "rate limited", short=True, sent_at=T0 - 0.01)
+    now[0] = T0 + 0.01
+    gov.block(path, T0 + 1.01, "rate limited", short=True, sent_at=T0 - 0.005)
+    assert gov.decide(path).wait_s == 0.0                     # in flight: a lone 429 still
+    now[0] = T0 + 0.2
+    gov.block(path, T0 + 1.2, "rate limited", short=True, sent_at=T0 + 0.1)
+    assert gov.decide(path).wait_s == pytest.approx(1.0)      # sent after it: held
+
+
 def test_a_slack_429_the_run_defers_on_holds_the_method_at_once(make_rig):
     rig = make_rig(_slack_429("600"), style="slack", base_url="https://slack.com/api",
                    min_interval={})

@@ -145,11 +145,11 @@ class SlackSession(Session):
 
     def replies_pool(self) -> ThreadPoolExecutor:
         """The run's threads that read thread replies ahead of the channel passes that
-        use them (dihub/connectors/slack/messages.py, _Ahead): twice `http.concurrency`,
-        shared by every channel of the run, so that a few of them waiting out a
-        Retry-After leave the others reading."""
+        use them (dihub/connectors/slack/messages.py, _Ahead): four times
+        `http.concurrency`, shared by every channel of the run, so that several of them
+        waiting out a Retry-After at once leave the others reading."""
         settings = self.http_settings
-        workers = 2 * max(1, int(getattr(settings, "concurrency", 4) or 4))
+        workers = 4 * max(1, int(getattr(settings, "concurrency", 4) or 4))
         return self._replies.get(lambda: ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix=f"dihub-{self.source}-replies"))
 

@@ -64,15 +64,17 @@ written (dihub/engine/runner.py: `store.checkpoint_s`).
 
 Once a call of the run has been retried after a 5xx, a dropped connection or a
 broken body, each pass reads the first replies page of its next threads (up to
-AHEAD) in the run's replies pool while it handles the current one, so a
-Retry-After holds one thread instead of its channel (`_Ahead`); what is
-written and where checkpoints fall do not change, and a run stopped then reads
-again at most those AHEAD threads as well.
+AHEAD, and while those read and not yet taken weigh less than AHEAD_BYTES) in
+the run's replies pool while it handles the current one, so a Retry-After holds
+one thread instead of its channel (`_Ahead`), and several of them are sat out at
+once; what is written and where checkpoints fall do not change, and a run
+stopped then reads again at most those AHEAD threads as well.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
@@ -80,6 +82,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from dihub import waits
 from dihub.connectors.slack import shapes
 from dihub.connectors.slack.client import SlackClient, SlackSession, next_cursor
 from dihub.connectors.slack.errors import ThreadSkipped
@@ -90,7 +93,8 @@ VERSION = 1
 RESUME = 2                          # resume format; an older one is dropped (the pass restarts)
 DAY_S = 86_400
 MAX_OLD_MARKS = 2_000               # compact marks of threads older than thread_lookback_days
-AHEAD = 16                          # threads a pass has read ahead (first page), see _Ahead
+AHEAD = 48                          # threads a pass has read ahead (first page), see _Ahead
+AHEAD_BYTES = 1 << 20               # ... and the bytes of those read and not yet taken
 DELETED = "_dihub_deleted"          # marker item: {DELETED: ts, "thread_ts": ..., "noticed": ts}
 
 
@@ -318,7 +322,11 @@ class ChannelPass:
         """The pages of a thread: the first one read ahead (`first`), if it was."""
         params = self._replies_query(parent_ts)
         if first is not None:
-            resp = first.result()          # raises what reading it raised
+            if first.done():
+                resp = first.result()      # raises what reading it raised
+            else:                          # it may be sitting out a Retry-After
+                with waits.elsewhere():
+                    resp = first.result()
             yield resp
             cursor = next_cursor(resp)
             if not cursor:
@@ -579,15 +587,19 @@ class _Ahead:
     then holds its thread, not its channel. While the upstream is healthy a pass reads
     one thread at a time, so a run stopped at any request (a kill, a rate limit that
     ends it) has read nothing it must read again. At most AHEAD are read or in flight
-    for a pass; it takes them in its own order, so what it writes, and where its
-    checkpoints fall, are the same as without them. A pass that stops cancels those not
-    started; the rest finish unused."""
+    for a pass, and none more is started while those read and not taken yet weigh
+    AHEAD_BYTES (long threads' first pages); it takes them in its own order, so what it
+    writes, and where its checkpoints fall, are the same as without them. A pass that
+    stops cancels those not started; the rest finish unused."""
 
     def __init__(self, read: Callable[[str], Any], pool: Executor, parents: list[str],
                  armed: Callable[[], bool]):
         self._read, self._pool, self._parents, self._armed = read, pool, parents, armed
         self._futures: dict[str, Future] = {}
         self._submitted = self._taken = 0
+        self._lock = threading.Lock()
+        self._sizes: dict[str, int] = {}     # pages read and not taken: their bytes
+        self._held = 0                       # ... summed
 
     def take(self, parent: str) -> Future | None:
         """The read of `parent`'s first page, started (None: the pass reads it itself)."""
@@ -595,11 +607,27 @@ class _Ahead:
         self._taken += 1
         if self._armed():
             self._submitted = max(self._submitted, at)
-            while self._submitted < len(self._parents) and self._submitted <= at + AHEAD:
+            while (self._submitted < len(self._parents) and self._submitted <= at + AHEAD
+                   and self._held < AHEAD_BYTES):
                 nxt = self._parents[self._submitted]
-                self._futures[nxt] = self._pool.submit(self._read, nxt)
+                future = self._futures[nxt] = self._pool.submit(self._read, nxt)
+                future.add_done_callback(lambda f, p=nxt: self._weigh(p, f))
                 self._submitted += 1
-        return self._futures.pop(parent, None)
+        future = self._futures.pop(parent, None)
+        if future is not None:
+            with self._lock:
+                self._held -= self._sizes.pop(parent, 0)
+                self._sizes[parent] = -1     # taken: its page is the pass's now
+        return future
+
+    def _weigh(self, parent: str, future: Future) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        size = getattr(future.result(), "size", 0) or 0
+        with self._lock:
+            if parent not in self._sizes:
+                self._sizes[parent] = size
+                self._held += size
 
     def close(self) -> None:
         for future in self._futures.values():

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from unittest.mock import patch
 
-from dihub.connectors.slack.messages import AHEAD, ChannelPass, _Ahead
+from dihub.connectors.slack.messages import AHEAD, AHEAD_BYTES, ChannelPass, _Ahead
 from dihub.engine.counters import Counters
 from dihub.http.accounting import Recorder
 from tests.simulators.slack.data import Workspace
@@ -121,13 +121,59 @@ def test_a_healthy_run_reads_nothing_ahead():
 def test_a_stopped_pass_cancels_the_reads_not_started():
     gate = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = _Ahead(lambda p: gate.wait(10), pool, [str(i) for i in range(30)],
+        ahead = _Ahead(lambda p: gate.wait(10), pool, [str(i) for i in range(AHEAD + 10)],
                        lambda: True)
         ahead.take("0")
         pending = list(ahead._futures.values())
         ahead.close()
         gate.set()
     assert sum(f.cancelled() for f in pending) >= AHEAD - 1
+
+
+class _Sized:
+    def __init__(self, size: int):
+        self.size = size
+
+
+class _AtOnce:
+    """A pool that runs each read when it is submitted."""
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def _held_after_each_take(size: int, parents: int = 120) -> tuple[list[int], list[str]]:
+    read: list[str] = []
+
+    def reader(p):
+        read.append(p)
+        return _Sized(size)
+
+    names = [str(i) for i in range(parents)]
+    ahead = _Ahead(reader, _AtOnce(), names, lambda: True)
+    held = []
+    for p in names:
+        future = ahead.take(p)
+        if future is None:               # not read ahead: the pass reads it itself
+            reader(p)
+        held.append(sum(f.result().size for f in ahead._futures.values()))
+    return held, read
+
+
+def test_pages_read_ahead_stop_more_reads_once_they_weigh_ahead_bytes():
+    """Long threads' first pages: none more is read while those not taken yet weigh
+    AHEAD_BYTES, and every thread is still read, once."""
+    heavy = AHEAD_BYTES // 3 + 1
+    held, read = _held_after_each_take(heavy)
+    assert max(held) <= AHEAD_BYTES + heavy
+    assert sorted(read, key=int) == [str(i) for i in range(120)]
+    # light pages: the window fills up to AHEAD threads ahead
+    held, read = _held_after_each_take(1)
+    assert max(held) == AHEAD
+    assert sorted(read, key=int) == [str(i) for i in range(120)]
 
 
 def test_only_transient_retries_arm_it():

@@ -254,12 +254,16 @@ class Runner:
         self.close()
 
     def run(self, streams: list[Stream]) -> list[PartitionResult]:
-        """Run `streams` in one session, closed in a finally: together, within the run's
-        `concurrency` places (dihub/engine/schedule.py), or one after the other with a
-        concurrency of 1. Results come in the streams' order."""
+        """Run `streams` in one session, closed in a finally: together, or one after the
+        other with a concurrency of 1. Together, as many partitions work at once as the
+        widest stream has, at most `concurrency` (a run of two repositories works on two,
+        whichever streams they are of, as stream by stream), and a partition that waits
+        lends its place (dihub/engine/schedule.py). Results come in the streams' order."""
         order = schedule.ordered(streams)
         try:
             if len(order) > 1 and self.options.concurrency > 1:
+                # as wide as the widest stream listed so far (run_stream widens it)
+                self._slots = schedule.Slots(1, cap=self.options.concurrency)
                 schedule.run_together(order, self.run_stream, self._stop.set)
             else:
                 for stream in order:
@@ -357,6 +361,7 @@ class Runner:
             self.results += results
         else:
             results = []
+            self._slots.widen(len(partitions))
             try:
                 self._run_partitions(ctx, stream, partitions, results)
             except BaseException:

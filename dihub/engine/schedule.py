@@ -1,4 +1,4 @@
-"""When a run's streams and partitions work: together, within `http.concurrency` places.
+"""When a run's streams and partitions work: together, within places.
 
 A run of several streams (`sync github --all`) runs them together (`run_together`): each
 stream lists its partitions and runs them as places free up, so a stream whose last
@@ -7,17 +7,22 @@ stream that reads what another one of the run stores (`Stream.after`: GitHub's r
 read the pull requests) starts once that one has ended.
 
 A run's partitions (of one stream, or of every stream of `sync --all`) take a place
-before they start; `http.concurrency` places in all. A partition that waits a second or
-more for its own retry (a 5xx's backoff, its 429's or 503's `Retry-After`: dihub/waits.py)
-lends its place while it sleeps, as does one that waits for a page another thread reads
-for it (Slack's replies read ahead: `waits.elsewhere`), so a partition that has not
-started yet can work in the meantime. When the wait ends, the partition that lent its
-place goes on at once: it does not queue behind partitions that have not started. For
-that moment more than `http.concurrency` partitions may be working, and no new one
-starts until fewer are; and at most twice `http.concurrency` are under way at once
-(started and not ended), so the pages that waiting partitions hold stay bounded. Waits
-that hold every partition alike (a bucket held by a rate limit, pacing between two calls
-of one method) lend nothing: another partition would only wait as well.
+before they start. A run of one stream has `http.concurrency` places; a run of several
+has as many as its widest stream has partitions, up to `http.concurrency` (a run of two
+repositories works on two partitions at once, whichever streams they are of, as it did
+stream by stream: more threads in one process cost CPU on the interpreter's lock).
+
+A partition that waits a second or more for its own retry (a 5xx's backoff, its 429's
+or 503's `Retry-After`: dihub/waits.py) lends its place while it sleeps, as does one that
+waits for a page another thread reads for it (Slack's replies read ahead:
+`waits.elsewhere`), so a partition that has not started yet can work in the meantime.
+When the wait ends, the partition that lent its place goes on at once: it does not queue
+behind partitions that have not started. For that moment more partitions than places
+may be working, and no new one starts until fewer are; and at most twice as many as
+places are under way at once (started and not ended), so the pages that waiting
+partitions hold stay bounded. Waits that hold every partition alike (a bucket held by a
+rate limit, pacing between two calls of one method) lend nothing: another partition
+would only wait as well.
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ from typing import Any
 
 class Slots:
     """At most `n` partitions working at once, counting the ones that lent their place
-    and came back, and at most `UNDER_WAY * n` under way (see the module's docstring)."""
+    and came back, and at most `UNDER_WAY * n` under way (see the module's docstring).
+    `widen(k)` raises `n` to `k`, up to `cap`."""
 
     UNDER_WAY = 2
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, cap: int | None = None):
         self.n = max(1, int(n))
+        self.cap = max(self.n, int(cap or n))
         self.limit = self.UNDER_WAY * self.n
         self._active = 0           # working: holding a place
         self._under_way = 0        # started and not ended, working or lending
@@ -74,6 +81,13 @@ class Slots:
         finally:
             with self._cond:
                 self._active += 1
+
+    def widen(self, k: int) -> None:
+        with self._cond:
+            n = max(self.n, min(int(k), self.cap))
+            if n != self.n:
+                self.n, self.limit = n, self.UNDER_WAY * n
+                self._cond.notify_all()
 
     def _free(self) -> None:
         with self._cond:

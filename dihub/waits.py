@@ -7,7 +7,7 @@ already read (docs/architecture.md, "The pass").
 
 While the client sits out its own retry (a 5xx's backoff, the `Retry-After` of its own
 429 or 503: `own_wait`), the pass also lends its place among the run's working
-partitions, so one that has not started can work meanwhile (dihub/engine/slots.py).
+partitions, so one that has not started can work meanwhile (dihub/engine/schedule.py).
 Waits every partition shares (a held bucket, pacing between calls of one method) only
 write the pages: another partition would wait as well.
 

@@ -3,13 +3,10 @@ written once their upstream payload reaches `batch_bytes` (store.batch_bytes).""
 
 from __future__ import annotations
 
-import pytest
-
 from dihub.config import Settings
 from dihub.connectors.stream import Page, Stream
 from dihub.engine.runner import DEFAULT_BATCH_BYTES, PassOptions, Runner
 from dihub.models import User
-from dihub.store.sqlite import SQLiteStore
 
 
 def _norm(raw, ctx, partition):
@@ -31,13 +28,6 @@ def _batches(store, sizes, settings=None, **opts):
            options=PassOptions(**opts)).run_stream(stream)
     batches = [a for a in store.query_audit(source="src") if a.action == "batch"]
     return sorted((a.records, a.payload_size) for a in batches)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "s.db")
-    yield s
-    s.close()
 
 
 def test_pages_are_written_once_their_payload_reaches_batch_bytes(store):

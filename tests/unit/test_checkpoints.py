@@ -9,7 +9,6 @@ import threading
 import time
 
 import httpx
-import pytest
 
 from dihub import waits
 from dihub.config import Settings
@@ -25,13 +24,6 @@ from dihub.store.sqlite import SQLiteStore
 def _norm(raw, ctx, partition):
     return User(source=ctx.source, source_id=str(raw["id"]), user_id=str(raw["id"]),
                 source_user_id=str(raw["id"]), login=f"u{raw['id']}")
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "s.db")
-    yield s
-    s.close()
 
 
 def _pages(n_pages, per_page=5, between=None, cursor=True):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from dihub.cli.summary import exit_code
 from dihub.config import Settings
 from dihub.connectors.stream import Page, Stream
 from dihub.engine.runner import PassOptions, Runner
 from dihub.errors import PartitionSkipped, RateLimited, SkippableRecord
 from dihub.models import User
-from dihub.store.sqlite import SQLiteStore
 
 
 def _norm(raw, ctx, partition):
@@ -36,13 +33,6 @@ def _pages(n_pages, per_page=10, fail_after=None, seen=None):
 def _stream(fetch, partitions=lambda ctx: ["*"]):
     return Stream(name="people", entity="users", fetch=fetch, normalize=_norm,
                   partitions=partitions)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "s.db")
-    yield s
-    s.close()
 
 
 def _runner(store, **opts):

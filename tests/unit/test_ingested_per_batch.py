@@ -16,20 +16,12 @@ from dihub.engine import runner as runner_mod
 from dihub.engine.runner import PassOptions, Runner
 from dihub.hub.dataset import closed_mark
 from dihub.models import User
-from dihub.store.sqlite import SQLiteStore
 
 
 def _norm(raw, ctx, partition):
     return User(source=ctx.source, source_id=str(raw["id"]), user_id=str(raw["id"]),
                 source_user_id=str(raw["id"]), login=f"u{raw['id']}",
                 updated_at="2026-01-01T00:00:00Z")
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "s.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture

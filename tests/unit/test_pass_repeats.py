@@ -4,22 +4,12 @@ the same content is not written again, one with other content is."""
 
 from __future__ import annotations
 
-import pytest
-
 from dihub.config import Settings
 from dihub.connectors.stream import Page, Stream
 from dihub.engine import runner as runner_module
 from dihub.engine.runner import PassOptions, Runner
 from dihub.models import Commit, User
 from dihub.models.plain import build
-from dihub.store.sqlite import SQLiteStore
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "s.db")
-    yield s
-    s.close()
 
 
 def _norm(raw, ctx, partition):

@@ -14,16 +14,8 @@ from dihub.connectors.stream import Page, Stream
 from dihub.engine.runner import PassOptions, Runner
 from dihub.engine.schedule import Slots, ordered, run_together
 from dihub.models import User
-from dihub.store.sqlite import SQLiteStore
 
 WAIT_S = 10          # a bound on every wait of these tests; none of them waits it out
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "s.db")
-    yield s
-    s.close()
 
 
 def _norm(raw, ctx, partition):

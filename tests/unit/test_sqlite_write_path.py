@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
-from dihub.store.sqlite import SQLiteStore
-
 
 def _rec(i: int, updated_at: str, entity: str = "commits") -> dict:
     return {"_id": f"git:{entity}:{i:040x}", "source": "git", "entity": entity,
             "source_id": str(i), "updated_at": updated_at, "raw_signature": f"s{i}",
             "ingested_at": "2026-03-01T10:00:00Z", "message": "x" * 200}
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "s.db")
-    yield s
-    s.close()
 
 
 def test_a_newest_first_batch_is_inserted_oldest_first(store, tmp_path):

@@ -67,8 +67,11 @@ def own_wait(seconds: float) -> Iterator[None]:
 @contextmanager
 def elsewhere() -> Iterator[None]:
     """This thread waits, inside the block, for what another thread does for it (a page
-    read ahead in a connector's pool, whose call may sit out a retry): the thread's place
-    is lent meanwhile, as during its own retry waits."""
+    read ahead in a connector's pool, whose call sits out a retry): announced as a wait of
+    MIN_WAIT_S (the pass writes its pages), and the thread's place is lent meanwhile, as
+    during its own retry waits. For waits that already took a while, not for every
+    moment a thread waits on another."""
+    announce(MIN_WAIT_S)
     lend = getattr(_local, "lend", None)
     if lend is None:
         yield

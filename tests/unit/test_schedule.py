@@ -256,3 +256,42 @@ def test_a_short_retry_wait_keeps_its_place(store):
 
     results = _runner(store, 1).run([_stream("s", ["1", "2"], body)])
     assert [r.outcome for r in results] == ["ok", "ok"] and meter.most == 1
+
+
+def test_a_partition_waiting_for_a_page_read_for_it_elsewhere_lends_its_place(store):
+    """Slack's passes wait for replies read ahead in another pool (waits.elsewhere):
+    another partition works meanwhile."""
+    meter = _Meter()
+    two_done = threading.Event()
+
+    def body(name, partition):
+        meter.enter(partition)
+        try:
+            if partition == "1":
+                with waits.elsewhere():
+                    assert two_done.wait(WAIT_S), "partition 2 never started"
+            else:
+                two_done.set()
+        finally:
+            meter.leave()
+
+    results = _runner(store, 1).run([_stream("s", ["1", "2"], body)])
+    assert [r.outcome for r in results] == ["ok", "ok"]
+    assert meter.started == ["1", "2"]
+
+
+def test_waiting_elsewhere_is_announced_as_a_wait_of_a_second():
+    heard: list[float] = []
+    lent: list[str] = []
+
+    class Lend:
+        def __enter__(self):
+            lent.append("lent")
+
+        def __exit__(self, *exc):
+            lent.append("back")
+
+    with waits.before_waiting(heard.append, lend=Lend):
+        with waits.elsewhere():
+            assert lent == ["lent"]
+    assert heard == [waits.MIN_WAIT_S] and lent == ["lent", "back"]

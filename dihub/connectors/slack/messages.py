@@ -95,6 +95,7 @@ DAY_S = 86_400
 MAX_OLD_MARKS = 2_000               # compact marks of threads older than thread_lookback_days
 AHEAD = 48                          # threads a pass has read ahead (first page), see _Ahead
 AHEAD_BYTES = 1 << 20               # ... and the bytes of those read and not yet taken
+AHEAD_PATIENCE_S = 0.05             # a page read ahead not there by then: lend the place
 DELETED = "_dihub_deleted"          # marker item: {DELETED: ts, "thread_ts": ..., "noticed": ts}
 
 
@@ -322,9 +323,9 @@ class ChannelPass:
         """The pages of a thread: the first one read ahead (`first`), if it was."""
         params = self._replies_query(parent_ts)
         if first is not None:
-            if first.done():
-                resp = first.result()      # raises what reading it raised
-            else:                          # it may be sitting out a Retry-After
+            try:                           # raises what reading it raised
+                resp = first.result(timeout=AHEAD_PATIENCE_S)
+            except TimeoutError:           # sitting out a Retry-After, most likely
                 with waits.elsewhere():
                     resp = first.result()
             yield resp

@@ -64,9 +64,11 @@ def fetch(
         __import__("dihub.cli.hub", fromlist=["check_hub_entity"]).check_hub_entity(entity)
     else:
         connector_name = cfg.source(source).connector
+    from dihub.collector import freeze_once
     from dihub.store import open_configured_store
 
     store = open_configured_store(cfg)
+    freeze_once()       # dihub/collector.py: the imports are done
     try:
         if connector_name is not None and not _has_records(store, entity, source):
             _check_entity(source, connector_name, entity)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dihub.collector import freeze_once
 from dihub.connectors.base import Connector
 from dihub.engine.runner import PartitionResult, PassOptions, Progress, Runner
 from dihub.errors import (
@@ -103,6 +104,7 @@ def run_sync(config: Any, source: str, streams: list[str] | None,
     options = options or SyncOptions()
     source_cfg = config.source(source)
     connector = load_connector(source_cfg.connector)
+    freeze_once()       # the imports are done: keep their objects out of the collector's walks
     names = select_streams(connector, source, streams, source_cfg.streams, options.all_streams)
     settings = config.settings
     http = getattr(source_cfg, "http", None) or settings.http

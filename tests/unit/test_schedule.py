@@ -218,10 +218,13 @@ def test_a_concurrency_of_one_runs_the_streams_one_after_the_other(store):
     assert [r.stream for r in results] == ["a", "b", "b"]
 
 
-def test_a_partition_sitting_out_its_retry_lets_one_that_waits_start(store):
-    """One place; partition 1 sits out a Retry-After of its own (the HTTP client's
-    retry wait: waits.own_wait) and partition 2 works meanwhile; a shared wait
-    (waits.announce only) would have kept partition 2 waiting."""
+@pytest.mark.parametrize("waiting", [
+    lambda: waits.own_wait(1.0),      # the HTTP client sitting out its own Retry-After
+    waits.elsewhere,                  # Slack's pass waiting for replies read ahead for it
+], ids=["own retry", "read elsewhere"])
+def test_a_partition_that_waits_lets_one_that_has_not_started_work(store, waiting):
+    """One place; partition 1 waits and partition 2 works meanwhile (a shared wait,
+    announced only, would have kept partition 2 waiting)."""
     meter = _Meter()
     two_done = threading.Event()
 
@@ -229,7 +232,7 @@ def test_a_partition_sitting_out_its_retry_lets_one_that_waits_start(store):
         meter.enter(partition)
         try:
             if partition == "1":
-                with waits.own_wait(1.0):         # what HttpClient does around its sleep
+                with waiting():
                     assert two_done.wait(WAIT_S), "partition 2 never started"
             else:
                 two_done.set()
@@ -256,28 +259,6 @@ def test_a_short_retry_wait_keeps_its_place(store):
 
     results = _runner(store, 1).run([_stream("s", ["1", "2"], body)])
     assert [r.outcome for r in results] == ["ok", "ok"] and meter.most == 1
-
-
-def test_a_partition_waiting_for_a_page_read_for_it_elsewhere_lends_its_place(store):
-    """Slack's passes wait for replies read ahead in another pool (waits.elsewhere):
-    another partition works meanwhile."""
-    meter = _Meter()
-    two_done = threading.Event()
-
-    def body(name, partition):
-        meter.enter(partition)
-        try:
-            if partition == "1":
-                with waits.elsewhere():
-                    assert two_done.wait(WAIT_S), "partition 2 never started"
-            else:
-                two_done.set()
-        finally:
-            meter.leave()
-
-    results = _runner(store, 1).run([_stream("s", ["1", "2"], body)])
-    assert [r.outcome for r in results] == ["ok", "ok"]
-    assert meter.started == ["1", "2"]
 
 
 def test_waiting_elsewhere_is_announced_as_a_wait_of_a_second():

@@ -601,6 +601,7 @@ class _Ahead:
         self._lock = threading.Lock()
         self._sizes: dict[str, int] = {}     # pages read and not taken: their bytes
         self._held = 0                       # ... summed
+        self._gone: set[str] = set()         # taken: their pages are the pass's now
 
     def take(self, parent: str) -> Future | None:
         """The read of `parent`'s first page, started (None: the pass reads it itself)."""
@@ -618,7 +619,7 @@ class _Ahead:
         if future is not None:
             with self._lock:
                 self._held -= self._sizes.pop(parent, 0)
-                self._sizes[parent] = -1     # taken: its page is the pass's now
+                self._gone.add(parent)
         return future
 
     def _weigh(self, parent: str, future: Future) -> None:
@@ -626,7 +627,7 @@ class _Ahead:
             return
         size = getattr(future.result(), "size", 0) or 0
         with self._lock:
-            if parent not in self._sizes:
+            if parent not in self._gone:
                 self._sizes[parent] = size
                 self._held += size
 

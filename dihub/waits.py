@@ -64,17 +64,9 @@ def own_wait(seconds: float) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def elsewhere() -> Iterator[None]:
+def elsewhere() -> AbstractContextManager[None]:
     """This thread waits, inside the block, for what another thread does for it (a page
-    read ahead in a connector's pool, whose call sits out a retry): announced as a wait of
-    MIN_WAIT_S (the pass writes its pages), and the thread's place is lent meanwhile, as
-    during its own retry waits. For waits that already took a while, not for every
-    moment a thread waits on another."""
-    announce(MIN_WAIT_S)
-    lend = getattr(_local, "lend", None)
-    if lend is None:
-        yield
-        return
-    with lend():
-        yield
+    read ahead in a connector's pool, whose call sits out a retry): a wait of MIN_WAIT_S
+    as `own_wait` sits it out (the pass writes its pages, then lends its place). For waits
+    that already took a while, not for every moment a thread waits on another."""
+    return own_wait(MIN_WAIT_S)

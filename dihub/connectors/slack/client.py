@@ -11,6 +11,7 @@ channels, so the pacing is per method per workspace, as Slack counts it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -134,6 +135,20 @@ def _next_page(client: SlackClient, method: str, query: dict[str, Any],
     return replace(resp, raw=None) if getattr(resp, "raw", None) is not None else resp
 
 
+class AheadWeight:
+    """The bytes of the replies pages read ahead and not taken yet, summed over every
+    channel pass of a run (several are under way while others wait out a Retry-After),
+    so what the read-ahead holds does not grow with the passes under way."""
+
+    def __init__(self) -> None:
+        self.held = 0
+        self._lock = threading.Lock()
+
+    def add(self, size: int) -> None:
+        with self._lock:
+            self.held += size
+
+
 class SlackSession(Session):
     """One run of a Slack source: its client, the channel listing and channel names."""
 
@@ -142,6 +157,7 @@ class SlackSession(Session):
         self.channels: Once[list[dict[str, Any]]] = Once()   # conversations.list, once
         self.names: dict[str, str | None] = {}               # channel id -> name
         self._replies: Once[ThreadPoolExecutor] = Once()      # see replies_pool
+        self.ahead = AheadWeight()                            # ... and what it holds
 
     def replies_pool(self) -> ThreadPoolExecutor:
         """The run's threads that read thread replies ahead of the channel passes that

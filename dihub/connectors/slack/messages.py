@@ -84,7 +84,7 @@ from typing import Any
 
 from dihub import waits
 from dihub.connectors.slack import shapes
-from dihub.connectors.slack.client import SlackClient, SlackSession, next_cursor
+from dihub.connectors.slack.client import AheadWeight, SlackClient, SlackSession, next_cursor
 from dihub.connectors.slack.errors import ThreadSkipped
 from dihub.connectors.stream import Page
 from dihub.models import SyncState
@@ -94,7 +94,7 @@ RESUME = 2                          # resume format; an older one is dropped (th
 DAY_S = 86_400
 MAX_OLD_MARKS = 2_000               # compact marks of threads older than thread_lookback_days
 AHEAD = 48                          # threads a pass has read ahead (first page), see _Ahead
-AHEAD_BYTES = 1 << 20               # ... and the bytes of those read and not yet taken
+AHEAD_BYTES = 1 << 20               # ... and the bytes read and not yet taken, of the run
 AHEAD_PATIENCE_S = 0.05             # a page read ahead not there by then: lend the place
 DELETED = "_dihub_deleted"          # marker item: {DELETED: ts, "thread_ts": ..., "noticed": ts}
 
@@ -305,7 +305,8 @@ class ChannelPass:
         return (_is_parent(m) or known is not None) and self._changed(m, known)
 
     def _ahead(self, parents: list[str]) -> _Ahead:
-        return _Ahead(self._first_replies, self.ctx.replies_pool(), parents, self._failing)
+        return _Ahead(self._first_replies, self.ctx.replies_pool(), parents, self._failing,
+                      getattr(self.ctx, "ahead", None))
 
     def _failing(self) -> bool:
         """Whether a call of this stream has been retried after a 5xx, a dropped
@@ -588,20 +589,22 @@ class _Ahead:
     then holds its thread, not its channel. While the upstream is healthy a pass reads
     one thread at a time, so a run stopped at any request (a kill, a rate limit that
     ends it) has read nothing it must read again. At most AHEAD are read or in flight
-    for a pass, and none more is started while those read and not taken yet weigh
-    AHEAD_BYTES (long threads' first pages); it takes them in its own order, so what it
-    writes, and where its checkpoints fall, are the same as without them. A pass that
-    stops cancels those not started; the rest finish unused."""
+    for a pass, and none more is started while the pages read and not taken yet, by
+    every pass of the run (`weight`, SlackSession.ahead), weigh AHEAD_BYTES (long
+    threads' first pages); it takes them in its own order, so what it writes, and where
+    its checkpoints fall, are the same as without them. A pass that stops cancels those
+    not started, and what the rest weigh no longer counts."""
 
     def __init__(self, read: Callable[[str], Any], pool: Executor, parents: list[str],
-                 armed: Callable[[], bool]):
+                 armed: Callable[[], bool], weight: AheadWeight | None = None):
         self._read, self._pool, self._parents, self._armed = read, pool, parents, armed
+        self._weight = weight if weight is not None else AheadWeight()
         self._futures: dict[str, Future] = {}
         self._submitted = self._taken = 0
         self._lock = threading.Lock()
         self._sizes: dict[str, int] = {}     # pages read and not taken: their bytes
-        self._held = 0                       # ... summed
-        self._gone: set[str] = set()         # taken: their pages are the pass's now
+        self._gone: set[str] = set()         # taken (their pages are the pass's) or dropped
+        self._closed = False
 
     def take(self, parent: str) -> Future | None:
         """The read of `parent`'s first page, started (None: the pass reads it itself)."""
@@ -610,28 +613,35 @@ class _Ahead:
         if self._armed():
             self._submitted = max(self._submitted, at)
             while (self._submitted < len(self._parents) and self._submitted <= at + AHEAD
-                   and self._held < AHEAD_BYTES):
+                   and self._weight.held < AHEAD_BYTES):
                 nxt = self._parents[self._submitted]
                 future = self._futures[nxt] = self._pool.submit(self._read, nxt)
                 future.add_done_callback(lambda f, p=nxt: self._weigh(p, f))
                 self._submitted += 1
         future = self._futures.pop(parent, None)
         if future is not None:
-            with self._lock:
-                self._held -= self._sizes.pop(parent, 0)
-                self._gone.add(parent)
+            self._drop(parent)
         return future
+
+    def _drop(self, parent: str) -> None:
+        with self._lock:
+            self._weight.add(-self._sizes.pop(parent, 0))
+            self._gone.add(parent)
 
     def _weigh(self, parent: str, future: Future) -> None:
         if future.cancelled() or future.exception() is not None:
             return
         size = getattr(future.result(), "size", 0) or 0
         with self._lock:
-            if parent not in self._gone:
+            if parent not in self._gone and not self._closed:
                 self._sizes[parent] = size
-                self._held += size
+                self._weight.add(size)
 
     def close(self) -> None:
         for future in self._futures.values():
             future.cancel()
         self._futures.clear()
+        with self._lock:
+            self._closed = True
+            self._weight.add(-sum(self._sizes.values()))
+            self._sizes.clear()

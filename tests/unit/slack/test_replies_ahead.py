@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from unittest.mock import patch
 
+from dihub.connectors.slack.client import AheadWeight
 from dihub.connectors.slack.messages import AHEAD, AHEAD_BYTES, ChannelPass, _Ahead
 from dihub.engine.counters import Counters
 from dihub.http.accounting import Recorder
@@ -193,3 +194,24 @@ def test_only_transient_retries_arm_it():
     assert pass_._failing() is True
     Ctx.metrics = Counters()
     assert pass_._failing() is False
+
+
+def test_the_weight_read_ahead_is_shared_by_the_passes_of_a_run():
+    """Several channel passes under way hold AHEAD_BYTES between them, not each; a pass
+    that stops gives back what its unused pages weighed."""
+    weight = AheadWeight()
+    sizes = {"0": 1}
+    first = _Ahead(lambda p: _Sized(sizes.get(p, AHEAD_BYTES)), _AtOnce(),
+                   [str(i) for i in range(10)], lambda: True, weight)
+    first.take("0")                          # thread 1 read ahead: the run's bound is held
+    assert weight.held == AHEAD_BYTES
+    started: list[str] = []
+    second = _Ahead(lambda p: started.append(p) or _Sized(1), _AtOnce(),
+                    ["a", "b", "c"], lambda: True, weight)
+    assert second.take("a") is None and started == []
+    first.close()                            # thread 1 is never taken: it weighs nothing
+    assert weight.held == 0
+    assert second.take("b") is not None and started == ["b", "c"]
+    assert weight.held == 1                  # c, read ahead and not taken yet
+    second.close()
+    assert weight.held == 0

@@ -12,6 +12,7 @@ to the audit log (`audit_requests`, action "requests").
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from dihub.http import HttpAuthError, HttpFatalError, Response, etag_key
@@ -38,6 +39,7 @@ class PassRequests:
         self.http = http if http is not None else session.http
         self.calls = 0
         self.not_modified = 0
+        self._count = threading.Lock()      # a pass may read several pages at once
 
     def translate(self, err: HttpFatalError) -> HttpAuthError | None:
         """An HttpAuthError for a fatal error that is really a credential's (None: not)."""
@@ -45,7 +47,8 @@ class PassRequests:
 
     def get(self, url: str, params: Any = None, etag: str | None = None) -> Response:
         self.session.stopped()
-        self.calls += 1
+        with self._count:
+            self.calls += 1
         try:
             resp = self.http.get(url, params=params, etag=etag)
         except HttpAuthError as err:
@@ -56,7 +59,8 @@ class PassRequests:
                 raise
             raise stop_source(self.session, auth) from None
         if resp.not_modified:
-            self.not_modified += 1
+            with self._count:
+                self.not_modified += 1
         return resp
 
     def key(self, url: str, params: Any = None) -> str:

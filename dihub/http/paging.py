@@ -25,15 +25,24 @@ last): a stream saves it in the page's checkpoint, and `start=` resumes there.
 `items` names where a page's items are (a dotted path in the body; None: the body
 itself when it is a list).
 
+`pages_at_once(get_page, numbers, width)` reads numbered pages `width` at a time, for
+a listing whose pages do not move while it is read (one anchored at a commit SHA)
+and whose last page is known: a page that sits out a Retry-After then holds
+itself, not the pages after it.
+
 Paging that an upstream forces to be different (an offset that moves with the data,
 reads that interleave other requests) stays with its connector, which says why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from dihub import waits
 
 Get = Callable[[str, Any], Any]         # (path or URL, params) -> Response
 
@@ -195,3 +204,71 @@ def paginate(get: Get, path: str, paginator: Paginator,
         if after is None:
             return
         at = after
+
+
+PATIENCE_S = 0.5        # no page of pages_at_once arrived by then: the caller lends its place
+
+
+def page_number(url: str | None, param: str = "page") -> int | None:
+    """The page number a paging URL asks for (`rel="last"`'s), None without one."""
+    if not url:
+        return None
+    values = parse_qs(urlsplit(url).query).get(param)
+    try:
+        return int(values[-1]) if values else 1
+    except ValueError:
+        return None
+
+
+def pages_at_once(get_page: Callable[[int], Any], numbers: Iterable[int], width: int
+                  ) -> Iterator[tuple[int, Any]]:
+    """(n, get_page(n)) for every page number, in the order the pages arrive: up to
+    `width` are read at once, in threads of this call, and the next is started as one
+    is yielded, so at most `width` pages are held. Only for pages that stay the same
+    however late they are read. An error reading a page is raised when that page's turn
+    comes, after the pages under way then have arrived (a quota reserve reached stops
+    the pages together: what they read is not read again); the pages not started are
+    cancelled. When the caller stops, those under way finish unused. While none arrives
+    for PATIENCE_S, the caller's thread waits as `waits.elsewhere()` (it writes its
+    pages and lends its place)."""
+    todo = iter(numbers)
+    pool = ThreadPoolExecutor(max_workers=max(1, width), thread_name_prefix="dihub-pages")
+    running: dict[Future, int] = {}
+
+    def start() -> None:
+        n = next(todo, None)
+        if n is not None:
+            running[pool.submit(get_page, n)] = n
+
+    try:
+        for _ in range(max(1, width)):
+            start()
+        while running:
+            done, _ = wait(running, timeout=PATIENCE_S, return_when=FIRST_COMPLETED)
+            if not done:
+                with waits.elsewhere():
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=running.__getitem__):
+                n = running.pop(future)
+                error = future.exception()
+                if error is not None:
+                    yield from _arrived(running)
+                    raise error
+                result = future.result()
+                start()
+                yield n, result
+                del result
+    finally:
+        for future in running:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _arrived(running: dict[Future, int]) -> Iterator[tuple[int, Any]]:
+    """The pages under way once one has failed: none more started, those that arrive."""
+    for future in running:
+        future.cancel()
+    for future in sorted(running, key=running.__getitem__):
+        if not future.cancelled() and future.exception() is None:
+            yield running[future], future.result()
+    running.clear()

@@ -20,14 +20,18 @@ bounds the first read of a branch. While a branch is being read, every page also
 checkpoints where the read stands, beside the finished values of the branches:
 
     "backfill": {"branch": B, "mode": "list", "head": sha, "since": S, "page": N,
-                 "newest": date, "etag": ETag of the head request}
+                 "last": L, "done": [pages after N read], "newest": date,
+                 "etag": ETag of the head request}
     "backfill": {"branch": B, "mode": "compare", "base": old, "head": new, "page": N,
                  "got": commits read, "newest": date, "etag": ...}
 
 `page` is the next page to read (None: the branch is read; only its cursor is left). A
-run stopped at any page (quota, crash, kill) continues there; a pass that finishes the
-branch drops the position. A position whose SHAs are gone is dropped and the branch is
-read as if it had none.
+listing whose first page names its last one (`rel="last"`: `last`) reads the rest
+`http.concurrency` pages at a time (dihub/http/paging.py, `pages_at_once`), each
+written as it arrives: `done` lists the pages after `page` already read. A run stopped
+at any page (quota, crash, kill) continues there, reading again only the pages that
+were in flight; a pass that finishes the branch drops the position. A position whose
+SHAs are gone is dropped and the branch is read as if it had none.
 
 No-change runs are free: the ETag of `sha=B&per_page=1` is kept, so the next pass's
 first request is answered 304 while the branch has not moved.
@@ -47,12 +51,11 @@ from dihub.connectors.github import shapes
 from dihub.connectors.github.client import PER_PAGE, GitHubClient, GitHubSession, repo_info
 from dihub.connectors.stream import Page
 from dihub.http import HttpFatalError, NotFound
-from dihub.http.paging import PageNumber, paginate
+from dihub.http.paging import PageNumber, page_number, pages_at_once, paginate
 from dihub.models import SyncState
 from dihub.timeutil import parse, to_iso
 
 BRANCH_KEY = "_dihub_branch"        # which branch a raw commit was listed from
-PAGES = PageNumber()                # `page=N` until an empty page or no rel="next"
 
 
 def committed_at(raw: dict[str, Any]) -> str | None:
@@ -149,14 +152,44 @@ class _Branch:
             yield from self.listing()
 
     def listing(self) -> Iterator[Page]:
-        """The commits reachable from the head, newest first, from `since`."""
+        """The commits reachable from the head, newest first, from `since`: page by page
+        until a page names the last one (`rel="last"`), then the rest `http.concurrency`
+        at a time, each written as it arrives (`pages_at_once`): the listing is anchored
+        at a SHA, so its pages do not move however late they are read."""
         pos = self.pos
-        if pos["page"] is None:
-            return
-        for fetched in paginate(self._get(shapes.COMMITS), self.url, PAGES,
-                                _list_params(pos["head"], pos["since"], 1), start=pos["page"]):
-            pos["page"] = fetched.next
-            yield self.page(fetched.items, fetched.response)
+        while pos["page"] is not None:
+            if (pos.get("last") or 0) > pos["page"]:
+                yield from self._rest_at_once()
+                return
+            resp = self.gh.get(self.url, self._params(pos["page"]), shape=shapes.COMMITS)
+            items = list(resp.data or [])
+            pos["last"] = page_number((resp.links.get("last") or {}).get("url"))
+            pos["page"] = pos["page"] + 1 if items and resp.next_url else None
+            yield self.page(items, resp)
+
+    def _rest_at_once(self) -> Iterator[Page]:
+        """Pages `page`..`last` but those in `done`, several at once. The position after
+        each is the first page not read yet (`page`) and the pages after it already read
+        (`done`), so a run stopped at any page reads again only the pages it had not."""
+        pos = self.pos
+        done = set(pos.get("done") or ())
+        numbers = [n for n in range(pos["page"], pos["last"] + 1) if n not in done]
+        width = int(getattr(self.ctx.http_settings, "concurrency", 4) or 4)
+        for n, resp in pages_at_once(
+                lambda n: self.gh.get(self.url, self._params(n), shape=shapes.COMMITS),
+                numbers, width):
+            done.add(n)
+            while pos["page"] in done:
+                done.discard(pos["page"])
+                pos["page"] += 1
+            if pos["page"] > pos["last"]:
+                pos["page"] = None
+            pos["done"] = sorted(done)
+            yield self.page(list(resp.data or []), resp)
+            del resp
+
+    def _params(self, page: int) -> dict[str, Any]:
+        return _list_params(self.pos["head"], self.pos["since"], page)
 
     def compare(self) -> Iterator[Page]:
         """The commits reachable from head and not from base, oldest first."""

@@ -8,6 +8,7 @@ it is sent.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,12 +45,11 @@ def run(sim: GitHubSimulator, stream: str, state: SyncState, kill_at: int | None
     state = state.model_copy(deep=True)
     out = Pass(state)
     buffered: list[dict] = []
-    calls = [0]
+    calls = itertools.count(1)          # pages read at once count from several threads
     real_get = GitHubClient.get
 
     def get(self, *args, **kwargs):
-        calls[0] += 1
-        if kill_at is not None and calls[0] >= kill_at:
+        if kill_at is not None and next(calls) >= kill_at:
             raise Killed
         return real_get(self, *args, **kwargs)
 
@@ -77,6 +77,12 @@ def run(sim: GitHubSimulator, stream: str, state: SyncState, kill_at: int | None
     return out
 
 
+# The commits listing reads its pages after the first AT_ONCE at a time (http.concurrency,
+# dihub/http/paging.py pages_at_once): a kill leaves up to AT_ONCE - 1 of them in flight,
+# which the next pass reads again (nothing they hold was written).
+AT_ONCE = 4
+
+
 def key(stream: str, item: dict) -> Any:
     return (item["id"], item.get("run_attempt")) if stream == "workflow_runs" else \
         item.get("sha") or item["number"]
@@ -98,9 +104,11 @@ def test_a_pass_killed_at_any_request_goes_on_from_its_last_page(stream, monkeyp
         # request 1 is the repository lookup; then every request, or 12 spread over them
         kills = sorted({*range(2, clean.requests + 1, max(1, clean.requests // 12)),
                         3, clean.requests})
+        extra = AT_ONCE - 1 if stream == "commits" else 0
         for k in kills:
             first = run(sim, stream, fresh(stream), kill_at=k, monkeypatch=monkeypatch)
-            assert first.killed and first.requests == k - 1
+            assert first.killed and first.requests <= k - 1 + extra
+            assert extra or first.requests == k - 1
             if first.state.cursor is not None:       # a page was read: a position is kept
                 assert "backfill" in first.state.cursor, (k, first.state.cursor)
             checkpointed += first.state.cursor is not None
@@ -108,8 +116,10 @@ def test_a_pass_killed_at_any_request_goes_on_from_its_last_page(stream, monkeyp
             assert not second.killed
             got = [key(stream, i) for i in first.written + second.written]
             assert set(got) == want, k
-            # nothing read twice: only the repository lookup is repeated
-            assert first.requests + second.requests == clean.requests + 1, k
+            # nothing read twice: only the repository lookup is repeated (and the pages
+            # in flight at the kill)
+            spent = first.requests + second.requests
+            assert clean.requests + 1 <= spent <= clean.requests + 1 + extra, k
             assert len(got) - len(set(got)) <= 1, k  # the head commit, listed twice
             assert second.state.cursor == clean.state.cursor, k
             assert second.state.etags == clean.state.etags, k

@@ -83,3 +83,80 @@ def test_a_page_stands_for_its_response():
     get, _ = fake([Resp({"v": [1]})])
     page = next(paginate(get, "/x", JsonCursor("t", "t", items="v")))
     assert page.data == {"v": [1]} and page.next_url is None and page.last
+
+
+# -- pages_at_once ---------------------------------------------------------------------------
+
+def test_pages_at_once_reads_width_at_a_time_and_yields_them_as_they_arrive():
+    import threading
+    import time
+
+    from dihub.http.paging import pages_at_once
+
+    lock = threading.Lock()
+    under_way, most = [0], [0]
+
+    def get_page(n):
+        with lock:
+            under_way[0] += 1
+            most[0] = max(most[0], under_way[0])
+        time.sleep(0.3 if n == 2 else 0.01)       # page 2 sits out a wait
+        with lock:
+            under_way[0] -= 1
+        return f"page {n}"
+
+    got = list(pages_at_once(get_page, range(1, 11), 3))
+    assert sorted(got) == [(n, f"page {n}") for n in range(1, 11)]
+    assert most[0] == 3
+    order = [n for n, _ in got]
+    assert order.index(2) > order.index(5)        # the pages after it went on
+
+
+def test_pages_at_once_raises_a_pages_error_and_starts_no_more():
+    from dihub.http.paging import pages_at_once
+
+    started = []
+
+    def get_page(n):
+        started.append(n)
+        if n == 3:
+            raise RuntimeError("page 3 failed")
+        return n
+
+    got = []
+    with pytest.raises(RuntimeError, match="page 3"):
+        for n, _ in pages_at_once(get_page, range(1, 101), 2):
+            got.append(n)
+    assert 3 not in got and len(started) < 10
+
+
+def test_pages_at_once_stopped_by_its_caller_starts_no_more():
+    import threading
+    import time
+
+    from dihub.http.paging import pages_at_once
+
+    gate = threading.Event()
+    started = []
+
+    def get_page(n):
+        started.append(n)
+        if n > 1:
+            gate.wait(5)
+        return n
+
+    pages = pages_at_once(get_page, range(1, 101), 2)
+    assert next(pages) == (1, 1)
+    pages.close()
+    gate.set()
+    time.sleep(0.2)
+    assert set(started) <= {1, 2, 3}              # 2 under way, 3 started when 1 came
+
+
+def test_page_number_of_a_link():
+    from dihub.http.paging import page_number
+
+    assert page_number("https://x/repos/o/r/commits?sha=abc&per_page=100&page=27") == 27
+    assert page_number("https://x/items?per_page=100") == 1
+    assert page_number(None) is None
+    assert page_number("https://x/items?page=last") is None

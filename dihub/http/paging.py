@@ -228,9 +228,9 @@ def pages_at_once(get_page: Callable[[int], Any], numbers: Iterable[int], width:
     however late they are read. An error reading a page is raised when that page's turn
     comes, after the pages under way then have arrived (a quota reserve reached stops
     the pages together: what they read is not read again); the pages not started are
-    cancelled. When the caller stops, those under way finish unused. While none arrives
-    for PATIENCE_S, the caller's thread waits as `waits.elsewhere()` (it writes its
-    pages and lends its place)."""
+    cancelled. When the caller stops, those under way finish unused (it returns once they
+    have). While none arrives for PATIENCE_S, the caller's thread waits as
+    `waits.elsewhere()` (it writes its pages and lends its place)."""
     todo = iter(numbers)
     pool = ThreadPoolExecutor(max_workers=max(1, width), thread_name_prefix="dihub-pages")
     running: dict[Future, int] = {}
@@ -258,10 +258,10 @@ def pages_at_once(get_page: Callable[[int], Any], numbers: Iterable[int], width:
                 start()
                 yield n, result
                 del result
-    finally:
+    finally:    # nothing of this call is left sending once it returns (its client closes)
         for future in running:
             future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _arrived(running: dict[Future, int]) -> Iterator[tuple[int, Any]]:

@@ -130,27 +130,27 @@ def test_pages_at_once_raises_a_pages_error_and_starts_no_more():
     assert 3 not in got and len(started) < 10
 
 
-def test_pages_at_once_stopped_by_its_caller_starts_no_more():
+def test_pages_at_once_stopped_by_its_caller_starts_no_more_and_waits_for_those_sent():
     import threading
-    import time
 
     from dihub.http.paging import pages_at_once
 
     gate = threading.Event()
-    started = []
+    started, finished = [], []
 
     def get_page(n):
         started.append(n)
         if n > 1:
             gate.wait(5)
+        finished.append(n)
         return n
 
     pages = pages_at_once(get_page, range(1, 101), 2)
     assert next(pages) == (1, 1)
-    pages.close()
-    gate.set()
-    time.sleep(0.2)
-    assert set(started) <= {1, 2, 3}              # 2 under way, 3 started when 1 came
+    threading.Timer(0.2, gate.set).start()
+    pages.close()                  # returns once the pages under way have arrived
+    assert gate.is_set() and set(started) <= {1, 2, 3}
+    assert set(finished) == set(started)
 
 
 def test_page_number_of_a_link():

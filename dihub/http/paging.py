@@ -227,10 +227,11 @@ def pages_at_once(get_page: Callable[[int], Any], numbers: Iterable[int], width:
     is yielded, so at most `width` pages are held. Only for pages that stay the same
     however late they are read. An error reading a page is raised when that page's turn
     comes, after the pages under way then have arrived (a quota reserve reached stops
-    the pages together: what they read is not read again); the pages not started are
-    cancelled. When the caller stops, those under way finish unused (it returns once they
-    have). While none arrives for PATIENCE_S, the caller's thread waits as
-    `waits.elsewhere()` (it writes its pages and lends its place)."""
+    the pages together: what they read is not read again; a reader that read part of
+    what it was asked raises `Partial` with it); the pages not started are cancelled.
+    When the caller stops, those under way finish unused (it returns once they have).
+    While none arrives for PATIENCE_S, the caller's thread waits as `waits.elsewhere()`
+    (it writes its pages and lends its place)."""
     todo = iter(numbers)
     pool = ThreadPoolExecutor(max_workers=max(1, width), thread_name_prefix="dihub-pages")
     running: dict[Future, int] = {}
@@ -252,6 +253,9 @@ def pages_at_once(get_page: Callable[[int], Any], numbers: Iterable[int], width:
                 n = running.pop(future)
                 error = future.exception()
                 if error is not None:
+                    if isinstance(error, Partial):
+                        yield n, error.result
+                        error = error.cause
                     yield from _arrived(running)
                     raise error
                 result = future.result()
@@ -269,6 +273,20 @@ def _arrived(running: dict[Future, int]) -> Iterator[tuple[int, Any]]:
     for future in running:
         future.cancel()
     for future in sorted(running, key=running.__getitem__):
-        if not future.cancelled() and future.exception() is None:
+        if future.cancelled():
+            continue
+        error = future.exception()
+        if error is None:
             yield running[future], future.result()
+        elif isinstance(error, Partial):
+            yield running[future], error.result
     running.clear()
+
+
+class Partial(Exception):
+    """Raised by a `pages_at_once` reader that read part of what it was asked before
+    `cause`: `result` is yielded for it like a whole one, then `cause` is raised."""
+
+    def __init__(self, result: Any, cause: BaseException):
+        super().__init__(str(cause))
+        self.result, self.cause = result, cause

@@ -9,7 +9,8 @@ with their ETags: an unchanged page is a free 304, and what the pass needs from 
 (its oldest `created_at`, whether another page follows) is kept in the cursor.
 
 * A run listed with `run_attempt` n > 1 also yields its earlier attempts, read once
-  from /actions/runs/{id}/attempts/{k}; the cursor remembers which runs had them read.
+  from /actions/runs/{id}/attempts/{k} (the re-runs of a page `http.concurrency` at a
+  time: an earlier attempt never changes); the cursor remembers which runs had them read.
 * Runs not completed when last seen are kept in the cursor; once they are older than
   the look-back window they are polled at /actions/runs/{id} (conditional: 304 while
   still running) until they complete.
@@ -43,6 +44,7 @@ from dihub.connectors.github.client import (
 )
 from dihub.connectors.stream import Page
 from dihub.http import NotFound
+from dihub.http.paging import Partial, pages_at_once
 from dihub.models import SyncState
 from dihub.timeutil import parse, to_iso
 
@@ -158,23 +160,46 @@ class _Pass:
             yield from self.read_pending(n)
 
     def read_pending(self, next_page: int | None) -> Iterator[Page]:
-        """The earlier attempts of the re-runs on the page just read, each a page of its
-        own that checkpoints it: a stopped pass does not read one again."""
-        while self.pending:
-            rid, attempt, created = self.pending[0]
-            k = self.done_below(rid)
-            resp = None
-            if k < attempt:
-                try:
-                    resp = self.gh.get(f"{self.url}/{rid}/attempts/{k}")
-                except NotFound:
-                    pass
-                self.attempts[rid] = [k + 1, created]
-            if k + 1 >= attempt:
-                self.pending.pop(0)
-            if resp is not None:
-                yield Page([_slim(resp.data)] if resp.data else [],
-                           cursor=self.checkpoint(next_page), raw_size=resp.size)
+        """The earlier attempts of the re-runs on the page just read, each run's a page of
+        its own that checkpoints them, so a stopped pass does not read them again. An
+        earlier attempt never changes: the runs' are read `http.concurrency` at a time
+        (dihub/http/paging.py, `pages_at_once`); `pending` keeps the runs not read yet,
+        and `attempts` how far each was read (a run stopped between two of its attempts
+        keeps the first)."""
+        todo = [(rid, self.done_below(rid), attempt, created)
+                for rid, attempt, created in self.pending]
+        width = int(getattr(self.ctx.http_settings, "concurrency", 4) or 4)
+        for i, (responses, upto) in pages_at_once(lambda i: self._earlier(*todo[i][:3]),
+                                                  range(len(todo)), width):
+            yield from self._attempts_read(todo[i], responses, upto, next_page)
+
+    def _earlier(self, rid: str, below: int, attempt: int) -> tuple[list[Any], int]:
+        """The responses for attempts `below`..`attempt - 1` of run `rid` (one gone: none),
+        and the attempt they were read up to; an error after some were read raises
+        Partial with those."""
+        out = []
+        for k in range(below, attempt):
+            try:
+                out.append(self.gh.get(f"{self.url}/{rid}/attempts/{k}"))
+            except NotFound:
+                continue
+            except BaseException as err:
+                if k == below:
+                    raise
+                raise Partial((out, k), err) from None
+        return out, attempt
+
+    def _attempts_read(self, item: tuple, responses: list[Any], upto: int,
+                       next_page: int | None) -> Iterator[Page]:
+        """Run `item`'s attempts below `upto` are read: a page with them (if any)."""
+        rid, below, attempt, created = item
+        self.attempts[rid] = [max(upto, below), created]
+        if upto >= attempt:
+            self.pending.remove([rid, attempt, created])
+        if responses:
+            yield Page([_slim(r.data) for r in responses if r.data],
+                       cursor=self.checkpoint(next_page),
+                       raw_size=sum(r.size for r in responses))
 
     def done_below(self, rid: str) -> int:
         """Attempts below this one were read before."""

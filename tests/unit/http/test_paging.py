@@ -160,3 +160,18 @@ def test_page_number_of_a_link():
     assert page_number("https://x/items?per_page=100") == 1
     assert page_number(None) is None
     assert page_number("https://x/items?page=last") is None
+
+
+def test_pages_at_once_yields_the_part_a_reader_read_before_its_error():
+    from dihub.http.paging import Partial, pages_at_once
+
+    def get_page(n):
+        if n == 2:
+            raise Partial("half of page 2", RuntimeError("stopped in page 2"))
+        return f"page {n}"
+
+    got = []
+    with pytest.raises(RuntimeError, match="stopped in page 2"):
+        for item in pages_at_once(get_page, [1, 2, 3], 3):
+            got.append(item)
+    assert sorted(got) == [(1, "page 1"), (2, "half of page 2"), (3, "page 3")]

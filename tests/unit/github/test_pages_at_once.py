@@ -1,7 +1,8 @@
-"""The commits listing reads its pages after the first several at a time
-(dihub/connectors/github/commits.py, `_Branch.listing`): a page that sits out a
-Retry-After holds only itself, each page is written as it arrives, and its checkpoint
-says which pages are read."""
+"""What GitHub streams read several at a time (dihub/http/paging.py, `pages_at_once`):
+the commits listing's pages after the first (dihub/connectors/github/commits.py,
+`_Branch.listing`) and the earlier attempts of re-run workflow runs (runs.py,
+`read_pending`). A request that sits out a Retry-After holds only itself, each page is
+written as it arrives, and its checkpoint says what is read."""
 
 from __future__ import annotations
 
@@ -88,3 +89,26 @@ def test_a_pass_resumed_reads_only_the_pages_not_read(sim):
     assert len(items) == 4 * 100 + 50                    # page 10 holds the last 50
     assert after.cursor["heads"] == base.cursor["heads"]
     assert "backfill" not in after.cursor
+
+
+def test_the_earlier_attempts_of_re_runs_are_read_several_at_a_time():
+    data = Dataset.generate([REPO], commits_per_repo=5, prs_per_repo=0, issues_per_repo=0,
+                            runs_per_repo=60, seed=5)
+    reruns = [attempts[-1]["id"] for attempts in data.repo(REPO).runs[::6]]
+    for rid in reruns:
+        data.rerun(REPO, rid)
+    with GitHubSimulator(data, retry_after=1) as sim:
+        clean_ids = {(b["id"], b.get("run_attempt")) for b in
+                     run_pass("workflow_runs", context(sim), fresh("workflow_runs"))[0]}
+        clean = [r.path for r in sim.stats.log if "/attempts/" in r.path]
+        assert len(clean) >= len(reruns)
+        sim.stats.reset()
+        sim.script(clean[0].replace("/", r"\/") + "$", ["429"])   # the first one asked
+        items, state = run_pass("workflow_runs", context(sim), fresh("workflow_runs"))
+        assert {(b["id"], b.get("run_attempt")) for b in items} == clean_ids
+        attempts = [(r.path, r.status) for r in sim.stats.log if "/attempts/" in r.path]
+        assert attempts[0] == (clean[0], 429)
+        answered = [path for path, status in attempts if status == 200]
+        assert sorted(answered) == sorted(clean)                  # each once
+        assert answered[-1] == clean[0]             # the others went on meanwhile
+        assert "backfill" not in state.cursor

@@ -307,3 +307,56 @@ def test_an_international_host_is_reached_by_its_ascii_name(serve, monkeypatch):
     with client() as http:
         assert http.get(f"http://münchen.example:{port}/").content == b"[]"
     assert asked == [("xn--mnchen-3ya.example", port)]
+
+
+def test_at_most_max_connections_exchanges_are_under_way():
+    """Six threads, a cap of two: the server never has more than two requests at once,
+    and every request is answered."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    lock = threading.Lock()
+    active, most = [0], [0]
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):
+            with lock:
+                active[0] += 1
+                most[0] = max(most[0], active[0])
+            time.sleep(0.1)
+            with lock:
+                active[0] -= 1
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/x"
+    try:
+        with httpx.Client(transport=StdlibTransport(max_keepalive=2, max_connections=2),
+                          timeout=10) as http:
+            answers = []
+            threads = [threading.Thread(target=lambda: answers.append(http.get(url).text))
+                       for _ in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert answers == ["ok"] * 6
+        assert most[0] == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failed_exchange_gives_its_place_back(serve):
+    server = serve(["close"], [response()])
+    transport = StdlibTransport(max_keepalive=1, max_connections=1)
+    with httpx.Client(transport=transport, timeout=2) as http:
+        with pytest.raises(httpx.TransportError):       # closed before any answer
+            http.get(server.url + "/x")
+        assert http.get(server.url + "/x").status_code == 200   # not stuck waiting

@@ -71,17 +71,15 @@ def make_httpx_client(settings: HttpSettings, *, base_url: str = "",
                       headers: Mapping[str, str] | None = None,
                       transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """A pooled httpx.Client: timeouts from settings, `User-Agent: dihub/<version>`,
-    keep-alive connections sized for `settings.concurrency` threads and at most twice as
-    many requests under way (however many threads a run's passes read with), redirects
-    followed (httpx drops Authorization on a redirect to another origin). HttpClient does not rely
+    keep-alive connections sized for `settings.concurrency` threads, redirects followed
+    (httpx drops Authorization on a redirect to another origin). HttpClient does not rely
     on that: it asks for no redirects and follows them itself (see `HttpClient._follow`).
 
     The bytes move over `StdlibTransport` (dihub/http/transport.py), except where the
     environment names a proxy (HTTPS_PROXY, ALL_PROXY, ...): httpx honours those only with
     its own transport, so that client keeps it."""
     if transport is None and not _proxied():
-        transport = StdlibTransport(max_keepalive=settings.concurrency,
-                                    max_connections=settings.concurrency * 2)
+        transport = StdlibTransport(max_keepalive=settings.concurrency)
     return httpx.Client(
         base_url=base_url,
         timeout=httpx.Timeout(settings.timeout_s),

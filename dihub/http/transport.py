@@ -8,9 +8,7 @@ s of CPU against 0.05 s; BENCHMARKS.md). Here a body whose length is known is re
 one buffer. See docs/architecture.md, "HTTP: paging and rate limits".
 
 Keep-alive connections are pooled per origin (at most `max_keepalive` idle ones); one
-that the server closed while idle is dropped before it is reused. At most
-`max_connections` exchanges are under way at once (a request waits for a place, up to
-the pool timeout), as with httpx's own pool. Errors are httpx's own
+that the server closed while idle is dropped before it is reused. Errors are httpx's own
 (`ConnectError`, `ReadTimeout`, `RemoteProtocolError`, ...), so callers see no
 difference. It speaks to the origin directly: with a proxy in the environment,
 `make_httpx_client` keeps httpx's own transport, which honours it.
@@ -45,7 +43,6 @@ class _Body(httpx.SyncByteStream):
         self._transport, self._key, self._conn = transport, key, conn
         self._resp, self._request = resp, request
         self._done = False
-        self._slot = True               # this exchange's place among max_connections
 
     def __iter__(self) -> Iterator[bytes]:
         resp = self._resp
@@ -81,31 +78,23 @@ class _Body(httpx.SyncByteStream):
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-        self._free()
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            if self._done and self._resp.isclosed() and not self._resp.will_close:
-                self._transport._release(self._key, conn)
-            else:
-                conn.close()
-        self._free()
-
-    def _free(self) -> None:
-        if self._slot:
-            self._slot = False
-            self._transport._exchange_done()
+        if conn is None:
+            return
+        if self._done and self._resp.isclosed() and not self._resp.will_close:
+            self._transport._release(self._key, conn)
+        else:
+            conn.close()
 
 
 class StdlibTransport(httpx.BaseTransport):
     """An httpx transport over `http.client` (see the module's docstring)."""
 
-    def __init__(self, *, max_keepalive: int = 10, max_connections: int | None = None,
+    def __init__(self, *, max_keepalive: int = 10,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self._max_keepalive = max(0, max_keepalive)
-        # at most this many exchanges at once (httpx's pool has the same bound)
-        self._slots = threading.BoundedSemaphore(max_connections) if max_connections else None
         self._ssl_context = ssl_context
         self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
@@ -146,11 +135,6 @@ class StdlibTransport(httpx.BaseTransport):
             raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
         return conn
 
-    def _exchange_done(self) -> None:
-        """An exchange's body is read (or it failed): its place is another's."""
-        if self._slots is not None:
-            self._slots.release()
-
     def _release(self, key: _Key, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             idle = self._idle.setdefault(key, [])
@@ -179,18 +163,11 @@ class StdlibTransport(httpx.BaseTransport):
         key = (scheme, url.raw_host.decode("ascii"), port)   # IDNA: the ASCII form
         timeouts = _timeouts(request)
         body = request.read()
-        if self._slots is not None and not self._slots.acquire(timeout=timeouts.get("pool")):
-            raise httpx.PoolTimeout("no connection came free in time", request=request)
-        try:
-            conn = self._acquire(key, timeouts.get("connect"), request)
-        except BaseException:
-            self._exchange_done()
-            raise
+        conn = self._acquire(key, timeouts.get("connect"), request)
         try:
             resp = self._exchange(conn, request, body, timeouts)
         except BaseException:
             conn.close()
-            self._exchange_done()
             raise
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.getheaders()]
         return httpx.Response(

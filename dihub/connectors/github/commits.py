@@ -170,23 +170,32 @@ class _Branch:
     def _rest_at_once(self) -> Iterator[Page]:
         """Pages `page`..`last` but those in `done`, several at once. The position after
         each is the first page not read yet (`page`) and the pages after it already read
-        (`done`), so a run stopped at any page reads again only the pages it had not."""
+        (`done`), so a run stopped at any page reads again only the pages it had not. A
+        page shorter than PER_PAGE is the last whatever `rel="last"` said: no page after
+        it is asked for, and those already asked for are dropped."""
         pos = self.pos
         done = set(pos.get("done") or ())
-        numbers = [n for n in range(pos["page"], pos["last"] + 1) if n not in done]
         width = int(getattr(self.ctx.http_settings, "concurrency", 4) or 4)
+        numbers = (n for n in range(pos["page"], pos["last"] + 1)
+                   if n not in done and n <= pos["last"])     # `last` may come down
         for n, resp in pages_at_once(
                 lambda n: self.gh.get(self.url, self._params(n), shape=shapes.COMMITS),
                 numbers, width):
+            if n > pos["last"]:
+                continue                    # after a short page: nothing there
+            items = list(resp.data or [])
+            if len(items) < PER_PAGE:
+                pos["last"] = n
             done.add(n)
             while pos["page"] in done:
                 done.discard(pos["page"])
                 pos["page"] += 1
+            done = {d for d in done if d <= pos["last"]}
             if pos["page"] > pos["last"]:
                 pos["page"] = None
             pos["done"] = sorted(done)
-            yield self.page(list(resp.data or []), resp)
-            del resp
+            yield self.page(items, resp)
+            del resp, items
 
     def _params(self, page: int) -> dict[str, Any]:
         return _list_params(self.pos["head"], self.pos["since"], page)

@@ -76,6 +76,25 @@ def test_a_listing_without_a_last_page_is_read_page_by_page(sim, monkeypatch):
     assert "backfill" not in state.cursor
 
 
+def test_a_last_page_said_too_far_costs_no_more_than_the_pages_in_flight(sim, monkeypatch):
+    """A `rel="last"` further than the listing goes (a count before a filter): the first
+    short page ends it, and only the pages already asked for are spent."""
+    from tests.simulators.github import query
+
+    real = query.link_header
+
+    def too_far(params, base_url, path, page, last):
+        return real(params, base_url, path, page, last + 40)
+
+    monkeypatch.setattr(query, "link_header", too_far)
+    items, state = run_pass("commits", context(sim), fresh("commits"))
+    assert len({c["sha"] for c in items}) == 950
+    served = sorted(n for n, _ in _listing(sim))
+    assert served[:10] == list(range(1, 11))       # 10 pages hold the 950 commits
+    assert len(served) <= 10 + 4                   # and at most http.concurrency more
+    assert "backfill" not in state.cursor
+
+
 def test_a_pass_resumed_reads_only_the_pages_not_read(sim):
     base = run_pass("commits", context(sim), fresh("commits"))[1]
     position = {"branch": "main", "mode": "list", "head": base.cursor["heads"]["main"],

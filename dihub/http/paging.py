@@ -27,8 +27,8 @@ itself when it is a list).
 
 `pages_at_once(get_page, numbers, width)` reads numbered pages `width` at a time, for
 a listing whose pages do not move while it is read (one anchored at a commit SHA)
-and whose last page is known: a page that sits out a Retry-After then holds
-itself, not the pages after it.
+and whose last page is known, or for requests whose answers never change: a page that
+sits out a Retry-After then holds itself, not the pages after it.
 
 Paging that an upstream forces to be different (an offset that moves with the data,
 reads that interleave other requests) stays with its connector, which says why.

@@ -186,11 +186,11 @@ class _Branch:
             items = list(resp.data or [])
             if len(items) < PER_PAGE:
                 pos["last"] = n
+                done = {d for d in done if d < n}
             done.add(n)
             while pos["page"] in done:
                 done.discard(pos["page"])
                 pos["page"] += 1
-            done = {d for d in done if d <= pos["last"]}
             if pos["page"] > pos["last"]:
                 pos["page"] = None
             pos["done"] = sorted(done)

@@ -306,7 +306,7 @@ class ChannelPass:
 
     def _ahead(self, parents: list[str]) -> _Ahead:
         return _Ahead(self._first_replies, self.ctx.replies_pool(), parents, self._failing,
-                      getattr(self.ctx, "ahead", None))
+                      self.ctx.ahead)
 
     def _failing(self) -> bool:
         """Whether a call of this stream has been retried after a 5xx, a dropped

@@ -175,6 +175,13 @@ class Session:
         return own if own is not None else getattr(self.settings, "http", None)
 
     @property
+    def http_concurrency(self) -> int:
+        """`http.concurrency` of the effective HTTP settings (4 without any): how many
+        requests a pass may send at once where it reads several (dihub/http/paging.py,
+        `pages_at_once`), and what a connector's own pools are sized by."""
+        return max(1, int(getattr(self.http_settings, "concurrency", 4) or 4))
+
+    @property
     def raw_payloads(self) -> bool:
         """Whether the run keeps raw page payloads in the audit log."""
         store = getattr(self.settings, "store", None)

@@ -175,7 +175,7 @@ class _Branch:
         it is asked for, and those already asked for are dropped."""
         pos = self.pos
         done = set(pos.get("done") or ())
-        width = int(getattr(self.ctx.http_settings, "concurrency", 4) or 4)
+        width = self.ctx.http_concurrency
         numbers = (n for n in range(pos["page"], pos["last"] + 1)
                    if n not in done and n <= pos["last"])     # `last` may come down
         for n, resp in pages_at_once(

@@ -168,7 +168,7 @@ class _Pass:
         keeps the first)."""
         todo = [(rid, self.done_below(rid), attempt, created)
                 for rid, attempt, created in self.pending]
-        width = int(getattr(self.ctx.http_settings, "concurrency", 4) or 4)
+        width = self.ctx.http_concurrency
         for i, (responses, upto) in pages_at_once(lambda i: self._earlier(*todo[i][:3]),
                                                   range(len(todo)), width):
             yield from self._attempts_read(todo[i], responses, upto, next_page)

@@ -164,8 +164,7 @@ class SlackSession(Session):
         use them (dihub/connectors/slack/messages.py, _Ahead): four times
         `http.concurrency`, shared by every channel of the run, so that several of them
         waiting out a Retry-After at once leave the others reading."""
-        settings = self.http_settings
-        workers = 4 * max(1, int(getattr(settings, "concurrency", 4) or 4))
+        workers = 4 * self.http_concurrency
         return self._replies.get(lambda: ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix=f"dihub-{self.source}-replies"))
 

@@ -256,14 +256,16 @@ class Runner:
     def run(self, streams: list[Stream]) -> list[PartitionResult]:
         """Run `streams` in one session, closed in a finally: together, or one after the
         other with a concurrency of 1. Together, as many partitions work at once as the
-        widest stream has, at most `concurrency` (a run of two repositories works on two,
-        whichever streams they are of, as stream by stream), and a partition that waits
-        lends its place (dihub/engine/schedule.py). Results come in the streams' order."""
+        widest stream has, at least two, at most `concurrency` (a run of one or two
+        repositories works on two, whichever streams they are of), and a partition that
+        waits lends its place (dihub/engine/schedule.py). Results come in the streams'
+        order."""
         order = schedule.ordered(streams)
         try:
             if len(order) > 1 and self.options.concurrency > 1:
-                # as wide as the widest stream listed so far (run_stream widens it)
-                self._slots = schedule.Slots(1, cap=self.options.concurrency)
+                # two places, or as wide as the widest stream listed so far (run_stream
+                # widens it)
+                self._slots = schedule.Slots(schedule.TOGETHER_MIN, cap=self.options.concurrency)
                 schedule.run_together(order, self.run_stream, self._stop.set)
             else:
                 for stream in order:

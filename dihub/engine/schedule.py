@@ -8,9 +8,12 @@ read the pull requests) starts once that one has ended.
 
 A run's partitions (of one stream, or of every stream of `sync --all`) take a place
 before they start. A run of one stream has `http.concurrency` places; a run of several
-has as many as its widest stream has partitions, up to `http.concurrency` (a run of two
-repositories works on two partitions at once, whichever streams they are of, as it did
-stream by stream: more threads in one process cost CPU on the interpreter's lock).
+has as many as its widest stream has partitions, and at least two (`TOGETHER_MIN`), up
+to `http.concurrency`: a run of two repositories works on two partitions at once,
+whichever streams they are of, as it did stream by stream, and so does a run of one
+repository, whose streams have one partition each (one stream's requests are in flight
+while another's pages are normalized and written). More threads in one process cost
+CPU on the interpreter's lock.
 
 A partition that waits a second or more for its own retry (a 5xx's backoff, its 429's
 or 503's `Retry-After`: dihub/waits.py) lends its place while it sleeps, as does one that
@@ -31,6 +34,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+
+TOGETHER_MIN = 2      # places of a run of several streams, however narrow they are
 
 
 class Slots:

@@ -204,6 +204,29 @@ def test_the_streams_of_a_run_work_together_as_wide_as_the_widest_stream(store):
     assert store.count("users") == 4
 
 
+def test_streams_of_one_partition_each_still_work_two_at_once(store):
+    """A run of one repository (every stream one partition), concurrency 4: two streams
+    work at once, one's requests in flight while the other's pages are written, and
+    never a third (more threads than that cost CPU on the interpreter's lock)."""
+    meter = _Meter()
+
+    def body(name, partition):
+        meter.enter(name)
+        try:
+            for _ in range(50):                    # give a second (and a third) the chance
+                if meter.most >= 3:
+                    break
+                threading.Event().wait(0.005)
+        finally:
+            meter.leave()
+
+    streams = [_stream(n, ["1"], body) for n in ("a", "b", "c", "d")]
+    results = _runner(store, 4).run(streams)
+    assert meter.most == 2
+    assert sorted(meter.started) == ["a", "b", "c", "d"]
+    assert [(r.stream, r.outcome) for r in results] == [(n, "ok") for n in "abcd"]
+
+
 def test_a_concurrency_of_one_runs_the_streams_one_after_the_other(store):
     meter = _Meter()
 

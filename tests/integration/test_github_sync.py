@@ -106,3 +106,39 @@ def test_five_percent_faults_end_with_the_clean_runs_data(tmp_path):
         for entity in ENTITIES:
             assert records(store, entity) == clean[entity], (seed, entity)
     assert kinds == {"500", "502", "429", "secondary_403", "drop", "truncated"}
+
+
+def test_reviews_end_to_end_then_only_the_pull_request_reviewed_since(tmp_path):
+    """`streams: [pull_requests, reviews]`: every review of every pull request (one has
+    two pages), its reviewer as a user; a no-change re-sync reads no pull request's
+    reviews; a new review (which updates its pull request) costs that one request."""
+    data = Dataset.generate(REPOS[:1], commits_per_repo=30, prs_per_repo=120,
+                            issues_per_repo=5, runs_per_repo=0, seed=4, reviews_per_pull=2)
+    repo = data.repo(REPOS[0])
+    want = {str(rv["id"]) for rvs in repo.reviews.values() for rv in rvs}
+    route = "GET /repos/{owner}/{repo}/pulls/{number}/reviews"
+    with GitHubSimulator(data, rate_limit=100_000) as sim:
+        dihub = with_token(Dihub(tmp_path))
+        dihub.write_config(github_config(sim.api_url, REPOS[:1],
+                                         extra="streams: [pull_requests, reviews]"))
+        dihub.run("sync", "github", "--all", check_code=0)
+        store = dihub.store()
+        got = {d["review_id"] for d in store.iter_records("reviews", "github")}
+        assert got == want and len(want) > 130
+        assert sim.stats.snapshot()["by_route"][route] == 120 + 1
+        reviewers = {d["reviewer_id"] for d in store.iter_records("reviews", "github")}
+        users = {d["source_id"] for d in store.iter_records("users", "github")}
+        assert reviewers <= users           # the account ids, as a pull request's author
+
+        snap = sim.stats.snapshot()["by_route"].get(route, 0)
+        dihub.run("sync", "github", "--all", check_code=0)
+        assert sim.stats.snapshot()["by_route"].get(route, 0) == snap
+
+        old = repo.pulls[7]["number"]
+        late = data.add_review(REPOS[0], old, state="CHANGES_REQUESTED")
+        dihub.run("sync", "github", "--all", check_code=0)
+        assert sim.stats.snapshot()["by_route"][route] == snap + 1
+        stored = {d["review_id"]: d for d in store.iter_records("reviews", "github")}
+        assert set(stored) == want | {str(late["id"])}
+        assert stored[str(late["id"])]["state"] == "CHANGES_REQUESTED"
+        assert stored[str(late["id"])]["number"] == old

@@ -3,12 +3,18 @@
 Off by default: it runs only when `reviews` is in the source's `streams:` (`--all` passes
 over it otherwise). A review updates its pull request's `updated_at`, so a pass asks
 GET /repos/{o}/{r}/pulls/{number}/reviews (100 a page) only for the pull requests stored
-by the `pull_requests` stream and updated since the last pass, oldest first; the cursor
-moves past each pull request once its reviews are written. Cost: one request per pull
-request updated since the last pass (plus one per further 100 reviews), and none when
-nothing changed. Sync `pull_requests` before `reviews`.
+by the `pull_requests` stream and updated since the last pass, oldest first. Cost: one
+request per pull request updated since the last pass (plus one per further 100 reviews),
+and none when nothing changed. Sync `pull_requests` before `reviews`.
 
-Cursor: {"updated": the `updated_at` of the last pull request whose reviews are stored}.
+A pull request's reviews do not change with the order they are read in, so the pass
+reads `http.concurrency` pull requests' reviews at once (dihub/http/paging.py,
+`pages_at_once`) and writes each as it arrives. The cursor moves only past pull requests
+whose reviews, and those of every older one, are written (`_Mark`), and never to an
+`updated_at` another unread pull request shares: a stopped pass reads again at most the
+pull requests that were in flight.
+
+Cursor: {"updated": the `updated_at` up to which every pull request's reviews are stored}.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dihub.connectors.github.client import (
 from dihub.connectors.github.normalize import _dedupe, _id, _skips_malformed, normalize_user
 from dihub.connectors.stream import Page
 from dihub.http import NotFound
+from dihub.http.paging import pages_at_once
 from dihub.models import Record, Review, SyncState
 from dihub.timeutil import to_iso
 
@@ -52,24 +59,65 @@ def review_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterat
         repo = repo_info(ctx, gh, partition)
         cursor = state.cursor.get("updated") if isinstance(state.cursor, dict) else None
         since = cursor or ctx.config.start_date
-        pulls = [p for p in ctx.store.iter_records("pull_requests", source=ctx.source,
-                                                   since=since,
-                                                   filters={"repo": repo.full_name})
-                 if p.get("updated_at") and (cursor is None or p["updated_at"] > cursor)]
+        # (updated_at, number) only: a first pass over thousands of pull requests holds
+        # no documents
+        pulls = sorted((p["updated_at"], p["number"])
+                       for p in ctx.store.iter_records("pull_requests", source=ctx.source,
+                                                       since=since,
+                                                       filters={"repo": repo.full_name})
+                       if p.get("updated_at") and (cursor is None or p["updated_at"] > cursor))
         ctx.progress_total(partition, len(pulls))
-        for pr in pulls:
-            items: list[dict[str, Any]] = []
-            size = 0
-            url = f"/repos/{repo.full_name}/pulls/{pr['number']}/reviews"
-            try:
-                for _, resp in gh.pages(url, {"per_page": PER_PAGE}):
-                    size += resp.size
-                    items += [{**r, PR_NUMBER: pr["number"]} for r in resp.data or []]
-            except NotFound:
-                items = []          # the pull request is gone: nothing to read
-            yield Page(items, cursor={"updated": pr["updated_at"]}, raw_size=size)
+        mark = _Mark([updated for updated, _ in pulls], cursor)
+        url = f"/repos/{repo.full_name}/pulls/{{}}/reviews"
+        for i, (items, size) in pages_at_once(
+                lambda i: _reviews_of(gh, url.format(pulls[i][1]), pulls[i][1]),
+                range(len(pulls)), ctx.http_concurrency):
+            moved = mark.written(i)
+            yield (Page(items, cursor={"updated": moved}, raw_size=size) if moved
+                   else Page(items, raw_size=size))
     finally:
         gh.audit_requests("reviews", "reviews", partition)
+
+
+def _reviews_of(gh: GitHubClient, url: str, number: int) -> tuple[list[dict[str, Any]], int]:
+    """Every review of pull request `number` (none when it is gone), and the bytes read."""
+    items: list[dict[str, Any]] = []
+    size = 0
+    try:
+        for _, resp in gh.pages(url, {"per_page": PER_PAGE}):
+            size += resp.size
+            items += [{**r, PR_NUMBER: number} for r in resp.data or []]
+    except NotFound:
+        return [], size         # the pull request is gone: nothing to read
+    return items, size
+
+
+class _Mark:
+    """Where the cursor may be once pull requests' reviews are written out of order:
+    `updated` are the pass's pull requests' `updated_at`, ascending. The cursor is the
+    `updated_at` of the last pull request of the longest written prefix, except that
+    it stops before a run of equal `updated_at` not written whole (the next pass reads
+    only pull requests updated after the cursor)."""
+
+    def __init__(self, updated: list[str], cursor: str | None):
+        self.updated = updated
+        self.cursor = cursor
+        self._prefix = 0                  # pull requests 0 .. _prefix-1 are written
+        self._written: set[int] = set()   # written beyond the prefix
+
+    def written(self, i: int) -> str | None:
+        """Pull request `i`'s reviews are written: the new cursor, or None if it stays."""
+        self._written.add(i)
+        while self._prefix in self._written:
+            self._written.discard(self._prefix)
+            self._prefix += 1
+        k, updated = self._prefix, self.updated
+        while 0 < k < len(updated) and updated[k] == updated[k - 1]:
+            k -= 1
+        if k and (self.cursor is None or updated[k - 1] > self.cursor):
+            self.cursor = updated[k - 1]
+            return self.cursor
+        return None
 
 
 @_skips_malformed("review")

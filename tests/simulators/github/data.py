@@ -23,7 +23,7 @@ UNLINKED = ("Legacy Dev", "legacy-dev@example.com")   # an email with no GitHub 
 WEB_FLOW_IDENT = ("GitHub", "noreply@github.com")
 _ID_BASES = {"repo": 700_000_001, "pull": 1_600_000_001, "issue": 2_100_000_001,
              "run": 9_000_000_001, "check_suite": 24_000_000_001, "label": 6_000_000_001,
-             "workflow": 80_000_001}
+             "workflow": 80_000_001, "review": 1_900_000_001}
 LABELS = (("bug", "d73a4a"), ("enhancement", "a2eeef"), ("documentation", "0075ca"),
           ("good first issue", "7057ff"), ("ci", "ededed"))
 WORKFLOWS = (("CI", ".github/workflows/ci.yml"), ("Release", ".github/workflows/release.yml"))
@@ -45,6 +45,7 @@ class RepoData:
     pulls: list[dict[str, Any]] = field(default_factory=list)       # by number
     issues: list[dict[str, Any]] = field(default_factory=list)      # issues + PR items
     runs: list[list[dict[str, Any]]] = field(default_factory=list)  # attempts per run
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by PR number
     next_number: int = 1
     run_numbers: dict[int, int] = field(default_factory=dict)
 
@@ -96,13 +97,17 @@ class Dataset:
     def generate(cls, repos: list[str] | tuple[str, ...] = ("octo-org/repo-a",), *,
                  commits_per_repo: int = 50, prs_per_repo: int = 20,
                  issues_per_repo: int = 20, runs_per_repo: int = 10, seed: int = 1,
-                 start: str = DEFAULT_START, days: int = 180) -> Dataset:
+                 start: str = DEFAULT_START, days: int = 180,
+                 reviews_per_pull: float = 0) -> Dataset:
         """Deterministic for the same arguments. `issues_per_repo` counts plain issues;
-        the issues endpoint also lists every PR (so it serves issues + prs items)."""
-        from .generate import populate
+        the issues endpoint also lists every PR (so it serves issues + prs items).
+        `reviews_per_pull` > 0 adds that many reviews a PR on average (generate.py)."""
+        from .generate import add_reviews, populate
         data = cls(seed=seed, start=start)
         populate(data, list(repos), commits=commits_per_repo, prs=prs_per_repo,
                  issues=issues_per_repo, runs=runs_per_repo, days=days)
+        if reviews_per_pull:
+            add_reviews(data, list(repos), reviews_per_pull)
         return data
 
     # -- lookups -------------------------------------------------------------------
@@ -303,6 +308,28 @@ class Dataset:
                 author_association=issue["author_association"])
             r.pulls.append(pr)
             return pr
+
+    def add_review(self, repo: str | RepoData, number: int, *, user: str | None = None,
+                   state: str = "APPROVED", at: str | None = None,
+                   touch: bool = True) -> dict[str, Any]:
+        """Submit a review of PR `number`; like GitHub, it updates the PR's (and its
+        issue item's) `updated_at` to the review's time unless `touch` is False (a
+        generated history whose PRs were touched later)."""
+        with self.lock:
+            r = self._repo(repo)
+            pr = r.pull(number)
+            when = self._at(at)
+            who = self.users.get(user) if user else self._someone(number + len(
+                r.reviews.get(number, ())) + 1)
+            review = items.review(r.full_name, number, self.next_id("review"), user=who,
+                                  state=state, submitted_at=when,
+                                  commit_id=pr["head"]["sha"],
+                                  author_association=self._association(who))
+            r.reviews.setdefault(number, []).append(review)
+            if touch and when > pr["updated_at"]:
+                pr["updated_at"] = when
+                r.issue(number)["updated_at"] = when
+            return review
 
     def merge_pull(self, repo: str | RepoData, number: int, *, at: str | None = None,
                    commit: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import bisect
 import random
 from datetime import datetime, timedelta
 
-from .common import fake_sha, iso
+from .common import fake_sha, iso, parse_ts
 from .data import WEB_FLOW_IDENT, Dataset, RepoData
 
 VERBS = ("Fix", "Add", "Refactor", "Update", "Remove", "Document", "Speed up", "Test")
@@ -36,6 +36,27 @@ def populate(data: Dataset, repos: list[str], *, commits: int, prs: int, issues:
         _issues_and_pulls(data, r, rng, issues, prs, start, end, dates)
         _runs(data, r, rng, runs, start, end, dates)
     data.clock = max(data.clock, end) + timedelta(hours=1)
+
+
+REVIEW_STATES = ("APPROVED",) * 5 + ("COMMENTED",) * 3 + ("CHANGES_REQUESTED",) * 2 + (
+    "DISMISSED",)
+LONG_REVIEWED = 130          # reviews of each repository's first PR: more than a page
+
+
+def add_reviews(data: Dataset, repos: list[str], per_pull: float) -> None:
+    """Reviews of every PR, `per_pull` on average (0 to twice that), submitted between
+    its creation and its last update (so its `updated_at` stays), from its own seed so
+    the rest of the dataset is the same with or without them; each repository's first
+    PR gets LONG_REVIEWED (two pages)."""
+    for full_name in repos:
+        r = data.repo(full_name)
+        rng = random.Random(f"{data.seed}:{full_name}:reviews")
+        for i, pr in enumerate(r.pulls):
+            n = LONG_REVIEWED if i == 0 else rng.randint(0, round(2 * per_pull))
+            lo, hi = parse_ts(pr["created_at"]), parse_ts(pr["updated_at"])
+            for when in sorted(lo + (hi - lo) * rng.random() for _ in range(n)):
+                data.add_review(r, pr["number"], user=data.users.pick(rng)["login"],
+                                state=rng.choice(REVIEW_STATES), at=iso(when), touch=False)
 
 
 def _times(rng: random.Random, n: int, start: datetime, end: datetime) -> list[datetime]:

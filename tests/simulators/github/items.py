@@ -147,6 +147,24 @@ def issue(full_name: str, number: int, issue_id: int, *, user: dict, title: str,
     return item
 
 
+def review(full_name: str, number: int, review_id: int, *, user: dict, state: str,
+           submitted_at: str, commit_id: str, author_association: str) -> dict:
+    """An item of GET /repos/{o}/{r}/pulls/{number}/reviews. No recorded response is among
+    the fixtures: the fields and example of GitHub's REST reference ("List reviews for a
+    pull request"), with the dataset's ids, users and times."""
+    pr_url = f"{API}/repos/{full_name}/pulls/{number}"
+    html = f"{WEB}/{full_name}/pull/{number}#pullrequestreview-{review_id}"
+    body = {"APPROVED": "", "CHANGES_REQUESTED": "Please add a test for the error path.",
+            "COMMENTED": "A few notes inline.", "DISMISSED": ""}.get(state, "")
+    return {
+        "id": review_id, "node_id": node_id("PullRequestReview", review_id), "user": user,
+        "body": body, "state": state, "html_url": html, "pull_request_url": pr_url,
+        "_links": {"html": {"href": html}, "pull_request": {"href": pr_url}},
+        "submitted_at": submitted_at, "commit_id": commit_id,
+        "author_association": author_association,
+    }
+
+
 def pull(full_name: str, number: int, pr_id: int, *, repo: dict, owner: dict, user: dict,
          title: str, body: str | None, state: str, draft: bool, created_at: str,
          updated_at: str, closed_at: str | None, merged_at: str | None,

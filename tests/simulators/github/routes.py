@@ -177,6 +177,19 @@ def _compare(r: RepoData, ctx: Ctx, basehead: str) -> Reply:
 
 _sub("/pulls", "/pulls")(_listing("pulls", query.pulls))
 _sub(r"/pulls/(?P<number>\d+)", "/pulls/{number}")(_numbered(RepoData.pull))
+
+
+@_sub(r"/pulls/(?P<number>\d+)/reviews", "/pulls/{number}/reviews")
+def _reviews(r: RepoData, ctx: Ctx, number: str) -> Reply:
+    """A PR's reviews, oldest first (GitHub's order), paged; 404 for an unknown PR."""
+    try:
+        r.pull(int(number))
+    except KeyError:
+        return _not_found()
+    return _page(list(r.reviews.get(int(number), ())), ctx,
+                 f"/repositories/{r.id}/pulls/{number}/reviews")
+
+
 _sub("/issues", "/issues")(_listing("issues", query.issues))
 _sub(r"/issues/(?P<number>\d+)", "/issues/{number}")(_numbered(RepoData.issue))
 

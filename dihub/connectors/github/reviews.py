@@ -8,11 +8,11 @@ request per pull request updated since the last pass (plus one per further 100 r
 and none when nothing changed. Sync `pull_requests` before `reviews`.
 
 A pull request's reviews do not change with the order they are read in, so the pass
-reads `http.concurrency` pull requests' reviews at once (dihub/http/paging.py,
-`pages_at_once`) and writes each as it arrives. The cursor moves only past pull requests
-whose reviews, and those of every older one, are written (`_Mark`), and never to an
-`updated_at` another unread pull request shares: a stopped pass reads again at most the
-pull requests that were in flight.
+reads `http.concurrency` pull requests' reviews at once and writes each as it arrives.
+The cursor moves only past pull requests whose reviews, and those of every older one,
+are written, and never into a run of pull requests updated in the same second not all
+written (dihub/connectors/each_updated.py): a stopped pass reads again at most the pull
+requests that were in flight.
 
 Cursor: {"updated": the `updated_at` up to which every pull request's reviews are stored}.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from dihub.connectors.each_updated import pages_for_each
 from dihub.connectors.github.client import (
     PER_PAGE,
     GitHubClient,
@@ -32,7 +33,6 @@ from dihub.connectors.github.client import (
 from dihub.connectors.github.normalize import _dedupe, _id, _skips_malformed, normalize_user
 from dihub.connectors.stream import Page
 from dihub.http import NotFound
-from dihub.http.paging import pages_at_once
 from dihub.models import Record, Review, SyncState
 from dihub.timeutil import to_iso
 
@@ -67,14 +67,9 @@ def review_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterat
                                                        filters={"repo": repo.full_name})
                        if p.get("updated_at") and (cursor is None or p["updated_at"] > cursor))
         ctx.progress_total(partition, len(pulls))
-        mark = _Mark([updated for updated, _ in pulls], cursor)
         url = f"/repos/{repo.full_name}/pulls/{{}}/reviews"
-        for i, (items, size) in pages_at_once(
-                lambda i: _reviews_of(gh, url.format(pulls[i][1]), pulls[i][1]),
-                range(len(pulls)), ctx.http_concurrency):
-            moved = mark.written(i)
-            yield (Page(items, cursor={"updated": moved}, raw_size=size) if moved
-                   else Page(items, raw_size=size))
+        yield from pages_for_each(pulls, lambda n: _reviews_of(gh, url.format(n), n),
+                                  ctx.http_concurrency, cursor)
     finally:
         gh.audit_requests("reviews", "reviews", partition)
 
@@ -90,34 +85,6 @@ def _reviews_of(gh: GitHubClient, url: str, number: int) -> tuple[list[dict[str,
     except NotFound:
         return [], size         # the pull request is gone: nothing to read
     return items, size
-
-
-class _Mark:
-    """Where the cursor may be once pull requests' reviews are written out of order:
-    `updated` are the pass's pull requests' `updated_at`, ascending. The cursor is the
-    `updated_at` of the last pull request of the longest written prefix, except that
-    it stops before a run of equal `updated_at` not written whole (the next pass reads
-    only pull requests updated after the cursor)."""
-
-    def __init__(self, updated: list[str], cursor: str | None):
-        self.updated = updated
-        self.cursor = cursor
-        self._prefix = 0                  # pull requests 0 .. _prefix-1 are written
-        self._written: set[int] = set()   # written beyond the prefix
-
-    def written(self, i: int) -> str | None:
-        """Pull request `i`'s reviews are written: the new cursor, or None if it stays."""
-        self._written.add(i)
-        while self._prefix in self._written:
-            self._written.discard(self._prefix)
-            self._prefix += 1
-        k, updated = self._prefix, self.updated
-        while 0 < k < len(updated) and updated[k] == updated[k - 1]:
-            k -= 1
-        if k and (self.cursor is None or updated[k - 1] > self.cursor):
-            self.cursor = updated[k - 1]
-            return self.cursor
-        return None
 
 
 @_skips_malformed("review")

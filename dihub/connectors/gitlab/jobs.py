@@ -3,13 +3,15 @@
 Off by default: it runs only when `jobs` is in the source's `streams:`. A pipeline's jobs
 change only with the pipeline (its `updated_at` moves), so a pass asks
 GET /projects/:id/pipelines/:pipeline_id/jobs?include_retried=true (100 a page) only for
-the builds the `pipelines` stream stored and updated since the last pass, oldest first;
-the cursor moves past each pipeline once its jobs are written. A retried job is a new job
-id (the earlier attempt stays, `retried: true`), so each attempt is its own record.
-Cost: one request per pipeline updated since the last pass, none when nothing changed.
-Sync `pipelines` first.
+the builds the `pipelines` stream stored and updated since the last pass, oldest first,
+`http.concurrency` pipelines at a time; the cursor moves past a pipeline once its jobs,
+and those of every older one, are written, and never into a run of pipelines updated in
+the same second not all written (dihub/connectors/each_updated.py). A retried job is a
+new job id (the earlier attempt stays, `retried: true`), so each attempt is its own
+record. Cost: one request per pipeline updated since the last pass (plus one per further
+100 jobs), none when nothing changed. Sync `pipelines` first.
 
-Cursor: {"updated": the `updated_at` of the last pipeline whose jobs are stored}.
+Cursor: {"updated": the `updated_at` up to which every pipeline's jobs are stored}.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from dihub.connectors.base import Entity
+from dihub.connectors.each_updated import pages_for_each
 from dihub.connectors.gitlab.client import (
     PER_PAGE,
     GitLabClient,
@@ -77,26 +80,32 @@ def job_pages(s: GitLabSession, partition: str, state: SyncState) -> Iterator[Pa
     try:
         project = project_info(s, gl, partition)
         cursor = state.cursor.get("updated") if isinstance(state.cursor, dict) else None
-        builds = sorted((b for b in s.store.iter_records(
+        # (updated_at, pipeline id) only: a first pass over thousands of pipelines holds
+        # no documents
+        builds = sorted((b["updated_at"], b["run_id"]) for b in s.store.iter_records(
             "builds", source=s.source, since=cursor or s.config.start_date,
             filters={"repo": project.path})
-            if b.get("updated_at") and (cursor is None or b["updated_at"] > cursor)),
-            key=lambda b: (b["updated_at"], b["run_id"]))
+            if b.get("updated_at") and (cursor is None or b["updated_at"] > cursor))
         s.progress_total(partition, len(builds))
-        for build in builds:
-            items: list[dict[str, Any]] = []
-            size = 0
-            url = f"/projects/{project.id}/pipelines/{build['run_id']}/jobs"
-            try:
-                for fetched in gl.pages(url, {"include_retried": "true",
-                                              "per_page": PER_PAGE}):
-                    size += fetched.size
-                    items += fetched.items
-            except NotFound:
-                items = []              # the pipeline is gone
-            yield Page(items, cursor={"updated": build["updated_at"]}, raw_size=size)
+        url = f"/projects/{project.id}/pipelines/{{}}/jobs"
+        yield from pages_for_each(builds, lambda run_id: _jobs_of(gl, url.format(run_id)),
+                                  s.http_concurrency, cursor)
     finally:
         gl.audit_requests("jobs", "jobs", partition)
+
+
+def _jobs_of(gl: GitLabClient, url: str) -> tuple[list[dict[str, Any]], int]:
+    """Every job of a pipeline, retried ones included (none when it is gone), and the
+    bytes read."""
+    items: list[dict[str, Any]] = []
+    size = 0
+    try:
+        for fetched in gl.pages(url, {"include_retried": "true", "per_page": PER_PAGE}):
+            size += fetched.size
+            items += fetched.items
+    except NotFound:
+        return [], size             # the pipeline is gone
+    return items, size
 
 
 @skips_malformed("job")

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from dihub.config import Settings
+from dihub.connectors import each_updated
 from dihub.connectors.github import GitHubConfig, connector
 from dihub.connectors.github import reviews as reviews_module
 from dihub.connectors.github.client import GitHubClient
-from dihub.connectors.github.reviews import _Mark
 from dihub.connectors.stream import Context
 from dihub.engine.counters import Counters
 from dihub.models import SyncState
@@ -94,10 +94,10 @@ def _pass(sim, store: _Pulls, state: SyncState, monkeypatch, kill_at: int | None
             yielded.add(number_of[id(result)])
             yield i, result
 
-    real_reviews_of, real_at_once = reviews_module._reviews_of, reviews_module.pages_at_once
+    real_reviews_of, real_at_once = reviews_module._reviews_of, each_updated.pages_at_once
     monkeypatch.setattr(GitHubClient, "get", get)
     monkeypatch.setattr(reviews_module, "_reviews_of", reviews_of)
-    monkeypatch.setattr(reviews_module, "pages_at_once", at_once)
+    monkeypatch.setattr(each_updated, "pages_at_once", at_once)
     try:
         stream = connector.streams["reviews"]
         for page in stream.fetch(_context(sim, store), REPO, state.model_copy(deep=True)):
@@ -110,7 +110,7 @@ def _pass(sim, store: _Pulls, state: SyncState, monkeypatch, kill_at: int | None
     finally:
         monkeypatch.setattr(GitHubClient, "get", real_get)
         monkeypatch.setattr(reviews_module, "_reviews_of", real_reviews_of)
-        monkeypatch.setattr(reviews_module, "pages_at_once", real_at_once)
+        monkeypatch.setattr(each_updated, "pages_at_once", real_at_once)
     return reviews, cursors, state
 
 
@@ -205,26 +205,3 @@ def test_a_pull_request_gone_is_read_as_no_reviews(data, monkeypatch):
         assert any(r.path.endswith(f"/pulls/{gone['number']}/reviews") and r.status == 404
                    for r in sim.stats.log)
         assert state.cursor["updated"] == max(r["updated_at"] for r in store.rows)
-
-
-@pytest.mark.parametrize("order", [
-    [0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3], [1, 2, 3, 4, 0]])
-def test_the_mark_moves_past_a_written_prefix_only_and_never_into_a_same_second_run(order):
-    updated = ["t1", "t2", "t2", "t3", "t4"]
-    mark = _Mark(updated, None)
-    written: set[int] = set()
-    for i in order:
-        written.add(i)
-        moved = mark.written(i)
-        # everything at or before the cursor is written
-        if mark.cursor is not None:
-            assert {k for k, u in enumerate(updated) if u <= mark.cursor} <= written
-        if moved is not None:
-            assert moved == mark.cursor
-    assert mark.cursor == "t4"
-
-
-def test_the_mark_keeps_a_cursor_from_before_the_pass():
-    mark = _Mark(["t5", "t6"], "t4")
-    assert mark.written(1) is None and mark.cursor == "t4"
-    assert mark.written(0) == "t6"

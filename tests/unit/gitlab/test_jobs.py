@@ -3,6 +3,7 @@ their jobs (retried attempts included), each attempt its own record."""
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import parse_qs
 
 import httpx
@@ -61,3 +62,54 @@ def test_only_pipelines_updated_since_the_cursor_are_asked_for_their_jobs():
     assert asked == ["/api/v4/projects/9/pipelines/301/jobs"]
     assert [p.cursor for p in pages] == [{"updated": "2026-01-02T09:00:00Z"}]
     assert [i["id"] for i in pages[0].items] == [7]
+
+
+class ManyBuilds(Builds):
+    """Eight stored builds; 302 and 303 were updated in the same second."""
+
+    UPDATED = ["2026-01-03T10:00:00Z", "2026-01-03T11:00:00Z", "2026-01-03T12:00:00Z",
+               "2026-01-03T12:00:00Z", "2026-01-03T13:00:00Z", "2026-01-03T14:00:00Z",
+               "2026-01-03T15:00:00Z", "2026-01-03T16:00:00Z"]
+
+    def iter_records(self, entity, source=None, since=None, filters=None):
+        assert entity == "builds" and filters == {"repo": "g/p"}
+        return iter([{"run_id": str(300 + i), "updated_at": u}
+                     for i, u in enumerate(self.UPDATED)])
+
+
+def test_pipelines_are_read_several_at_once_and_the_cursor_passes_none_unread():
+    """Pipeline 300 answers only once a fifth one was asked (four at once: one of the
+    others was read and yielded first): they went on meanwhile.
+    No page's cursor passes a pipeline whose jobs were not yielded yet, and none stops
+    between 302 and 303 (updated in the same second)."""
+    asked: list[str] = []
+    lock = threading.Lock()
+    others = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        pipeline = request.url.path.split("/")[-2]
+        with lock:
+            asked.append(pipeline)
+            if len(asked) >= 5:           # asked once another one's page was yielded
+                others.set()
+        if pipeline == "300":
+            assert others.wait(5), "the other pipelines waited for the first one"
+        return httpx.Response(200, json=[dict(JOB, id=int(pipeline) * 10,
+                                              pipeline={"id": int(pipeline)})],
+                              headers={"x-next-page": ""})
+    s = session(handler, streams=["jobs"])
+    s.ctx.store = ManyBuilds()
+    s.projects.put("g/p", ProjectInfo(9, "g/p", "main"))
+    state = SyncState(source="gl", stream="jobs", partition="g/p")
+    yielded: list[int] = []
+    cursors = []
+    for page in job_pages(s, "g/p", state):
+        yielded += [i["pipeline"]["id"] for i in page.items]
+        if page.moves_cursor:
+            cursors.append(page.cursor["updated"])
+            passed = {300 + i for i, u in enumerate(ManyBuilds.UPDATED)
+                      if u <= page.cursor["updated"]}
+            assert passed <= set(yielded)
+    assert sorted(yielded) == list(range(300, 308))
+    assert yielded[0] != 300                       # it answered after others
+    assert cursors[-1] == ManyBuilds.UPDATED[-1]

@@ -20,7 +20,10 @@ against the rate limit like any request, so a no-change pass costs one request p
 stream and project whichever way it is answered.
 
 pipelines: the list has no start/finish times, so each pipeline new or changed since
-the last pass is read once more, GET /pipelines/:id (started_at, finished_at, duration).
+the last pass is read once more, GET /pipelines/:id (started_at, finished_at, duration),
+`http.concurrency` of a list page's pipelines at once (dihub/http/paging.py,
+`pages_at_once`), each written as it arrives with the list page's position and the
+pipelines read so far (`seen`).
 A retried pipeline keeps its id and only `updated_at` (and its status and times) moves:
 `updated_after` lists it again and the one build keyed by its id is updated.
 
@@ -43,10 +46,10 @@ from dihub.connectors.gitlab.client import (
 )
 from dihub.connectors.stream import Page
 from dihub.http import NotFound
+from dihub.http.paging import pages_at_once
 from dihub.models import SyncState
 from dihub.timeutil import parse
 
-DETAIL_CHUNK = 1            # pipeline details read between two checkpoints
 Detail = Callable[[GitLabClient, int, dict[str, Any]], dict[str, Any]]
 
 
@@ -135,19 +138,20 @@ class UpdatedList:
     def _details(self, s: GitLabSession, gl: GitLabClient, project: int,
                  items: list[dict[str, Any]], seen: dict[str, str], anchor: str | None,
                  page: int) -> Generator[Page, None, list[dict[str, Any]]]:
-        """The items with their details (one request each). Every DETAIL_CHUNK items are a
-        page of their own whose cursor stays at this list page with `seen` grown, so a pass
-        stopped among them asks none of them again; the last chunk is returned, to go out
-        with the list page's own cursor."""
+        """The items with their details (one request each, `http.concurrency` at once: a
+        detail is the same whenever it is read). Each detail is a page of its own as it
+        arrives, whose cursor stays at this list page with `seen` grown by it, so a pass
+        stopped among them asks none of those again; the last one to arrive is returned,
+        to go out with the list page's own cursor."""
         here = {"updated": anchor, **({"page": page} if page > 1 else {})}
-        for i in range(0, len(items), DETAIL_CHUNK):
-            chunk = items[i:i + DETAIL_CHUNK]
-            details = [self.detail(gl, project, r) for r in chunk]
-            for r in chunk:
-                seen[str(r["id"])] = r.get("updated_at")
-            if i + DETAIL_CHUNK >= len(items):
-                return details
-            yield s.page(details, None, cursor={**here, "seen": dict(seen)})
+        arrived = 0
+        for i, detail in pages_at_once(lambda i: self.detail(gl, project, items[i]),
+                                       range(len(items)), s.http_concurrency):
+            seen[str(items[i]["id"])] = items[i].get("updated_at")
+            arrived += 1
+            if arrived == len(items):
+                return [detail]
+            yield s.page([detail], None, cursor={**here, "seen": dict(seen)})
         return []
 
     def _next_key(self, gl: GitLabClient, url: str, anchor: str | None, overlap: float,

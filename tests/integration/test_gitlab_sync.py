@@ -167,3 +167,47 @@ def test_groups_list_their_subgroups_projects_by_keyset_archived_only_when_asked
         every.run("sync", "gitlab", "merge_requests", check_code=0)
         repos = {d["repo"] for d in every.store().iter_records("pull_requests", "gitlab")}
         assert repos == {*PROJECTS, "group-a/sub/old-project"}
+
+
+def test_jobs_every_attempt_with_its_retried_flag_then_only_pipelines_updated(tmp_path):
+    """`streams: [pipelines, jobs]`: every job of every pipeline, retried attempts
+    included (GitLab's job entity has no `retried` field: an attempt is retried when the
+    pipeline has a newer job of its name); a no-change re-sync asks no pipeline for its
+    jobs; a retried pipeline (its `updated_at` moves) costs that one request."""
+    from tests.simulators.gitlab.jobs import pipeline_jobs
+
+    project = PROJECTS[0]
+    data = Dataset.generate([project], commits_per_project=40, mrs_per_project=4,
+                            issues_per_project=0, pipelines_per_project=60, seed=3)
+    p = data.projects[project]
+    want = {str(j["id"]): j for pl in p.pipelines
+            for j in pipeline_jobs(p, pl, data.people, include_retried=True)}
+    newest = {}
+    for j in want.values():
+        key = (j["pipeline"]["id"], j["name"])
+        newest[key] = max(newest.get(key, 0), j["id"])
+    retried = {jid for jid, j in want.items()
+               if j["id"] != newest[(j["pipeline"]["id"], j["name"])]}
+    assert retried and len(want) > 200
+    route = "GET /api/v4/projects/:id/pipelines/:pipeline_id/jobs"
+    with GitLabSimulator(data, rate_limit=100_000) as sim:
+        dihub = with_token(Dihub(tmp_path))
+        dihub.write_config(gitlab_config(sim.base_url, [project],
+                                         extra="streams: [pipelines, jobs]"))
+        dihub.run("sync", "gitlab", "pipelines", "jobs", check_code=0)
+        store = dihub.store()
+        got = {d["job_id"]: d for d in store.iter_records("jobs", "gitlab")}
+        assert set(got) == set(want)
+        assert {jid for jid, d in got.items() if d["retried"]} == retried
+        assert {d["status"] for jid, d in got.items() if jid in retried} == {"failed"}
+        assert sim.stats.snapshot()["by_route"][route] == 60
+
+        dihub.run("sync", "gitlab", "pipelines", "jobs", check_code=0)
+        assert sim.stats.snapshot()["by_route"][route] == 60
+
+        data.retry_pipeline(project, p.pipelines[10]["id"], status="failed")
+        dihub.run("sync", "gitlab", "pipelines", "jobs", check_code=0)
+        assert sim.stats.snapshot()["by_route"][route] == 61
+        rspec = [d for d in store.iter_records("jobs", "gitlab")
+                 if d["pipeline_id"] == str(p.pipelines[10]["id"]) and d["name"] == "rspec"]
+        assert rspec and max(rspec, key=lambda d: int(d["job_id"]))["status"] == "failed"

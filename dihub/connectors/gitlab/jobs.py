@@ -7,9 +7,11 @@ the builds the `pipelines` stream stored and updated since the last pass, oldest
 `http.concurrency` pipelines at a time; the cursor moves past a pipeline once its jobs,
 and those of every older one, are written, and never into a run of pipelines updated in
 the same second not all written (dihub/connectors/each_updated.py). A retried job is a
-new job id (the earlier attempt stays, `retried: true`), so each attempt is its own
-record. Cost: one request per pipeline updated since the last pass (plus one per further
-100 jobs), none when nothing changed. Sync `pipelines` first.
+new job id, so each attempt is its own record; the earlier attempt is `retried: true`
+(GitLab's job entity does not say so: an attempt is retried when its pipeline has a
+newer job of the same name, `_with_retried`). Cost: one request per pipeline updated
+since the last pass (plus one per further 100 jobs), none when nothing changed. Sync
+`pipelines` first.
 
 Cursor: {"updated": the `updated_at` up to which every pipeline's jobs are stored}.
 """
@@ -105,7 +107,21 @@ def _jobs_of(gl: GitLabClient, url: str) -> tuple[list[dict[str, Any]], int]:
             items += fetched.items
     except NotFound:
         return [], size             # the pipeline is gone
-    return items, size
+    return _with_retried(items), size
+
+
+def _with_retried(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GitLab's job entity has no `retried` field: an attempt was retried when the same
+    pipeline has a newer job (a higher id) of the same name. Decided over all of a
+    pipeline's jobs (every page), where the item does not say it itself."""
+    newest: dict[Any, int] = {}
+    for job in jobs:
+        if isinstance(job.get("id"), int):
+            newest[job.get("name")] = max(newest.get(job.get("name"), job["id"]), job["id"])
+    for job in jobs:
+        if "retried" not in job and isinstance(job.get("id"), int):
+            job["retried"] = job["id"] < newest[job.get("name")]
+    return jobs
 
 
 @skips_malformed("job")

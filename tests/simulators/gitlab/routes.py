@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from ..common import Reply
 from .data import WEB, Dataset, ProjectData, canon, iso_z, parse_ts, sha_of
+from .jobs import pipeline_jobs
 from .paging import (
     ApiError,
     Linker,
@@ -477,6 +478,23 @@ def get_pipeline(ctx: Ctx, pid: str, pipeline_id: str) -> Reply:
         return Reply(200, _project(ctx, pid).pipeline(int(pipeline_id)))
     except KeyError:
         return not_found()
+
+
+@route(rf"/projects/(?P<pid>{_SEG})/pipelines/(?P<pipeline_id>\d+)/jobs",
+       "/projects/:id/pipelines/:pipeline_id/jobs")
+def list_pipeline_jobs(ctx: Ctx, pid: str, pipeline_id: str) -> Reply:
+    """A pipeline's jobs, newest first (tests/simulators/gitlab/jobs.py); the retried
+    attempts only with include_retried=true; offset paging."""
+    p = _project(ctx, pid)
+    try:
+        pipeline = p.pipeline(int(pipeline_id))
+    except KeyError:
+        return not_found()
+    rows = pipeline_jobs(p, pipeline, ctx.dataset.people,
+                         bool(ctx.params.bool("include_retried")))
+    chunk, headers = offset_page(rows, ctx.params, ctx.linker(unquote(pid)),
+                                 count_limit=ctx.count_limit)
+    return Reply(200, chunk, headers)
 
 
 # -- notes, award emoji and merge request diff versions ---------------------------------

@@ -113,3 +113,12 @@ def test_pipelines_are_read_several_at_once_and_the_cursor_passes_none_unread():
     assert sorted(yielded) == list(range(300, 308))
     assert yielded[0] != 300                       # it answered after others
     assert cursors[-1] == ManyBuilds.UPDATED[-1]
+
+
+def test_an_attempt_is_retried_when_its_pipeline_has_a_newer_job_of_its_name():
+    from dihub.connectors.gitlab.jobs import _with_retried
+
+    jobs = [{"id": 9, "name": "rspec"}, {"id": 8, "name": "lint"}, {"id": 7, "name": "rspec"},
+            {"id": 5, "name": "rspec"}, {"id": 6, "name": "deploy", "retried": True}]
+    flags = {j["id"]: j["retried"] for j in _with_retried(jobs)}
+    assert flags == {9: False, 8: False, 7: True, 5: True, 6: True}   # 6: as GitLab said

@@ -1,6 +1,6 @@
 """Benchmark: the syncs whose requests went one after the other: a run of one
 repository (each stream one partition), and the streams that read something for each
-stored record updated since their cursor (GitHub's reviews, GitLab's pipeline details).
+stored record updated since their cursor (GitHub's reviews, GitLab's pipeline details and jobs).
 
     python benchmarks/bench_one_repo.py [--runs 3] [--latency-ms 50] [--only ...]
                                         [--root [LABEL=]DIR ...] [--write]
@@ -48,6 +48,8 @@ CASES = {
                        "    streams: [pull_requests, reviews]\n"),
     "gitlab-pipelines": ("gitlab", "1 project: 500 pipelines, a detail request each",
                          ("pipelines",), ("builds",), ""),
+    "gitlab-jobs": ("gitlab", "1 project: 500 pipelines and their 2,133 jobs",
+                    ("pipelines", "jobs"), ("jobs",), "    streams: [pipelines, jobs]\n"),
 }
 
 
@@ -81,7 +83,8 @@ def _config(kind: str, url: str, extra: str) -> tuple[str, str]:
                                          http="  {}\n"), TOKEN_ENV
     from tests.support.gitlab import TOKEN_ENV, gitlab_config
 
-    return SYNC_ONLY + gitlab_config(url, [PROJECT], http="  {}\n"), TOKEN_ENV
+    return SYNC_ONLY + gitlab_config(url, [PROJECT], extra=extra.strip(),
+                                     http="  {}\n"), TOKEN_ENV
 
 
 def measure(case: str, runs: int, roots: list[Path], latency_s: float) -> dict[Path, dict]:

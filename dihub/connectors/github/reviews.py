@@ -66,7 +66,9 @@ def review_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterat
                                                        since=since,
                                                        filters={"repo": repo.full_name})
                        if p.get("updated_at") and (cursor is None or p["updated_at"] > cursor))
-        ctx.progress_total(partition, len(pulls))
+        # not a progress total: the engine counts reviews, not pull requests
+        ctx.log.info("%s/reviews: %d pull requests of %s updated since the last pass",
+                     ctx.source, len(pulls), partition)
         url = f"/repos/{repo.full_name}/pulls/{{}}/reviews"
         yield from pages_for_each(pulls, lambda n: _reviews_of(gh, url.format(n), n),
                                   ctx.http_concurrency, cursor)

@@ -88,7 +88,9 @@ def job_pages(s: GitLabSession, partition: str, state: SyncState) -> Iterator[Pa
             "builds", source=s.source, since=cursor or s.config.start_date,
             filters={"repo": project.path})
             if b.get("updated_at") and (cursor is None or b["updated_at"] > cursor))
-        s.progress_total(partition, len(builds))
+        # not a progress total: the engine counts jobs, not pipelines
+        s.log.info("%s/jobs: %d pipelines of %s updated since the last pass", s.source,
+                   len(builds), partition)
         url = f"/projects/{project.id}/pipelines/{{}}/jobs"
         yield from pages_for_each(builds, lambda run_id: _jobs_of(gl, url.format(run_id)),
                                   s.http_concurrency, cursor)

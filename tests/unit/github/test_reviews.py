@@ -53,13 +53,14 @@ class _Pulls:
         pass
 
 
-def _context(sim: GitHubSimulator, store: _Pulls):
+def _context(sim: GitHubSimulator, store: _Pulls, report_total=None):
     cfg = GitHubConfig(connector="github", base_url=sim.api_url, repos=[REPO], token_env=ENV,
                        streams=["pull_requests", "reviews"])
     settings = Settings.model_validate({"http": {"retry": {"backoff_s": [0], "jitter": 0}}})
     return connector.open(Context(source="github", config=cfg, run_id="unit",
                                   store=store, metrics=Counters(),
-                                  audit=lambda entry: None, settings=settings))
+                                  audit=lambda entry: None, settings=settings,
+                                  report_total=report_total))
 
 
 class Killed(BaseException):
@@ -205,3 +206,14 @@ def test_a_pull_request_gone_is_read_as_no_reviews(data, monkeypatch):
         assert any(r.path.endswith(f"/pulls/{gone['number']}/reviews") and r.status == 404
                    for r in sim.stats.log)
         assert state.cursor["updated"] == max(r["updated_at"] for r in store.rows)
+
+
+def test_no_progress_total_is_given_that_counts_pull_requests_as_reviews(data):
+    """The engine counts a pass's raw items (reviews); the number of pull requests to
+    read is no total of those, so none is reported (the display shows a spinner)."""
+    totals = []
+    with GitHubSimulator(data) as sim:
+        ctx = _context(sim, _Pulls(data), report_total=lambda p, n: totals.append(n))
+        pages = list(connector.streams["reviews"].fetch(ctx, REPO, _fresh()))
+    assert sum(len(p.items) for p in pages) == len(_expected(data))
+    assert totals == []

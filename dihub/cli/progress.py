@@ -16,6 +16,12 @@ class LogProgress:
     def __init__(self):
         self._lock = threading.Lock()
 
+    @property
+    def wants_totals(self) -> bool:
+        """A total is only logged (at INFO): with --quiet nobody would see it, and
+        counting costs some sources work of their own (git's `rev-list --count`)."""
+        return log.isEnabledFor(logging.INFO)
+
     def __call__(self, event: str, result, records: int = 0, total: int | None = None) -> None:
         if event == "start":
             log.info("%s: starting", result.label)
@@ -114,6 +120,8 @@ class RichProgress:
         self._tasks: dict[str, int] = {}
         self._streams: dict[str, int] = {}    # stream label → its partitions' task
         self._lock = threading.Lock()
+
+    wants_totals = True                       # a bar with ETA needs them
 
     def __call__(self, event: str, result, records: int = 0, total: int | None = None) -> None:
         with self._lock:

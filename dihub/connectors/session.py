@@ -163,6 +163,10 @@ class Session:
     def audit(self) -> Callable[[AuditEntry], None] | None:
         return self.ctx.audit
 
+    @property
+    def wants_total(self) -> bool:
+        return self.ctx.wants_total
+
     def progress_total(self, partition: str, total: int | None) -> None:
         self.ctx.progress_total(partition, total)
 

@@ -72,6 +72,12 @@ class Context:
     secrets: Any = None              # dihub.secrets lookup for this source, where it has one
     report_total: Callable[[str, int], None] | None = None   # set by the engine
 
+    @property
+    def wants_total(self) -> bool:
+        """Whether a total given to `progress_total` is shown: a stream whose total costs
+        work of its own (git's `rev-list --count`) skips it when it is not."""
+        return self.report_total is not None
+
     def progress_total(self, partition: str, total: int | None) -> None:
         """Tell the progress display how many items this pass of `partition` will read
         (as counted by the engine: one per raw item), when the upstream says so (a search

@@ -204,6 +204,8 @@ class Runner:
         self.run_id = run_id or new_run_id()
         self.options = options or PassOptions()
         self.progress = progress or (lambda *a, **k: None)
+        # a stream counts what it will read only for a display that shows it
+        self._wants_totals = bool(getattr(progress, "wants_totals", progress is not None))
         self.owner = lease_owner(self.run_id)
         self.secrets = secrets
         self.connector = connector         # None: the one `source_config.connector` names
@@ -346,7 +348,8 @@ class Runner:
         ctx = Context(source=self.source, config=self.source_config, run_id=self.run_id,
                       store=self.store, metrics=counters, audit=self.audit,
                       log=logging.getLogger(f"dihub.{self.source}"), settings=self.settings,
-                      secrets=self.secrets, report_total=report_total)
+                      secrets=self.secrets,
+                      report_total=report_total if self._wants_totals else None)
         started, t0 = now_iso(), time.monotonic()
         try:
             ctx = self._session(ctx)    # partitions, fetch and normalize get the session

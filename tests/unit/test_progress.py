@@ -138,3 +138,31 @@ def test_the_engine_forwards_a_streams_total_to_the_progress_callback(tmp_path):
     [r] = runner.run_stream(Stream(name="people", entity="users", fetch=fetch, normalize=norm))
     assert ("total", {"total": 7}) in events and r.total == 7 and r.records == 7
     assert r.by_entity["users"].inserted == 7
+
+
+def test_a_total_is_asked_of_streams_only_for_a_display_that_shows_it(tmp_path, caplog):
+    """The log lines show a total at INFO: with --quiet (WARNING) a stream is not asked to
+    count (git's `rev-list --count` is a walk of its own), nor without any display."""
+    from dihub.store.sqlite import SQLiteStore
+
+    asked = []
+
+    def fetch(ctx, partition, state):
+        asked.append(ctx.wants_total)
+        yield Page([], cursor=1)
+
+    def run(progress) -> bool:
+        store = SQLiteStore(tmp_path / f"s{len(asked)}.db")
+        try:
+            Runner(store, "src", None, None, progress=progress).run_stream(
+                Stream(name="people", entity="users", fetch=fetch, normalize=lambda *a: None))
+        finally:
+            store.close()
+        return asked[-1]
+
+    with caplog.at_level(logging.INFO, logger="dihub.sync"):
+        assert LogProgress().wants_totals and run(LogProgress()) is True
+    with caplog.at_level(logging.WARNING, logger="dihub.sync"):
+        assert not LogProgress().wants_totals and run(LogProgress()) is False
+    assert run(RichProgress(console=_console())) is True
+    assert run(None) is False

@@ -113,9 +113,11 @@ def commit_pages(ctx: GitSession, partition: str, state: SyncState) -> Iterator[
         counting = None
     else:           # the total is only for the progress display: the walk starts at once
         counts = [0 for _ in walks]
-        counting = threading.Thread(target=_count_for_display,
-                                    args=(ctx, partition, walks), daemon=True)
-        counting.start()
+        counting = None
+        if ctx.wants_total:         # not with --quiet: no one would see it
+            counting = threading.Thread(target=_count_for_display,
+                                        args=(ctx, partition, walks), daemon=True)
+            counting.start()
     batch_size = ctx.settings.store.batch_size if ctx.settings else 1000
     items: list[dict] = []
     n = 0

@@ -71,7 +71,8 @@ class Recorded:
 class FakeSession:
     """What commit_pages reads of a GitSession."""
 
-    def __init__(self, repo: Path, batch_size: int = 1000):
+    def __init__(self, repo: Path, batch_size: int = 1000, wants_total: bool = True):
+        self.wants_total = wants_total          # a display shows the totals
         self.repo = GitRepo.open(repo)
         self.config = GitConfig(connector="git", repo=str(repo))
         self.settings = SimpleNamespace(store=SimpleNamespace(batch_size=batch_size))
@@ -83,8 +84,8 @@ class FakeSession:
         self.totals.append(total)
 
 
-def _pass(repo: Path, cursor=None, batch_size: int = 1000):
-    ctx = FakeSession(repo, batch_size)
+def _pass(repo: Path, cursor=None, batch_size: int = 1000, wants_total: bool = True):
+    ctx = FakeSession(repo, batch_size, wants_total)
     pages = list(commit_pages(ctx, "*", SyncState(source="git", stream="commits",
                                                   partition="*", cursor=cursor)))
     return ctx, pages
@@ -115,6 +116,21 @@ def test_a_run_with_nothing_new_lists_the_refs_and_walks_no_history(repo, monkey
     assert again[-1].cursor == finished
     assert ctx.totals == [0]
     assert set(calls.names()) == {"rev-parse", "for-each-ref"}    # rev-parse: opening it
+
+
+def test_a_first_pass_counts_its_commits_only_for_a_display_that_shows_the_total(
+        repo, monkeypatch):
+    """The total (`rev-list --count`, a walk of the whole history of its own) is for the
+    progress display; with --quiet none is shown, and git is not asked."""
+    calls = Calls(monkeypatch)
+    ctx, pages = _pass(repo, wants_total=False)
+    assert not any("--count" in argv for argv, _ in calls.of("rev-list"))
+    assert ctx.totals == [] and sum(len(p.items) for p in pages) == 400
+    calls = Calls(monkeypatch)
+    ctx, again = _pass(repo, wants_total=True)
+    assert any("--count" in argv for argv, _ in calls.of("rev-list"))
+    assert ctx.totals == [sum(len(p.items) for p in pages)]
+    assert [p.items for p in again] == [p.items for p in pages]
 
 
 def test_a_run_with_new_commits_walks_only_past_the_finished_heads(repo, monkeypatch):

@@ -149,3 +149,45 @@ def test_sigkill_at_twenty_random_requests_ends_with_the_uninterrupted_store(tmp
             assert total <= clean_requests + IN_FLIGHT + 1, (k, total, clean_requests)
         print(f"clean {clean_requests} requests; kill points {sorted(kills)}; "
               f"killed + resumed {totals}")
+
+
+def test_reviews_needing_three_quota_windows_read_no_pull_request_twice(tmp_path):
+    """The reviews of 150 pull requests, read four at a time, over three quota windows:
+    the pull requests in flight when the reserve is reached are written and named in the
+    cursor, so no window reads one again and the store ends as after one run."""
+    data = Dataset.generate([REPO], commits_per_repo=5, prs_per_repo=150, issues_per_repo=0,
+                            runs_per_repo=0, seed=31, reviews_per_pull=2)
+    extra = "streams: [pull_requests, reviews]"
+    with GitHubSimulator(data, rate_limit=100_000) as sim:
+        clean = with_token(Dihub(tmp_path / "clean"))
+        clean.write_config(github_config(sim.api_url, [REPO], http=HTTP, extra=extra))
+        sync(clean, "pull_requests")
+        before = sim.stats.quota_spent
+        sync(clean, "reviews")
+        want = signatures(clean, ("reviews", "users"))
+        spent = sim.stats.quota_spent - before
+
+    usable = math.ceil(spent / 3) + 1
+    assert 2 * usable < spent <= 3 * usable
+    with GitHubSimulator(data, rate_limit=100_000) as sim:
+        dihub = with_token(Dihub(tmp_path / "windows"))
+        dihub.write_config(github_config(sim.api_url, [REPO], http=HTTP, extra=extra))
+        sync(dihub, "pull_requests")
+        sim.quota.limit = usable + RESERVE
+        sim.quota.reset()
+        codes, counts = [], []
+        for _ in range(5):
+            res = sync(dihub, "reviews", code=None)
+            codes.append(res.returncode)
+            counts.append(len(signatures(dihub, ("reviews",))["reviews"]))
+            if res.returncode != 75:
+                break
+            assert "rate limited" in res.stderr, res.stderr[-2000:]
+            sim.quota.reset()
+        assert codes == [75, 75, 0], (codes, res.stderr[-2000:])
+        assert counts[0] < counts[1] < counts[2]
+        assert signatures(dihub, ("reviews", "users")) == want
+        route = "GET /repos/{owner}/{repo}/pulls/{number}/reviews"
+        assert sim.stats.snapshot()["by_route"][route] == 150 + 1     # each once
+        state = dihub.store().get_state("github", "reviews", REPO)
+        assert "done" not in state.cursor

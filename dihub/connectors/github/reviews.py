@@ -11,10 +11,11 @@ A pull request's reviews do not change with the order they are read in, so the p
 reads `http.concurrency` pull requests' reviews at once and writes each as it arrives.
 The cursor moves only past pull requests whose reviews, and those of every older one,
 are written, and never into a run of pull requests updated in the same second not all
-written (dihub/connectors/each_updated.py): a stopped pass reads again at most the pull
-requests that were in flight.
+written; those written beyond it are named in it (dihub/connectors/each_updated.py): a
+stopped pass reads again at most the pull requests that were in flight.
 
-Cursor: {"updated": the `updated_at` up to which every pull request's reviews are stored}.
+Cursor: {"updated": the `updated_at` up to which every pull request's reviews are stored,
+"done": {number: updated_at} of those stored beyond it, while a pass is under way}.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def review_pages(ctx: GitHubSession, partition: str, state: SyncState) -> Iterat
                      ctx.source, len(pulls), partition)
         url = f"/repos/{repo.full_name}/pulls/{{}}/reviews"
         yield from pages_for_each(pulls, lambda n: _reviews_of(gh, url.format(n), n),
-                                  ctx.http_concurrency, cursor)
+                                  ctx.http_concurrency, state.cursor)
     finally:
         gh.audit_requests("reviews", "reviews", partition)
 

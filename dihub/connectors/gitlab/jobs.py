@@ -13,7 +13,8 @@ newer job of the same name, `_with_retried`). Cost: one request per pipeline upd
 since the last pass (plus one per further 100 jobs), none when nothing changed. Sync
 `pipelines` first.
 
-Cursor: {"updated": the `updated_at` up to which every pipeline's jobs are stored}.
+Cursor: {"updated": the `updated_at` up to which every pipeline's jobs are stored,
+"done": {pipeline id: updated_at} of those stored beyond it, while a pass is under way}.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def job_pages(s: GitLabSession, partition: str, state: SyncState) -> Iterator[Pa
                    len(builds), partition)
         url = f"/projects/{project.id}/pipelines/{{}}/jobs"
         yield from pages_for_each(builds, lambda run_id: _jobs_of(gl, url.format(run_id)),
-                                  s.http_concurrency, cursor)
+                                  s.http_concurrency, state.cursor)
     finally:
         gl.audit_requests("jobs", "jobs", partition)
 

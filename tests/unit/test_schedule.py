@@ -88,7 +88,7 @@ def test_slots_let_n_work_and_a_lender_come_back_at_once():
     assert slots.active == 0 and slots.under_way == 0
 
 
-def test_slots_keep_at_most_twice_n_under_way():
+def test_slots_keep_at_most_three_times_n_under_way():
     slots = Slots(1)
     inside = threading.Semaphore(0)
     release = threading.Event()
@@ -102,12 +102,12 @@ def test_slots_keep_at_most_twice_n_under_way():
     threads = [threading.Thread(target=partition) for _ in range(5)]
     for t in threads:
         t.start()
-    for _ in range(2):
-        assert inside.acquire(timeout=WAIT_S)
-    assert not inside.acquire(timeout=0.1)    # a third would be the third under way
-    assert slots.under_way == 2 == slots.limit
-    release.set()
     for _ in range(3):
+        assert inside.acquire(timeout=WAIT_S)
+    assert not inside.acquire(timeout=0.1)    # a fourth would be the fourth under way
+    assert slots.under_way == 3 == slots.limit
+    release.set()
+    for _ in range(2):
         assert inside.acquire(timeout=WAIT_S)
     for t in threads:
         t.join(WAIT_S)

@@ -191,3 +191,43 @@ def test_reviews_needing_three_quota_windows_read_no_pull_request_twice(tmp_path
         assert sim.stats.snapshot()["by_route"][route] == 150 + 1     # each once
         state = dihub.store().get_state("github", "reviews", REPO)
         assert "done" not in state.cursor
+
+
+@pytest.mark.slow
+def test_sigkill_while_reviews_are_read_ends_with_the_uninterrupted_store(tmp_path):
+    """`pull_requests` then `reviews` (200 pull requests, read four at a time), killed at 8
+    requests drawn with a fixed seed among the reviews', each run followed by one that
+    must finish with the uninterrupted run's store. Every page is checkpointed at once
+    (store.checkpoint_s: 0) and names the pull requests read beyond its `updated`, so the
+    two runs together re-read at most the requests in flight at the kill (AT_ONCE) and the
+    one handed over and not yet written, besides the repository's look-up and the
+    finished `pull_requests` stream's one request (both answered 304)."""
+    streams = ("pull_requests", "reviews")
+    entities = ("reviews", "users")
+    data = Dataset.generate([REPO], commits_per_repo=5, prs_per_repo=200, issues_per_repo=0,
+                            runs_per_repo=0, seed=43, reviews_per_pull=2)
+    extra = "streams: [pull_requests, reviews]"
+    with GitHubSimulator(data, rate_limit=1_000_000) as sim:
+        clean = with_token(Dihub(tmp_path / "clean"))
+        clean.write_config(github_config(sim.api_url, [REPO], checkpoint_s=0, extra=extra))
+        sync(clean, *streams)
+        want = signatures(clean, entities)
+        clean_requests = sim.stats.requests
+        at = [n for n, r in enumerate(sim.stats.log, start=1) if r.path.endswith("/reviews")]
+        kills = random.Random(9).sample(at, 8)
+        totals = []
+        for n, k in enumerate(sorted(kills)):
+            dihub = with_token(Dihub(tmp_path / f"kill-{n}"))
+            dihub.write_config(github_config(sim.api_url, [REPO], checkpoint_s=0, extra=extra))
+            before = sim.stats.requests
+            proc = dihub.popen("sync", "github", *streams)
+            sim.kill_at(k, proc.pid)
+            proc.communicate(timeout=300)
+            assert proc.returncode == -signal.SIGKILL, (k, proc.returncode)
+            sync(dihub, *streams)
+            total = sim.stats.requests - before
+            totals.append(total - clean_requests)
+            assert signatures(dihub, entities) == want, k
+            assert total <= clean_requests + AT_ONCE + 1 + 2, (k, total, clean_requests)
+        print(f"clean {clean_requests} requests; kill points {sorted(kills)}; "
+              f"extra requests of killed + resumed {totals}")

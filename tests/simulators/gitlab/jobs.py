@@ -1,13 +1,12 @@
 """A pipeline's jobs, derived from the pipeline on request (nothing is stored).
 
-No recorded jobs response is among the fixtures. An item has the fields GitLab's REST job
-entity exposes (`API::Entities::Ci::Job` and `JobBasic` in gitlabhq, lib/api/entities/ci/:
-id, status, stage, name, ref, tag, coverage, allow_failure, created_at, started_at,
-finished_at, erased_at, duration, queued_duration, user, commit, pipeline,
-failure_reason (failed jobs only), web_url, project, artifacts, runner, runner_manager,
-artifacts_expire_at, archived, tag_list). It has no `retried` field: a retried attempt
-is an older job of the same name in the same pipeline, listed only with
-`include_retried=true`.
+No recorded jobs response is among the fixtures: an item has the fields of GitLab's REST
+job entity (tests/simulators/README.md names where they come from): id, status, stage,
+name, ref, tag, coverage, allow_failure, created_at, started_at, finished_at, erased_at,
+duration, queued_duration, user, commit, pipeline, failure_reason (failed jobs only),
+web_url, project, artifacts, runner, runner_manager, artifacts_expire_at, archived,
+tag_list. It has no `retried` field: a retried attempt is an older job of the same name
+in the same pipeline, listed only with `include_retried=true`.
 
 Every pipeline has `compile` (build), `rspec` and `lint` (test) and, on the default
 branch, `deploy`. Every fifth pipeline's `rspec` failed once and was retried (two

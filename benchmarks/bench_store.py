@@ -14,7 +14,9 @@ fetch: a store of N generated commit records (written through the store); a full
 upserts: N commit-like documents (hashed ids, about 1 KB of JSON each) written newest first
   through SQLiteStore.upsert_many in batches of --batch records, with one `ingested_at` for
   all (as the engine stamped a pass before) and one per batch (as it does now): bytes
-  written (/proc/self/io) against the store's size, CPU of the process.
+  written (/proc/self/io) against the store's size, CPU of the process. With
+  --page-sizes 1024,4096,...: one `ingested_at` per batch, into files made with each SQLite
+  page size.
 
 Each scaling exponent k is log(cost ratio) / log(size ratio) between consecutive sizes
 (k = 1: proportional to the data). --write puts the tables into BENCHMARKS.md.
@@ -114,9 +116,11 @@ def _commit_docs(n: int, start: int):
         yield doc
 
 
-def measure_upserts(n: int, workdir: Path, stamp: str, batch: int) -> dict:
+def measure_upserts(n: int, workdir: Path, stamp: str, batch: int,
+                    page_size: int | None = None) -> dict:
     import hashlib
     import re
+    import sqlite3
 
     from dihub.models.documents import signature
     from dihub.store.sqlite import SQLiteStore
@@ -129,6 +133,13 @@ def measure_upserts(n: int, workdir: Path, stamp: str, batch: int) -> dict:
     db = workdir / f"upserts-{n}-{stamp}-{batch}.db"
     for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         p.unlink(missing_ok=True)
+    if page_size:       # fixed when the file's first table is made
+        conn = sqlite3.connect(db)
+        conn.execute(f"PRAGMA page_size = {int(page_size)}")
+        conn.execute("CREATE TABLE made (x)")
+        conn.execute("DROP TABLE made")
+        conn.commit()
+        conn.close()
     store = SQLiteStore(db)
     w0, c0 = written(), time.process_time()
     for b, start in enumerate(range(n - 1, -1, -batch)):      # newest first, as git log
@@ -202,6 +213,8 @@ def main() -> None:
                     help="where repositories and stores go (a disk, not tmpfs: the write "
                          "counts come from the block layer); kept between runs")
     ap.add_argument("--batch", type=int, default=1000, help="records per upsert (upserts)")
+    ap.add_argument("--page-sizes", default=None,
+                    help="upserts: SQLite page sizes to compare (e.g. 1024,2048,4096,8192)")
     ap.add_argument("--src", default=None,
                     help="another dihub checkout for the fetch part (its stores are shared)")
     ap.add_argument("--label", default="")
@@ -215,7 +228,9 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start. "
              f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/bench_store.py "
-             f"--sizes {args.sizes} --part {args.part}`{args.label}.", ""]
+             f"--sizes {args.sizes} --part {args.part}"
+             + (f" --page-sizes {args.page_sizes}" if args.page_sizes else "")
+             + f"`{args.label}.", ""]
     if "writes" in parts:
         res = [measure_writes(n, workdir) for n in sizes]
         ns = [r["n"] for r in res]
@@ -234,7 +249,22 @@ def main() -> None:
              for r, kw, kt, ka in zip(res, k_written, k_wall, k_again, strict=True)],
             "rrrrrrrrrr")
         lines.append("")
-    if "upserts" in parts:
+    if "upserts" in parts and args.page_sizes:
+        mb = 1024 * 1024
+        rows = []
+        for size in (int(x) for x in args.page_sizes.split(",")):
+            res = [measure_upserts(n, workdir, "batch", args.batch, size) for n in sizes]
+            k = _k([r["n"] for r in res], [r["written"] for r in res])
+            rows += [[f"{size:,}", f"{r['n']:,}", f"{r['written'] / mb:,.0f} MB",
+                      f"{r['size'] / mb:,.0f} MB", f"{r['written'] / r['size']:.2f}", kw,
+                      f"{r['cpu']:.1f} s"] for r, kw in zip(res, k, strict=True)]
+            print(rows[-len(res):], file=sys.stderr, flush=True)
+        lines += [f"**Upserts by SQLite page size**, newest first, {args.batch:,} a "
+                  "transaction:", ""]
+        lines += table(["page size", "records", "written to disk", "store size",
+                        "written / size", "k (written)", "CPU"], rows, "rrrrrrr")
+        lines.append("")
+    elif "upserts" in parts:
         mb = 1024 * 1024
         rows = []
         for n in sizes:
